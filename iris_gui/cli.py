@@ -1,0 +1,240 @@
+"""iris-image2: the headless image2 runner (same engine, same parameter files as the window).
+
+    iris-image2 INPUT(.json|.fits)... [--config image2.cfg|.asdf] [--save-bsub]
+                [--output-dir DIR] [--ref-dir DIR] [--steps.STEP.PARAM=VALUE ...]
+                [--save-parameters out.cfg|.asdf]
+    iris-image2 --from-output X_cal.fits [--output-dir DIR]
+    iris-image2 demo DIR [--size N] [--seed S]
+
+Exit status: 0 every product done; 1 a product failed; 2 bad input or usage (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .engine.association import Association, load_inputs
+from .engine.config import PipelineConfig, load_parameters, save_parameters
+from .engine.errors import InputError
+from .engine.pipeline import Image2Pipeline, PipelineCallbacks, rerun_setup
+from .engine.steps import STEPS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, exit 2
+        raise UsageError(message)
+
+
+def _step_help() -> str:
+    lines = ["step parameters (--steps.STEP.PARAM=VALUE):"]
+    for step in STEPS:
+        params = ", ".join(
+            f"{p.name}={p.to_text(p.default)}" for p in step.all_parameters
+        )
+        note = "" if step.implemented else "  [not implemented yet]"
+        lines.append(f"  {step.name}{note}: {params}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="iris-image2",
+        description="Run the IRIS/Liger imager image2 stage on rate files or image2 associations.",
+        epilog=_step_help() + "\n\n`iris-image2 demo DIR [--size N]` writes the demo dataset.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="association (.json) or rate/rateints file (.fits)")
+    parser.add_argument("--config", metavar="FILE", help="parameter file (image2.cfg or .asdf)")
+    parser.add_argument("--save-bsub", action="store_true", default=None,
+                        help="also write the background-subtracted _bsub/_bsubints file")
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help="folder for the outputs (default: the current folder)")
+    parser.add_argument("--ref-dir", metavar="DIR",
+                        help="folder searched for reference files (default: each input's folder)")
+    parser.add_argument("--save-parameters", metavar="FILE",
+                        help="write the full parameter set used (.cfg or .asdf)")
+    parser.add_argument("--from-output", metavar="FILE",
+                        help="re-make an iris_gui output from the provenance it records")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--version", action="version", version=f"iris-image2 {__version__}")
+    return parser
+
+
+def split_step_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Take ``--steps.S.P=V`` / ``--steps.S.P V`` out of argv."""
+    rest: list[str] = []
+    overrides: list[tuple[str, str]] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token.startswith("--steps."):
+            key = token[2:]
+            if "=" in key:
+                key, value = key.split("=", 1)
+            else:
+                if index + 1 >= len(argv):
+                    raise UsageError(f"{token}: needs a value (--{key}=VALUE)")
+                index += 1
+                value = argv[index]
+            overrides.append((key, value))
+        else:
+            rest.append(token)
+        index += 1
+    return rest, overrides
+
+
+class _Progress:
+    """Per-product/step progress on stderr: a bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream, quiet: bool) -> None:
+        self.stream = stream
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.quiet = quiet
+        self.product_label = ""
+        self.last_draw = 0.0
+
+    def callbacks(self) -> PipelineCallbacks:
+        return PipelineCallbacks(product_start=self.product_start, step_start=self.step_start,
+                                 step_progress=self.step_progress, step_done=self.step_done)
+
+    def product_start(self, product, index, total) -> None:
+        self.product_label = f"[{index + 1}/{total}] {product.name}"
+        if not self.quiet:
+            self._line(f"{self.product_label}: started")
+
+    def step_start(self, product, step) -> None:
+        if self.tty and not self.quiet:
+            self._bar(step.name, 0.0)
+
+    def step_progress(self, product, step, fraction) -> None:
+        if self.tty and not self.quiet and time.monotonic() - self.last_draw > 0.1:
+            self._bar(step.name, fraction)
+
+    def step_done(self, product, step, result) -> None:
+        if self.quiet:
+            return
+        reason = f" ({result.reason})" if result.reason else ""
+        cached = " [cached]" if result.from_cache else ""
+        timing = f" {result.elapsed:.2f}s" if result.status == "COMPLETE" else ""
+        self._line(f"{self.product_label}: {step.name}: {result.status}{timing}{cached}{reason}")
+
+    def _bar(self, name: str, fraction: float) -> None:
+        self.last_draw = time.monotonic()
+        width = 30
+        filled = int(round(width * fraction))
+        self.stream.write(f"\r{self.product_label}: {name:<20} [{'#' * filled}{'.' * (width - filled)}]"
+                          f" {fraction * 100:5.1f}%")
+        self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _configure_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("iris_gui")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def run_demo_command(argv: list[str]) -> int:
+    parser = _Parser(prog="iris-image2 demo", description="Write the demo dataset.")
+    parser.add_argument("directory")
+    parser.add_argument("--size", type=int, default=2048, help="frame size in pixels (default 2048)")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    if args.size < 64 or args.size > 8192:
+        raise UsageError(f"--size {args.size}: must be between 64 and 8192")
+    from .engine.demo import write_demo_dataset
+
+    started = time.perf_counter()
+    dataset = write_demo_dataset(args.directory, size=args.size, seed=args.seed)
+    print(f"demo dataset ({args.size}x{args.size}) written to {dataset.directory} in "
+          f"{time.perf_counter() - started:.1f} s; association: {dataset.asn}", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "demo":
+            return run_demo_command(argv[1:])
+        return _run(argv)
+    except UsageError as exc:
+        print(f"iris-image2: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InputError as exc:
+        print(f"iris-image2: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("iris-image2: interrupted; unfinished products were not written", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str]) -> int:
+    argv, overrides = split_step_overrides(argv)
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.quiet)
+
+    ref_dir = args.ref_dir
+    if args.from_output:
+        if args.inputs or args.config:
+            raise UsageError("--from-output takes no INPUT or --config: the file records both")
+        product, config, recorded_ref_dir = rerun_setup(args.from_output)
+        if product.problems:
+            raise InputError(f"{args.from_output}: {product.problems[0]}")
+        associations = [Association([product])]
+        ref_dir = ref_dir or recorded_ref_dir
+        output_dir = args.output_dir or str(Path(args.from_output).resolve().parent)
+    else:
+        if not args.inputs:
+            raise UsageError("no INPUT given (an association .json or a rate .fits); see --help")
+        config = load_parameters(args.config) if args.config else PipelineConfig()
+        associations = [load_inputs(path) for path in args.inputs]
+        output_dir = args.output_dir or "."
+    for key, value in overrides:
+        config.set(key, value, "command line")
+    if args.save_bsub:
+        config.pipeline["save_bsub"] = True
+    if ref_dir is not None and not Path(ref_dir).is_dir():
+        raise InputError(f"--ref-dir {ref_dir}: not a folder")
+    if args.save_parameters:
+        save_parameters(config, args.save_parameters)
+
+    progress = _Progress(sys.stderr, args.quiet)
+    pipeline = Image2Pipeline(config, ref_dir=ref_dir, output_dir=output_dir,
+                              callbacks=progress.callbacks(), cache=False)
+    results = []
+    for association in associations:
+        results.extend(pipeline.run(association))
+    failed = [r for r in results if not r.ok]
+    for result in failed:
+        print(f"iris-image2: {result.product.name}: {result.error or 'cancelled'}", file=sys.stderr)
+    if not args.quiet:
+        written = sum(len(r.outputs) for r in results)
+        print(f"iris-image2: {len(results) - len(failed)}/{len(results)} product(s) done, "
+              f"{written} file(s) written to {Path(output_dir).resolve()}", file=sys.stderr)
+    if not failed:
+        return EXIT_OK
+    return EXIT_USAGE if all(r.error_is_input for r in failed) else EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

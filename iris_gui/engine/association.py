@@ -1,0 +1,233 @@
+"""image2 associations (ASN JSON): products of one science exposure plus its backgrounds.
+
+Format (DESIGN.md §3)::
+
+    {"asn_type": "image2", "asn_rule": ..., "asn_pool": ...,
+     "products": [{"name": ..., "members": [{"expname": ..., "exptype": "science"|"background"}]}]}
+
+Member paths are relative to the ASN file. A bare rate file is a one-product association with no
+background. ``load_association(strict=False)`` keeps going past problems and records them on the
+products, so an interactive tool can show them on the item instead of refusing the whole file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+from .files import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+EXPTYPES = ("science", "background")
+#: suffixes of pipeline products that a product name drops (longest first)
+KNOWN_SUFFIXES = ("rateints", "calints", "bsubints", "rate", "cal", "bsub", "i2d", "uncal")
+
+
+@dataclass
+class Member:
+    path: str          # absolute path
+    exptype: str       # science | background
+    expname: str = ""  # as written in the ASN
+
+
+@dataclass
+class Product:
+    name: str
+    members: list[Member]
+    #: problems found while loading (empty when the product can run)
+    problems: list[str] = field(default_factory=list)
+    asn_path: str | None = None
+
+    @property
+    def science(self) -> str:
+        for member in self.members:
+            if member.exptype == "science":
+                return member.path
+        raise InputError(f"product {self.name}: no science member")
+
+    @property
+    def backgrounds(self) -> list[str]:
+        return [m.path for m in self.members if m.exptype == "background"]
+
+    @property
+    def input_paths(self) -> list[str]:
+        return [m.path for m in self.members]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Association:
+    products: list[Product]
+    path: str | None = None
+    asn_type: str = "image2"
+    asn_rule: str = "Asn_Lv2Image"
+    asn_pool: str = "none"
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{p.name}: {problem}" for p in self.products for problem in p.problems]
+
+
+def product_name_for(path: str | os.PathLike) -> str:
+    """Product name of a bare exposure file: its stem without the last pipeline suffix
+    (``jw01_rate.fits`` -> ``jw01``)."""
+    stem = Path(path).name
+    for ext in (".fits.gz", ".fits", ".fit", ".fts"):
+        if stem.lower().endswith(ext):
+            stem = stem[: -len(ext)]
+            break
+    match = re.match(rf"^(.*)_({'|'.join(KNOWN_SUFFIXES)})$", stem)
+    return match.group(1) if match and match.group(1) else stem
+
+
+def association_from_exposure(path: str | os.PathLike) -> Association:
+    """Wrap one rate/rateints file as a one-product association with no background."""
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: file not found")
+    product = Product(product_name_for(path), [Member(path, "science", Path(path).name)])
+    return Association([product], path=None, asn_pool="none")
+
+
+def load_association(path: str | os.PathLike, *, strict: bool = True) -> Association:
+    """Read and validate an image2 ASN. With ``strict`` any problem raises InputError naming the
+    file; otherwise products carry their problems and only an unreadable file raises."""
+    path = os.path.abspath(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise InputError(f"{path}: association file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON association ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: an association must be a JSON object")
+    products_raw = document.get("products")
+    if not isinstance(products_raw, list) or not products_raw:
+        raise InputError(f"{path}: association has no products")
+    asn_type = str(document.get("asn_type", "image2"))
+    if asn_type.lower() not in ("image2", "image2_pipeline", "none"):
+        log.warning("%s: asn_type is %r, not image2; reading it as image2", path, asn_type)
+
+    base = Path(path).parent
+    products = []
+    seen_names: set[str] = set()
+    for index, raw in enumerate(products_raw):
+        where = f"{path}: products[{index}]"
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: must be an object with name and members")
+        name = str(raw.get("name") or "").strip()
+        problems: list[str] = []
+        members: list[Member] = []
+        members_raw = raw.get("members")
+        if not name:
+            name = f"product{index + 1}"
+            problems.append("has no name")
+        if name in seen_names:
+            problems.append(f"name {name!r} is used by another product (outputs would collide)")
+        seen_names.add(name)
+        if not isinstance(members_raw, list) or not members_raw:
+            problems.append("has no members")
+            members_raw = []
+        for m_index, member in enumerate(members_raw):
+            if not isinstance(member, dict) or "expname" not in member:
+                problems.append(f"members[{m_index}] has no expname")
+                continue
+            expname = str(member["expname"])
+            exptype = str(member.get("exptype", "")).strip().lower()
+            if exptype not in EXPTYPES:
+                problems.append(f"member {expname}: unknown exptype {member.get('exptype')!r} "
+                                f"(expected science or background)")
+                continue
+            member_path = Path(expname)
+            if member_path.is_absolute():
+                log.warning("%s: member %s is an absolute path", path, expname)
+            elif ".." in member_path.parts:
+                log.warning("%s: member %s points outside the association's folder", path, expname)
+            resolved = os.path.normpath(member_path if member_path.is_absolute() else base / member_path)
+            if not os.path.exists(resolved):
+                problems.append(f"member {expname} not found ({resolved})")
+            members.append(Member(resolved, exptype, expname))
+        n_science = sum(1 for m in members if m.exptype == "science")
+        if members and n_science != 1:
+            problems.append(f"has {n_science} science members; exactly one is needed")
+        product = Product(name, members, problems, asn_path=path)
+        if strict and problems:
+            raise InputError(f"{where} ({name}): {problems[0]}")
+        products.append(product)
+    return Association(
+        products,
+        path=path,
+        asn_type=asn_type,
+        asn_rule=str(document.get("asn_rule", "Asn_Lv2Image")),
+        asn_pool=str(document.get("asn_pool", "none")),
+    )
+
+
+def load_inputs(path: str | os.PathLike, *, strict: bool = True) -> Association:
+    """An ASN (.json) or a bare exposure (.fits): what the CLI and GUI accept."""
+    text = str(path)
+    if text.lower().endswith(".json"):
+        return load_association(text, strict=strict)
+    return association_from_exposure(text)
+
+
+def association_to_json(association: Association, relative_to: str | os.PathLike) -> str:
+    base = Path(relative_to).resolve()
+    products = []
+    for product in association.products:
+        members = []
+        for member in product.members:
+            try:
+                expname = os.path.relpath(member.path, base)
+            except ValueError:  # another drive
+                expname = member.path
+            if expname.startswith(".."):
+                expname = member.path
+            members.append({"expname": expname, "exptype": member.exptype})
+        products.append({"name": product.name, "members": members})
+    document = {
+        "asn_type": association.asn_type,
+        "asn_rule": association.asn_rule,
+        "asn_pool": association.asn_pool,
+        "products": products,
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def save_association(association: Association, path: str | os.PathLike) -> Path:
+    """Write the association as JSON with member paths relative to its folder (atomically)."""
+    path = Path(path)
+    text = association_to_json(association, path.parent if str(path.parent) else ".")
+    return atomic_write_text(path, text)
+
+
+def build_association(
+    science: list[str | os.PathLike],
+    backgrounds: list[str | os.PathLike] = (),
+    *,
+    names: list[str] | None = None,
+    pool: str = "iris_gui",
+) -> Association:
+    """One product per science file, each sharing all the given backgrounds."""
+    if not science:
+        raise InputError("an association needs at least one science exposure")
+    products = []
+    for index, sci in enumerate(science):
+        sci = os.path.abspath(sci)
+        name = names[index] if names else product_name_for(sci)
+        members = [Member(sci, "science", Path(sci).name)]
+        members += [Member(os.path.abspath(b), "background", Path(b).name) for b in backgrounds]
+        products.append(Product(name, members))
+    return Association(products, asn_pool=pool)

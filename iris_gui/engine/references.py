@@ -1,0 +1,209 @@
+"""Choosing and loading reference files (dark, flat, photom).
+
+With an ``override_*`` parameter the given file is used. Otherwise the reference folder is scanned
+for files whose REFTYPE (or DATAMODL) names the kind and whose INSTRUME, DETECTOR, FILTER (flats
+only) and detector window fit the exposure; an exact window match beats a larger reference that
+contains the window, then the file name decides. Only headers are read during the scan, and the
+scan is remembered per folder until the folder changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from astropy.io import fits
+
+from .errors import InputError
+from .models import ImageModel, SubarrayWindow, read_image, reference_kind
+
+log = logging.getLogger(__name__)
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
+
+
+class ReferenceTooSmall(InputError):
+    """The reference array is smaller than the science array."""
+
+
+@dataclass(frozen=True)
+class ReferenceHeader:
+    path: str
+    kind: str | None
+    instrument: str | None
+    detector: str | None
+    filter: str | None
+    window: SubarrayWindow | None
+
+
+@dataclass(frozen=True)
+class ReferenceChoice:
+    path: str
+    #: how it was chosen, for the log and the GUI
+    explanation: str
+
+
+def _text(header: fits.Header, key: str) -> str | None:
+    value = header.get(key)
+    if value is None:
+        return None
+    value = str(value).strip().upper()
+    return value or None
+
+
+def _window_from_headers(primary: fits.Header, image: fits.Header | None) -> SubarrayWindow | None:
+    keys = ("SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2")
+    name = _text(primary, "SUBARRAY") or "FULL"
+    if all(k in primary for k in keys):
+        try:
+            return SubarrayWindow(*(int(primary[k]) for k in keys), name)
+        except (TypeError, ValueError):
+            return None
+    if image is not None and image.get("NAXIS", 0) >= 2:
+        return SubarrayWindow(1, 1, int(image["NAXIS1"]), int(image["NAXIS2"]), name)
+    return None
+
+
+def read_reference_header(path: str) -> ReferenceHeader:
+    with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+        primary = hdul[0].header
+        image = None
+        for name in ("SCI", "DATA"):
+            if name in hdul:
+                image = hdul[name].header
+                break
+        return ReferenceHeader(
+            path=path,
+            kind=reference_kind(primary),
+            instrument=_text(primary, "INSTRUME"),
+            detector=_text(primary, "DETECTOR"),
+            filter=_text(primary, "FILTER"),
+            window=_window_from_headers(primary, image),
+        )
+
+
+class _FolderScan:
+    """Headers of the FITS files in one folder, re-read when the folder's listing changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple, list[ReferenceHeader]]] = {}
+
+    def headers(self, folder: Path) -> list[ReferenceHeader]:
+        folder = folder.resolve()
+        try:
+            entries = [
+                e for e in os.scandir(folder)
+                if e.is_file() and e.name.lower().endswith(FITS_SUFFIXES)
+            ] if folder.is_dir() else []
+        except OSError as exc:
+            raise InputError(f"reference folder {folder}: cannot be read ({exc.strerror})") from exc
+        entries = sorted(entries, key=lambda e: e.name)
+        signature = tuple((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries)
+        with self._lock:
+            cached = self._cache.get(str(folder))
+            if cached and cached[0] == signature:
+                return cached[1]
+        headers = []
+        for entry in entries:
+            try:
+                headers.append(read_reference_header(entry.path))
+            except Exception as exc:  # unreadable files are simply not candidates
+                log.debug("reference scan: %s skipped (%s)", entry.path, exc)
+        with self._lock:
+            self._cache[str(folder)] = (signature, headers)
+        return headers
+
+
+_scan = _FolderScan()
+
+
+def folder_signature(folder: Path) -> tuple:
+    """Something that changes whenever the reference candidates in ``folder`` may change."""
+    try:
+        return tuple(
+            (h.path, os.stat(h.path).st_mtime_ns) for h in _scan.headers(Path(folder))
+            if h.kind is not None
+        )
+    except (InputError, OSError):
+        return ()
+
+
+def find_reference(
+    kind: str, science: ImageModel, ref_dir: Path, override: str | None
+) -> tuple[ReferenceChoice | None, str]:
+    """The reference to use, or (None, why none fits)."""
+    if override:
+        if not os.path.exists(override):
+            raise InputError(f"{override}: {kind} reference given as override does not exist")
+        return ReferenceChoice(str(override), f"{Path(override).name} (override_{kind})"), ""
+
+    window = science.window
+    candidates: list[tuple[int, str, ReferenceHeader]] = []
+    of_kind = 0
+    for ref in _scan.headers(Path(ref_dir)):
+        if ref.kind != kind:
+            continue
+        of_kind += 1
+        if science.instrument and ref.instrument and ref.instrument != science.instrument:
+            continue
+        if science.detector and ref.detector and ref.detector != science.detector:
+            continue
+        if kind == "flat" and ref.filter not in (science.filter, "N/A", "ANY"):
+            continue
+        if ref.window is None or not ref.window.contains(window):
+            continue
+        exact = ref.window == window or (
+            (ref.window.xstart, ref.window.ystart, ref.window.xsize, ref.window.ysize)
+            == (window.xstart, window.ystart, window.xsize, window.ysize)
+        )
+        candidates.append((0 if exact else 1, Path(ref.path).name, ref))
+    if not candidates:
+        wanted = [f"INSTRUME={science.instrument}", f"DETECTOR={science.detector}"]
+        if kind == "flat":
+            wanted.append(f"FILTER={science.filter}")
+        reason = (
+            f"no {kind} reference in {ref_dir} fits {science.name} "
+            f"({', '.join(wanted)}, window {window.describe()}); "
+            f"{of_kind} file(s) of type {kind.upper()} looked at"
+        )
+        return None, reason
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    best = candidates[0][2]
+    explanation = (
+        f"{Path(best.path).name} chosen from {ref_dir} "
+        f"({'same window' if candidates[0][0] == 0 else 'covers the window'}; "
+        f"{len(candidates)} candidate(s))"
+    )
+    return ReferenceChoice(best.path, explanation), ""
+
+
+def load_reference_image(kind: str, path: str, science: ImageModel) -> ImageModel:
+    """Read an image reference and cut it to the science exposure's window."""
+    reference = read_image(path, what=f"{kind} reference")
+    declared = reference_kind(reference.header)
+    if declared is not None and declared != kind:
+        raise InputError(f"{path}: is a {declared} reference, not a {kind} reference")
+    if reference.data.ndim != 2:
+        raise InputError(f"{path}: {kind} reference must be 2D, found shape {reference.data.shape}")
+    sci_ny, sci_nx = science.image_shape
+    ref_ny, ref_nx = reference.image_shape
+    if ref_ny < sci_ny or ref_nx < sci_nx:
+        raise ReferenceTooSmall(
+            f"{path}: {kind} reference is {ref_nx}x{ref_ny}, smaller than the science "
+            f"{science.name} ({sci_nx}x{sci_ny})"
+        )
+    ref_window = reference.window
+    window = science.window
+    if not ref_window.contains(window):
+        raise InputError(
+            f"{path}: science window {window.describe()} of {science.name} falls outside the "
+            f"{kind} reference window {ref_window.describe()}"
+        )
+    if (ref_window.xstart, ref_window.ystart, ref_window.xsize, ref_window.ysize) == (
+            window.xstart, window.ystart, window.xsize, window.ysize):
+        return reference
+    return reference.cutout(window)

@@ -1,0 +1,104 @@
+"""What a step is: a declaration (name, parameters, status keyword) plus one function.
+
+A step module builds one ``StepSpec`` named ``STEP``; ``iris_gui.engine.steps.STEPS`` lists them
+in pipeline order. The step function takes the input model, the step's parameter values and a
+``StepContext`` and returns a ``StepResult``. It must not modify its input model's arrays or
+header: results are cached and shared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..cancel import CancelToken, check_cancel
+from ..models import ImageModel
+from ..parameters import Parameter, common_step_parameters
+
+if TYPE_CHECKING:
+    from ..association import Product
+
+COMPLETE = "COMPLETE"
+SKIPPED = "SKIPPED"
+FAILED = "FAILED"
+
+
+@dataclass
+class StepResult:
+    """What a step did. ``model`` is the step's output (the input itself when skipped)."""
+
+    status: str
+    model: ImageModel
+    reason: str = ""
+    #: reference kind -> file used (R_* keywords)
+    references: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    #: extra products for inspection and saving, e.g. {"background": combined background}
+    products: dict[str, ImageModel] = field(default_factory=dict)
+    #: files the step asks to be written when the product completes (path -> model); relative
+    #: paths are taken relative to the output folder
+    extra_outputs: dict[str, ImageModel] = field(default_factory=dict)
+    #: seconds of compute
+    elapsed: float = 0.0
+    #: True when the runner reused a cached result instead of running the step
+    from_cache: bool = False
+    #: (path, size, mtime) of each reference when it was read, to invalidate cached results
+    reference_identities: dict[str, tuple] = field(default_factory=dict)
+
+
+@dataclass
+class StepContext:
+    """What a step may use besides its input model and parameters."""
+
+    product: Product
+    ref_dir: Path
+    cancel: CancelToken | None = None
+    progress: Callable[[float], None] = lambda fraction: None
+    warn: Callable[[str], None] = lambda message: None
+    log: logging.Logger = logging.getLogger("iris_gui.engine")
+    #: statuses of the steps that already ran for this product (step name -> status)
+    upstream: dict[str, str] = field(default_factory=dict)
+
+    def check_cancel(self) -> None:
+        check_cancel(self.cancel)
+
+
+StepFunction = Callable[[ImageModel, dict[str, Any], StepContext], StepResult]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """The declaration of one image2 step."""
+
+    name: str                 # config name, e.g. "flat_field"
+    title: str                # for people, e.g. "Flat field"
+    summary: str              # one paragraph of help
+    status_keyword: str       # e.g. "S_FLAT"
+    class_name: str           # class written to parameter files
+    parameters: tuple[Parameter, ...]
+    run: StepFunction | None  # None: not implemented yet (reported SKIPPED, never dropped)
+    default_suffix: str
+    #: reference kind this step reads (dark, flat, photom), if any
+    reference_kind: str | None = None
+    #: class names accepted in parameter files besides ``class_name`` (upstream spellings)
+    class_aliases: tuple[str, ...] = ()
+
+    @property
+    def all_parameters(self) -> tuple[Parameter, ...]:
+        return common_step_parameters(self.default_suffix) + self.parameters
+
+    def parameter(self, name: str) -> Parameter | None:
+        for parameter in self.all_parameters:
+            if parameter.name == name:
+                return parameter
+        return None
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.all_parameters}
+
+    @property
+    def implemented(self) -> bool:
+        return self.run is not None

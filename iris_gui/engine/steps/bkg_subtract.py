@@ -1,0 +1,125 @@
+"""bkg_subtract: subtract the average of the association's background exposures (step 1).
+
+Backgrounds are cut to the science window when they are larger (full-frame backgrounds for a
+subarray exposure), combined with a sigma-clipped mean along the exposure axis (exactly
+``astropy.stats.sigma_clip(stack, sigma, maxiters, axis=0)`` followed by the mean of the
+unclipped values; see ``background_combine``), and subtracted from the science — from every
+integration of a rateints exposure. ERR adds in quadrature, DQ is OR-ed.
+
+With N backgrounds a value can only lie so far from the median in units of the standard
+deviation: at most 2.12 sigma for N = 3, under 3 sigma up to about N = 7. So with the usual three
+backgrounds a 3-sigma clip never rejects anything and the background is their plain mean. That is
+the correct result, not a fault.
+
+The header records whether every background was itself dark-subtracted (BKGDKSUB); dark_current
+warns when it would remove the dark a second time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..background_combine import combine_backgrounds
+from ..blocks import run_image_blocks
+from ..errors import InputError
+from ..models import ImageModel, read_image
+from ..parameters import Parameter
+from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
+
+
+def background_for_science(path: str, science: ImageModel) -> ImageModel:
+    """Read one background and cut it to the science window if it is larger."""
+    background = read_image(path, what="background exposure")
+    if background.data.ndim != 2:
+        raise InputError(f"{path}: background exposures must be 2D rate files, "
+                         f"found shape {background.data.shape}")
+    for attribute, label in (("instrument", "INSTRUME"), ("detector", "DETECTOR")):
+        ours, theirs = getattr(science, attribute), getattr(background, attribute)
+        if ours and theirs and ours != theirs:
+            raise InputError(f"{path}: background {label} = {theirs} but the science is {ours}")
+    window = science.window
+    if background.window == window:
+        return background
+    if not background.window.contains(window):
+        raise InputError(
+            f"{path}: background window {background.window.describe()} does not cover the "
+            f"science window {window.describe()}"
+        )
+    return background.cutout(window)
+
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    paths = context.product.backgrounds
+    if not paths:
+        return StepResult(SKIPPED, model,
+                          reason=f"product {context.product.name} has no background members")
+    warnings: list[str] = []
+    backgrounds = []
+    for number, path in enumerate(paths):
+        context.check_cancel()
+        background = background_for_science(path, model)
+        if model.filter and background.filter and background.filter != model.filter:
+            warnings.append(f"background {Path(path).name} has FILTER {background.filter}, "
+                            f"the science {model.filter}")
+        backgrounds.append(background)
+        context.progress(0.3 * (number + 1) / len(paths))
+    dark_subtracted = all(
+        str(b.header.get("S_DARK", "")).strip().upper() == COMPLETE for b in backgrounds
+    )
+
+    started = time.perf_counter()
+    combined = combine_backgrounds(
+        [b.data for b in backgrounds], [b.err for b in backgrounds], [b.dq for b in backgrounds],
+        sigma=params["sigma"], maxiters=params["maxiters"], cancel=context.cancel,
+        progress=lambda f: context.progress(0.3 + 0.5 * f),
+    )
+    del backgrounds
+
+    sci_out = np.empty_like(model.data)
+    err_out = np.empty_like(model.err)
+    dq_out = np.empty_like(model.dq)
+
+    def work(index: tuple, rows: slice) -> None:
+        np.subtract(model.data[index], combined.data[rows], out=sci_out[index])
+        np.hypot(model.err[index], combined.err[rows], out=err_out[index])
+        np.bitwise_or(model.dq[index], combined.dq[rows], out=dq_out[index])
+
+    run_image_blocks(model.shape, work, cancel=context.cancel,
+                     progress=lambda f: context.progress(0.8 + 0.2 * f))
+    out = model.derive(data=sci_out, err=err_out, dq=dq_out)
+    out.header["NBKG"] = (len(paths), "background exposures averaged")
+    out.header["BKGDKSUB"] = (dark_subtracted, "all backgrounds were dark-subtracted")
+    background_model = model.derive(data=combined.data, err=combined.err, dq=combined.dq,
+                                    subarr_map=None, area=None)
+    background_model.header["NBKG"] = len(paths)
+    clipped = int(len(paths) * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
+    context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid",
+                     len(paths), clipped)
+    return StepResult(
+        COMPLETE, out, warnings=warnings, products={"background": background_model},
+        elapsed=time.perf_counter() - started,
+    )
+
+
+STEP = StepSpec(
+    name="bkg_subtract",
+    title="Background subtraction",
+    summary="Subtract the sigma-clipped mean of the association's background exposures. "
+            "Note: with 3 backgrounds a 3-sigma clip can never reject a value (the largest "
+            "possible deviation is 2.12 sigma; under 3 sigma up to about 7 backgrounds), so the "
+            "background is then their plain mean.",
+    status_keyword="S_BKDSUB",
+    class_name="iris_pipeline.background.SubtractImagerBackgroundStep",
+    class_aliases=("jwst.background.background_step.BackgroundStep",),
+    parameters=(
+        Parameter("sigma", "float", 3.0, "Clipping limit in standard deviations from the median, "
+                  "along the stack of backgrounds.", minimum=0.0, exclusive_minimum=True),
+        Parameter("maxiters", "int", None, "Maximum clipping iterations; None repeats until "
+                  "nothing changes.", minimum=1, optional=True),
+    ),
+    run=run,
+    default_suffix="bsub",
+)

@@ -1,0 +1,95 @@
+"""dark_current: subtract the dark rate (DESIGN.md §2, step 4).
+
+SCI - dark, with a NaN (or infinite) dark pixel counting as 0 — what the upstream documentation
+says, not what its 2025 code does; ERR added in quadrature (NaN dark ERR counts as 0); DQ OR-ed
+with the dark's DQ. rateints: the same 2D dark is subtracted from every integration.
+
+If bkg_subtract already ran with backgrounds that were not dark-subtracted, those backgrounds
+carried the dark and removed it once; subtracting it again here removes it twice. The step still
+does what it is told, but says so loudly (a warning in the log and on the step in the GUI).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..blocks import run_image_blocks
+from ..models import ImageModel
+from ..parameters import Parameter
+from ..references import find_reference, load_reference_image
+from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
+
+
+def _finite_or_zero(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values), values, np.float32(0))
+
+
+def dark_twice_warning(model: ImageModel) -> str | None:
+    """The dark-counted-twice message if the input's background was not dark-subtracted."""
+    if str(model.header.get("S_BKDSUB", "")).upper() != COMPLETE:
+        return None
+    if model.header.get("BKGDKSUB", True):
+        return None
+    return (
+        "dark counted twice: bkg_subtract used background exposures whose S_DARK is not COMPLETE, "
+        "so they already carried the dark and removed it; dark_current now removes it again. "
+        "Use dark-subtracted backgrounds or skip one of the two steps."
+    )
+
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    choice, why_none = find_reference("dark", model, context.ref_dir, params["override_dark"])
+    if choice is None:
+        return StepResult(SKIPPED, model, reason=why_none)
+    context.log.info("dark_current: %s", choice.explanation)
+    dark = load_reference_image("dark", choice.path, model)
+    context.progress(0.2)
+
+    started = time.perf_counter()
+    sci_out = np.empty_like(model.data)
+    err_out = np.empty_like(model.err)
+    dq_out = np.empty_like(model.dq)
+
+    def work(index: tuple, rows: slice) -> None:
+        dark_sci = _finite_or_zero(dark.data[rows])
+        dark_err = _finite_or_zero(dark.err[rows])
+        np.subtract(model.data[index], dark_sci, out=sci_out[index])
+        np.hypot(model.err[index], dark_err, out=err_out[index])
+        np.bitwise_or(model.dq[index], dark.dq[rows], out=dq_out[index])
+
+    run_image_blocks(model.shape, work, cancel=context.cancel,
+                     progress=lambda f: context.progress(0.2 + 0.8 * f))
+
+    out = model.derive(data=sci_out, err=err_out, dq=dq_out)
+    out.header["R_DARK"] = choice.path.rsplit("/", 1)[-1]
+    result = StepResult(COMPLETE, out, references={"dark": choice.path},
+                        elapsed=time.perf_counter() - started)
+    warning = dark_twice_warning(model)
+    if warning:
+        result.warnings.append(warning)
+    if params["dark_output"]:
+        result.products["dark"] = dark
+        result.extra_outputs[params["dark_output"]] = dark
+    return result
+
+
+STEP = StepSpec(
+    name="dark_current",
+    title="Dark current",
+    summary="Subtract the dark rate. NaN dark pixels count as 0; ERR is added in quadrature "
+            "and DQ is OR-ed with the dark's DQ.",
+    status_keyword="S_DARK",
+    class_name="iris_pipeline.dark_current.DarkCurrentStep",
+    class_aliases=("jwst.dark_current.dark_current_step.DarkCurrentStep",),
+    parameters=(
+        Parameter("override_dark", "path", None, "Dark reference file to use instead of the one "
+                  "chosen from the reference folder.", optional=True, reference="dark"),
+        Parameter("dark_output", "path", None, "Also save the dark actually subtracted (cut to "
+                  "the exposure's window) to this file.", optional=True),
+    ),
+    run=run,
+    default_suffix="dark_current",
+    reference_kind="dark",
+)

@@ -1,0 +1,91 @@
+"""flat_field: divide by the flat (DESIGN.md §2, step 5).
+
+Flat pixels that are NaN, 0, or flagged NO_FLAT_FIELD in the flat's DQ are replaced by 1 (with
+ERR 0) and flagged NO_FLAT_FIELD (2**18) in the output — the upstream 2025 code forgot the flag.
+ERR is propagated for a quotient: ERR_out² = (ERR/flat)² + (SCI_out·ERR_flat/flat)².
+DQ is OR-ed with the flat's DQ. A flat smaller than the science skips the step (with the reason);
+a subarray window outside the flat is an error. ``inverse`` multiplies instead (to re-apply a flat).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..blocks import run_image_blocks
+from ..dq import NO_FLAT_FIELD
+from ..models import ImageModel
+from ..parameters import Parameter
+from ..references import ReferenceTooSmall, find_reference, load_reference_image
+from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
+
+_NO_FLAT = np.uint32(NO_FLAT_FIELD)
+
+
+def usable_flat(flat: ImageModel, rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, err, dq) of the flat's ``rows`` with unusable pixels set to 1, 0, NO_FLAT_FIELD."""
+    value = flat.data[rows]
+    dq = flat.dq[rows]
+    bad = ~np.isfinite(value) | (value == 0) | ((dq & _NO_FLAT) != 0)
+    value = np.where(bad, np.float32(1), value)
+    err = np.where(bad | ~np.isfinite(flat.err[rows]), np.float32(0), flat.err[rows])
+    dq = dq | (bad.astype(np.uint32) * _NO_FLAT)
+    return value, err, dq
+
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    choice, why_none = find_reference("flat", model, context.ref_dir, params["override_flat"])
+    if choice is None:
+        return StepResult(SKIPPED, model, reason=why_none)
+    context.log.info("flat_field: %s", choice.explanation)
+    try:
+        flat = load_reference_image("flat", choice.path, model)
+    except ReferenceTooSmall as exc:
+        return StepResult(SKIPPED, model, reason=str(exc), warnings=[str(exc)])
+    context.progress(0.2)
+
+    started = time.perf_counter()
+    inverse = params["inverse"]
+    sci_out = np.empty_like(model.data)
+    err_out = np.empty_like(model.err)
+    dq_out = np.empty_like(model.dq)
+
+    def work(index: tuple, rows: slice) -> None:
+        value, value_err, flat_dq = usable_flat(flat, rows)
+        sci = model.data[index]
+        if inverse:
+            np.multiply(sci, value, out=sci_out[index])
+            np.hypot(model.err[index] * value, sci * value_err, out=err_out[index])
+        else:
+            np.divide(sci, value, out=sci_out[index])
+            np.hypot(model.err[index] / value, sci_out[index] * value_err / value,
+                     out=err_out[index])
+        np.bitwise_or(model.dq[index], flat_dq, out=dq_out[index])
+
+    run_image_blocks(model.shape, work, cancel=context.cancel,
+                     progress=lambda f: context.progress(0.2 + 0.8 * f))
+    out = model.derive(data=sci_out, err=err_out, dq=dq_out)
+    out.header["R_FLAT"] = choice.path.rsplit("/", 1)[-1]
+    return StepResult(COMPLETE, out, references={"flat": choice.path},
+                      elapsed=time.perf_counter() - started)
+
+
+STEP = StepSpec(
+    name="flat_field",
+    title="Flat field",
+    summary="Divide by the flat for the exposure's filter. NaN, zero or NO_FLAT_FIELD flat "
+            "pixels are left uncorrected and flagged NO_FLAT_FIELD; ERR is propagated.",
+    status_keyword="S_FLAT",
+    class_name="iris_pipeline.flatfield.FlatFieldStep",
+    class_aliases=("jwst.flatfield.flat_field_step.FlatFieldStep",),
+    parameters=(
+        Parameter("override_flat", "path", None, "Flat reference file to use instead of the one "
+                  "chosen from the reference folder.", optional=True, reference="flat"),
+        Parameter("inverse", "bool", False, "Multiply by the flat instead of dividing "
+                  "(re-applies a flat that was divided out)."),
+    ),
+    run=run,
+    default_suffix="flat_field",
+    reference_kind="flat",
+)

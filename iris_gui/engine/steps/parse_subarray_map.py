@@ -1,0 +1,100 @@
+"""parse_subarray_map: record the numbered windows of a SUBARR_MAP (DESIGN.md §2, step 3).
+
+A SUBARR_MAP extension marks up to ten windows read out alongside the full frame: pixel value k
+(1..10) belongs to window k, 0 to none. For each window present the step records xstart, ystart
+(1-based detector pixels, counting the exposure's own SUBSTRT offset), xsize and ysize, as header
+keywords SMAP<k>XS, SMAP<k>YS, SMAP<k>NX, SMAP<k>NY and NSUBWIN, and raises DQ bit 4 (value 16)
+wherever the map is non-zero. No SUBARR_MAP -> SKIPPED.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..dq import SUBARRAY_MAP_FLAG
+from ..models import ImageModel
+from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
+
+MAX_WINDOWS = 10
+
+
+@dataclass(frozen=True)
+class MapWindow:
+    number: int
+    xstart: int  # 1-based detector pixel
+    ystart: int
+    xsize: int
+    ysize: int
+
+
+def windows_in_map(subarr_map: np.ndarray, xoffset: int = 0, yoffset: int = 0
+                   ) -> tuple[list[MapWindow], list[str]]:
+    """The bounding box of each window number 1..10 present, and notes on anything odd."""
+    notes: list[str] = []
+    windows: list[MapWindow] = []
+    present = np.unique(subarr_map)
+    for value in present:
+        value = int(value)
+        if value == 0:
+            continue
+        if value > MAX_WINDOWS:
+            notes.append(f"SUBARR_MAP value {value} is outside 1..{MAX_WINDOWS}; not recorded")
+            continue
+        mask = subarr_map == value
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        window = MapWindow(value, int(cols[0]) + 1 + xoffset, int(rows[0]) + 1 + yoffset,
+                           int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+        if int(mask.sum()) != window.xsize * window.ysize:
+            notes.append(f"SUBARR_MAP window {value} is not a filled rectangle; "
+                         f"its bounding box is recorded")
+        windows.append(window)
+    return windows, notes
+
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    if model.subarr_map is None:
+        return StepResult(SKIPPED, model, reason=f"{model.name} has no SUBARR_MAP extension")
+    started = time.perf_counter()
+    origin = model.window
+    windows, notes = windows_in_map(model.subarr_map, origin.xstart - 1, origin.ystart - 1)
+    flagged = (model.subarr_map != 0).astype(np.uint32) * np.uint32(SUBARRAY_MAP_FLAG)
+    dq = model.dq | flagged  # broadcasts over integrations
+    out = model.derive(dq=dq)
+    out.header["NSUBWIN"] = (len(windows), "windows found in SUBARR_MAP")
+    for w in windows:
+        out.header[f"SMAP{w.number}XS"] = (w.xstart, f"window {w.number} xstart (1-based)")
+        out.header[f"SMAP{w.number}YS"] = (w.ystart, f"window {w.number} ystart (1-based)")
+        out.header[f"SMAP{w.number}NX"] = (w.xsize, f"window {w.number} xsize")
+        out.header[f"SMAP{w.number}NY"] = (w.ysize, f"window {w.number} ysize")
+    for w in windows:
+        context.log.info("parse_subarray_map: window %d at x=%d y=%d size %dx%d",
+                         w.number, w.xstart, w.ystart, w.xsize, w.ysize)
+    context.progress(1.0)
+    return StepResult(COMPLETE, out, warnings=notes, elapsed=time.perf_counter() - started)
+
+
+def recorded_windows(model: ImageModel) -> list[MapWindow]:
+    """The windows parse_subarray_map wrote into a model's header."""
+    windows = []
+    for number in range(1, MAX_WINDOWS + 1):
+        keys = [f"SMAP{number}{suffix}" for suffix in ("XS", "YS", "NX", "NY")]
+        if all(k in model.header for k in keys):
+            windows.append(MapWindow(number, *(int(model.header[k]) for k in keys)))
+    return windows
+
+
+STEP = StepSpec(
+    name="parse_subarray_map",
+    title="Parse subarray map",
+    summary="Record the numbered windows (1..10) of the SUBARR_MAP extension and flag their "
+            "pixels with DQ bit 4 (value 16). Skipped when the file has no map.",
+    status_keyword="S_SUBMAP",
+    class_name="iris_pipeline.parse_subarray_map.ParseSubarrayMapStep",
+    parameters=(),
+    run=run,
+    default_suffix="parse_subarray_map",
+)
