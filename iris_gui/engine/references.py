@@ -154,9 +154,10 @@ def find_reference(
             continue
         if kind == "flat" and ref.filter not in (science.filter, "N/A", "ANY"):
             continue
-        if ref.window is None or not ref.window.contains(window):
+        # a photom table applies to any window; image references must cover the exposure's
+        if kind != "photom" and (ref.window is None or not ref.window.contains(window)):
             continue
-        exact = ref.window == window or (
+        exact = ref.window is not None and (
             (ref.window.xstart, ref.window.ystart, ref.window.xsize, ref.window.ysize)
             == (window.xstart, window.ystart, window.xsize, window.ysize)
         )

@@ -1,0 +1,49 @@
+"""Small hand-made models and files for tests whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from iris_gui.engine.association import Member, Product
+from iris_gui.engine.models import ImageModel, write_image
+from iris_gui.engine.steps.base import StepContext
+
+IDENTITY = {"TELESCOP": "TMT", "INSTRUME": "IRIS", "DETECTOR": "IMAGER", "FILTER": "KN3"}
+
+
+def make_model(data, err=None, dq=None, *, window=None, subarr_map=None, **keywords) -> ImageModel:
+    """A model from nested lists; ``window`` = (xstart, ystart) makes it a subarray."""
+    data = np.asarray(data, dtype=np.float32)
+    err = np.zeros_like(data) if err is None else np.asarray(err, dtype=np.float32)
+    dq = np.zeros(data.shape, np.uint32) if dq is None else np.asarray(dq, dtype=np.uint32)
+    header = fits.Header()
+    for key, value in {**IDENTITY, "EXPTIME": 10.0, **keywords}.items():
+        header[key] = value
+    if window is not None:
+        header["SUBARRAY"] = "SUBTEST"
+        header["SUBSTRT1"], header["SUBSTRT2"] = window
+        header["SUBSIZE1"], header["SUBSIZE2"] = data.shape[-1], data.shape[-2]
+    else:
+        header["SUBARRAY"] = "FULL"
+    return ImageModel(data=data, err=err, dq=dq, header=header,
+                      subarr_map=None if subarr_map is None else np.asarray(subarr_map, np.uint16))
+
+
+def write_model(path: Path, *args, **kwargs) -> Path:
+    write_image(make_model(*args, **kwargs), path)
+    return Path(path)
+
+
+def write_reference(path: Path, reftype: str, data, err=None, dq=None, **keywords) -> Path:
+    """A dark/flat reference file (REFTYPE set) with the test identity keywords."""
+    return write_model(path, data, err, dq, REFTYPE=reftype, **keywords)
+
+
+def context_for(science: str | Path = "science_rate.fits", backgrounds=(), ref_dir=".",
+                **kwargs) -> StepContext:
+    members = [Member(str(science), "science")]
+    members += [Member(str(b), "background") for b in backgrounds]
+    return StepContext(product=Product("test", members), ref_dir=Path(ref_dir), **kwargs)
