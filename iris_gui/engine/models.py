@@ -272,15 +272,33 @@ def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageM
         raise InputError(f"{path}: {what} not found")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a folder, not a FITS {what}")
-    try:
-        # memmap=False: DQ is uint32 stored as int32 + BZERO, which astropy cannot memory-map.
-        with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
-            hdul.verify("silentfix")
-            return _model_from_hdul(hdul, path, what)
-    except InputError:
-        raise
-    except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
-        raise InputError(f"{path}: not a readable FITS {what} ({exc})") from exc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            # memmap=False: DQ is uint32 stored as int32 + BZERO, which astropy cannot memory-map.
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+                hdul.verify("silentfix")
+                return _model_from_hdul(hdul, path, what)
+        except (InputError, OSError, ValueError, TypeError, IndexError, KeyError) as exc:
+            damage = _damage_warning(caught)
+            if damage:
+                raise InputError(f"{path}: {what} is truncated or corrupted ({damage})") from exc
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{path}: not a readable FITS {what} ({exc})") from exc
+        finally:
+            damage = _damage_warning(caught)
+            if damage:
+                log.debug("%s: %s", path, damage)
+
+
+def _damage_warning(caught: list) -> str | None:
+    """The first astropy warning that says a file is cut short or damaged."""
+    for warning in caught:
+        text = str(warning.message)
+        if "truncated" in text or "multiple of 2880" in text or "corrupted" in text:
+            return " ".join(text.split())[:200]
+    return None
 
 
 def _find_extension(hdul: fits.HDUList, *names: str) -> fits.ImageHDU | None:

@@ -194,7 +194,8 @@ class Image2Pipeline:
         references: Any = None
         if step.reference_kind:
             override = params.get(f"override_{step.reference_kind}")
-            references = _file_identity(override) if override else folder_signature(ref_dir)
+            references = (_file_identity(override) if override
+                          else folder_signature(ref_dir, step.reference_kind))
         return _digest(previous, step.name, config.step_fingerprint(step.name), references)
 
     # ---- running -------------------------------------------------------------------------------

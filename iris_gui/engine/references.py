@@ -71,10 +71,13 @@ def read_reference_header(path: str) -> ReferenceHeader:
     with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
         primary = hdul[0].header
         image = None
-        for name in ("SCI", "DATA"):
-            if name in hdul:
-                image = hdul[name].header
-                break
+        try:
+            for name in ("SCI", "DATA"):
+                if name in hdul:
+                    image = hdul[name].header
+                    break
+        except Exception as exc:  # a damaged file of the right type stays a candidate, so
+            log.debug("reference scan: %s damaged (%s)", path, exc)  # loading it says why
         return ReferenceHeader(
             path=path,
             kind=reference_kind(primary),
@@ -121,12 +124,12 @@ class _FolderScan:
 _scan = _FolderScan()
 
 
-def folder_signature(folder: Path) -> tuple:
-    """Something that changes whenever the reference candidates in ``folder`` may change."""
+def folder_signature(folder: Path, kind: str) -> tuple:
+    """Something that changes whenever the ``kind`` references in ``folder`` may change."""
     try:
         return tuple(
             (h.path, os.stat(h.path).st_mtime_ns) for h in _scan.headers(Path(folder))
-            if h.kind is not None
+            if h.kind == kind
         )
     except (InputError, OSError):
         return ()
@@ -154,8 +157,9 @@ def find_reference(
             continue
         if kind == "flat" and ref.filter not in (science.filter, "N/A", "ANY"):
             continue
-        # a photom table applies to any window; image references must cover the exposure's
-        if kind != "photom" and (ref.window is None or not ref.window.contains(window)):
+        # A photom table applies to any window; image references must cover the exposure's.
+        # A window that could not be read (damaged file) is let through so loading reports it.
+        if kind != "photom" and ref.window is not None and not ref.window.contains(window):
             continue
         exact = ref.window is not None and (
             (ref.window.xstart, ref.window.ystart, ref.window.xsize, ref.window.ysize)
