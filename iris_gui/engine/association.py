@@ -151,11 +151,12 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
                                 f"(expected science or background)")
                 continue
             member_path = Path(expname)
+            resolved = os.path.normpath(
+                member_path if member_path.is_absolute() else base / member_path)
             if member_path.is_absolute():
                 log.warning("%s: member %s is an absolute path", path, expname)
-            elif ".." in member_path.parts:
+            elif os.path.relpath(resolved, base).startswith(".."):
                 log.warning("%s: member %s points outside the association's folder", path, expname)
-            resolved = os.path.normpath(member_path if member_path.is_absolute() else base / member_path)
             if not os.path.exists(resolved):
                 problems.append(f"member {expname} not found ({resolved})")
             members.append(Member(resolved, exptype, expname))

@@ -155,6 +155,10 @@ def _apply_step_values(config: PipelineConfig, step: StepSpec, values: dict[str,
         if key in STPIPE_IGNORED_KEYS:
             log.info("%s: %s.%s is stpipe bookkeeping; ignored", where, step.name, key)
             continue
+        if key == "suffix" and (value is None or str(value).strip().lower() in ("none", "null")):
+            # stpipe writes ``suffix: null`` (cfg: ``suffix = None``) for "use the step's default"
+            log.info("%s: %s.suffix is None; keeping the default suffix", where, step.name)
+            continue
         if isinstance(value, dict):
             raise ParameterError(f"{where}: steps.{step.name}.{key}: unexpected section")
         if isinstance(value, list):  # configobj list syntax "a, b"

@@ -102,6 +102,8 @@ class ImageModel:
     sci_header: fits.Header = field(default_factory=fits.Header)
     #: astropy WCS built by assign_wcs (None before)
     wcs: Any = None
+    #: further image extensions written after SCI/ERR/DQ (e.g. WHT, CON of a resampled product)
+    extra_arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     # ---- derived metadata -------------------------------------------------------------
     @property
@@ -188,6 +190,7 @@ class ImageModel:
             "asdf_tree": self.asdf_tree,
             "sci_header": self.sci_header.copy(),
             "wcs": self.wcs,
+            "extra_arrays": dict(self.extra_arrays),
         }
         values.update(changes)
         return ImageModel(**values)
@@ -400,6 +403,8 @@ def model_to_hdul(model: ImageModel, extra_hdus: list[fits.hdu.base.ExtensionHDU
         hdus.append(fits.ImageHDU(_native(model.subarr_map, np.uint16), name="SUBARR_MAP"))
     if model.area is not None:
         hdus.append(fits.ImageHDU(_native(model.area, np.float32), name="AREA"))
+    for name, array in model.extra_arrays.items():
+        hdus.append(fits.ImageHDU(_native(array, array.dtype), name=name))
     hdus.extend(extra_hdus)
     return fits.HDUList(hdus)
 

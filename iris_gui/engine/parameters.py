@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .errors import ParameterError
 
 KINDS = ("float", "int", "bool", "string", "path", "choice")
@@ -75,6 +77,8 @@ class Parameter:
 
     def _convert(self, value: Any, label: str) -> Any:
         kind = self.kind
+        if isinstance(value, np.generic):  # numpy scalars from arrays or widgets
+            value = value.item()
         if kind == "bool":
             if isinstance(value, bool):
                 return value

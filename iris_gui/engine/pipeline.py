@@ -59,6 +59,8 @@ class PipelineCallbacks:
     """Hooks the runner calls (from the thread that runs it). Every one is optional."""
 
     product_start: Callable[[Product, int, int], None] | None = None
+    #: the exposure was read (the first step's "before")
+    input_ready: Callable[[Product, ImageModel], None] | None = None
     step_start: Callable[[Product, StepSpec], None] | None = None
     step_progress: Callable[[Product, StepSpec, float], None] | None = None
     step_done: Callable[[Product, StepSpec, StepResult], None] | None = None
@@ -215,6 +217,8 @@ class Image2Pipeline:
                 cancel.check()
             model = self._read_input(product)
             result.input_model = model
+            if callbacks.input_ready:
+                callbacks.input_ready(product, model)
             key = _digest(
                 [_file_identity(p) for p in product.input_paths], str(ref_dir.resolve()),
             )
@@ -339,6 +343,10 @@ class Image2Pipeline:
             if config.steps[step.name]["save_results"] and step_result.status == COMPLETE:
                 suffix = config.steps[step.name]["suffix"] or step.default_suffix
                 planned[output_path(output_dir, name, suffix)] = step_result.model
+            if config.pipeline["save_results"] and step_result.status == COMPLETE:
+                for key, suffix in step.saved_products:
+                    if key in step_result.products:
+                        planned[output_path(output_dir, name, suffix)] = step_result.products[key]
             for extra, model in step_result.extra_outputs.items():
                 planned[Path(extra) if os.path.isabs(extra) else output_dir / extra] = model
         if config.pipeline["save_bsub"]:

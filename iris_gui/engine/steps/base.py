@@ -85,6 +85,9 @@ class StepSpec:
     reference_kind: str | None = None
     #: class names accepted in parameter files besides ``class_name`` (upstream spellings)
     class_aliases: tuple[str, ...] = ()
+    #: products (keys of StepResult.products) always written beside the _cal when the step
+    #: completes, with their file suffix, e.g. (("i2d", "i2d"),) for resample
+    saved_products: tuple[tuple[str, str], ...] = ()
 
     @property
     def all_parameters(self) -> tuple[Parameter, ...]:

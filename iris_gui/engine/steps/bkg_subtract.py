@@ -66,18 +66,37 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                             f"the science {model.filter}")
         backgrounds.append(background)
         context.progress(0.3 * (number + 1) / len(paths))
+    started = time.perf_counter()
+    out, background_model, combined = subtract_background(
+        model, backgrounds, params["sigma"], params["maxiters"], cancel=context.cancel,
+        progress=lambda f: context.progress(0.3 + 0.7 * f),
+    )
+    clipped = int(len(paths) * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
+    context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid",
+                     len(paths), clipped)
+    return StepResult(
+        COMPLETE, out, warnings=warnings, products={"background": background_model},
+        elapsed=time.perf_counter() - started,
+    )
+
+
+def subtract_background(model: ImageModel, backgrounds: list[ImageModel], sigma: float,
+                        maxiters: int | None, *, cancel=None, progress=None):
+    """The arithmetic of the step on backgrounds already cut to the model's window.
+
+    Returns (output model, combined background model, CombinedBackground).
+    """
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress(fraction)
+
     dark_subtracted = all(
         str(b.header.get("S_DARK", "")).strip().upper() == COMPLETE for b in backgrounds
     )
-
-    started = time.perf_counter()
     combined = combine_backgrounds(
         [b.data for b in backgrounds], [b.err for b in backgrounds], [b.dq for b in backgrounds],
-        sigma=params["sigma"], maxiters=params["maxiters"], cancel=context.cancel,
-        progress=lambda f: context.progress(0.3 + 0.5 * f),
+        sigma=sigma, maxiters=maxiters, cancel=cancel, progress=lambda f: report(0.7 * f),
     )
-    del backgrounds
-
     sci_out = np.empty_like(model.data)
     err_out = np.empty_like(model.err)
     dq_out = np.empty_like(model.dq)
@@ -87,21 +106,14 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
         np.hypot(model.err[index], combined.err[rows], out=err_out[index])
         np.bitwise_or(model.dq[index], combined.dq[rows], out=dq_out[index])
 
-    run_image_blocks(model.shape, work, cancel=context.cancel,
-                     progress=lambda f: context.progress(0.8 + 0.2 * f))
+    run_image_blocks(model.shape, work, cancel=cancel, progress=lambda f: report(0.7 + 0.3 * f))
     out = model.derive(data=sci_out, err=err_out, dq=dq_out)
-    out.header["NBKG"] = (len(paths), "background exposures averaged")
+    out.header["NBKG"] = (len(backgrounds), "background exposures averaged")
     out.header["BKGDKSUB"] = (dark_subtracted, "all backgrounds were dark-subtracted")
     background_model = model.derive(data=combined.data, err=combined.err, dq=combined.dq,
                                     subarr_map=None, area=None)
-    background_model.header["NBKG"] = len(paths)
-    clipped = int(len(paths) * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
-    context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid",
-                     len(paths), clipped)
-    return StepResult(
-        COMPLETE, out, warnings=warnings, products={"background": background_model},
-        elapsed=time.perf_counter() - started,
-    )
+    background_model.header["NBKG"] = len(backgrounds)
+    return out, background_model, combined
 
 
 STEP = StepSpec(

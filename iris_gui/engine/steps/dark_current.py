@@ -39,15 +39,8 @@ def dark_twice_warning(model: ImageModel) -> str | None:
     )
 
 
-def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
-    choice, why_none = find_reference("dark", model, context.ref_dir, params["override_dark"])
-    if choice is None:
-        return StepResult(SKIPPED, model, reason=why_none)
-    context.log.info("dark_current: %s", choice.explanation)
-    dark = load_reference_image("dark", choice.path, model)
-    context.progress(0.2)
-
-    started = time.perf_counter()
+def subtract_dark(model: ImageModel, dark: ImageModel, *, cancel=None, progress=None) -> ImageModel:
+    """The arithmetic of the step: ``dark`` is already cut to the model's window."""
     sci_out = np.empty_like(model.data)
     err_out = np.empty_like(model.err)
     dq_out = np.empty_like(model.dq)
@@ -59,10 +52,21 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
         np.hypot(model.err[index], dark_err, out=err_out[index])
         np.bitwise_or(model.dq[index], dark.dq[rows], out=dq_out[index])
 
-    run_image_blocks(model.shape, work, cancel=context.cancel,
-                     progress=lambda f: context.progress(0.2 + 0.8 * f))
+    run_image_blocks(model.shape, work, cancel=cancel, progress=progress)
+    return model.derive(data=sci_out, err=err_out, dq=dq_out)
 
-    out = model.derive(data=sci_out, err=err_out, dq=dq_out)
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    choice, why_none = find_reference("dark", model, context.ref_dir, params["override_dark"])
+    if choice is None:
+        return StepResult(SKIPPED, model, reason=why_none)
+    context.log.info("dark_current: %s", choice.explanation)
+    dark = load_reference_image("dark", choice.path, model)
+    context.progress(0.2)
+
+    started = time.perf_counter()
+    out = subtract_dark(model, dark, cancel=context.cancel,
+                        progress=lambda f: context.progress(0.2 + 0.8 * f))
     out.header["R_DARK"] = choice.path.rsplit("/", 1)[-1]
     result = StepResult(COMPLETE, out, references={"dark": choice.path},
                         elapsed=time.perf_counter() - started)

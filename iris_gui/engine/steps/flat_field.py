@@ -34,19 +34,9 @@ def usable_flat(flat: ImageModel, rows: slice) -> tuple[np.ndarray, np.ndarray, 
     return value, err, dq
 
 
-def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
-    choice, why_none = find_reference("flat", model, context.ref_dir, params["override_flat"])
-    if choice is None:
-        return StepResult(SKIPPED, model, reason=why_none)
-    context.log.info("flat_field: %s", choice.explanation)
-    try:
-        flat = load_reference_image("flat", choice.path, model)
-    except ReferenceTooSmall as exc:
-        return StepResult(SKIPPED, model, reason=str(exc), warnings=[str(exc)])
-    context.progress(0.2)
-
-    started = time.perf_counter()
-    inverse = params["inverse"]
+def apply_flat(model: ImageModel, flat: ImageModel, inverse: bool = False, *, cancel=None,
+               progress=None) -> ImageModel:
+    """The arithmetic of the step: ``flat`` is already cut to the model's window."""
     sci_out = np.empty_like(model.data)
     err_out = np.empty_like(model.err)
     dq_out = np.empty_like(model.dq)
@@ -63,9 +53,24 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                      out=err_out[index])
         np.bitwise_or(model.dq[index], flat_dq, out=dq_out[index])
 
-    run_image_blocks(model.shape, work, cancel=context.cancel,
+    run_image_blocks(model.shape, work, cancel=cancel, progress=progress)
+    return model.derive(data=sci_out, err=err_out, dq=dq_out)
+
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    choice, why_none = find_reference("flat", model, context.ref_dir, params["override_flat"])
+    if choice is None:
+        return StepResult(SKIPPED, model, reason=why_none)
+    context.log.info("flat_field: %s", choice.explanation)
+    try:
+        flat = load_reference_image("flat", choice.path, model)
+    except ReferenceTooSmall as exc:
+        return StepResult(SKIPPED, model, reason=str(exc), warnings=[str(exc)])
+    context.progress(0.2)
+
+    started = time.perf_counter()
+    out = apply_flat(model, flat, params["inverse"], cancel=context.cancel,
                      progress=lambda f: context.progress(0.2 + 0.8 * f))
-    out = model.derive(data=sci_out, err=err_out, dq=dq_out)
     out.header["R_FLAT"] = choice.path.rsplit("/", 1)[-1]
     return StepResult(COMPLETE, out, references={"flat": choice.path},
                       elapsed=time.perf_counter() - started)

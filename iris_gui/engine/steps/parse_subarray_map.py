@@ -55,21 +55,26 @@ def windows_in_map(subarr_map: np.ndarray, xoffset: int = 0, yoffset: int = 0
     return windows, notes
 
 
-def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
-    if model.subarr_map is None:
-        return StepResult(SKIPPED, model, reason=f"{model.name} has no SUBARR_MAP extension")
-    started = time.perf_counter()
+def flag_subarray_map(model: ImageModel) -> tuple[ImageModel, list[MapWindow], list[str]]:
+    """The step's work on a model that has a SUBARR_MAP: (output, windows, notes)."""
     origin = model.window
     windows, notes = windows_in_map(model.subarr_map, origin.xstart - 1, origin.ystart - 1)
     flagged = (model.subarr_map != 0).astype(np.uint32) * np.uint32(SUBARRAY_MAP_FLAG)
-    dq = model.dq | flagged  # broadcasts over integrations
-    out = model.derive(dq=dq)
+    out = model.derive(dq=model.dq | flagged)  # broadcasts over integrations
     out.header["NSUBWIN"] = (len(windows), "windows found in SUBARR_MAP")
     for w in windows:
         out.header[f"SMAP{w.number}XS"] = (w.xstart, f"window {w.number} xstart (1-based)")
         out.header[f"SMAP{w.number}YS"] = (w.ystart, f"window {w.number} ystart (1-based)")
         out.header[f"SMAP{w.number}NX"] = (w.xsize, f"window {w.number} xsize")
         out.header[f"SMAP{w.number}NY"] = (w.ysize, f"window {w.number} ysize")
+    return out, windows, notes
+
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    if model.subarr_map is None:
+        return StepResult(SKIPPED, model, reason=f"{model.name} has no SUBARR_MAP extension")
+    started = time.perf_counter()
+    out, windows, notes = flag_subarray_map(model)
     for w in windows:
         context.log.info("parse_subarray_map: window %d at x=%d y=%d size %dx%d",
                          w.number, w.xstart, w.ystart, w.xsize, w.ysize)

@@ -1,0 +1,650 @@
+"""The iris_gui main window: inputs, steps and parameters, run/cancel, live results, export."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QToolBar,
+    QWidget,
+)
+
+from .. import __version__
+from ..engine.association import Association, Product, save_association
+from ..engine.config import load_parameters, save_parameters
+from ..engine.errors import InputError
+from ..engine.models import ImageModel
+from ..engine.pipeline import ProductResult
+from ..engine.steps import STEP_BY_NAME, STEPS, StepResult, StepSpec
+from .image_view import StepImageView
+from .inputs_panel import BuildAssociationDialog, InputsPanel
+from .log_dock import LogPanel
+from .resources import resource_path
+from .session import Session, product_key
+from .steps_panel import StepsPanel, step_index
+from .worker import WorkerThread
+
+log = logging.getLogger("iris_gui.gui")
+
+MAX_RECENT = 10
+LIVE_DELAY_MS = 400
+
+
+class MainWindow(QMainWindow):
+    #: emitted on the GUI thread once a run's results are shown (1 if it was cancelled)
+    runCompleted = Signal(int)
+    #: emitted on the GUI thread once an export is done: written paths, error messages
+    exportCompleted = Signal(list, list)
+
+    def __init__(self, settings: QSettings | None = None, session: Session | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle(f"iris_gui {__version__} — image2 workbench")
+        icon = resource_path("iris_gui.svg")
+        if icon.exists():
+            self.setWindowIcon(QIcon(str(icon)))
+        self.settings = settings or QSettings("iris_gui", "iris_gui")
+        self.session = session or Session()
+        self.engine = WorkerThread()
+        self.worker = self.engine.worker
+        self.running = False
+        self.rerun_when_done = False
+        self.error_dialogs: list[QMessageBox] = []
+        self.partial: dict[str, ProductResult] = {}
+        self.run_started = 0.0
+        self.last_run_seconds: float | None = None
+        self._run_total = 1
+        self._run_index = 0
+        self.console = None
+
+        self._build_central()
+        self._build_docks()
+        self._build_actions()
+        self._connect_worker()
+        self._restore_settings()
+        self.steps_panel.show_config(self.session.config)
+        self.steps_panel.set_folders(self.session.output_dir, self.session.ref_dir)
+        self.live_timer = QTimer(self)
+        self.live_timer.setSingleShot(True)
+        self.live_timer.timeout.connect(self.run_current)
+        self.statusBar().showMessage("Open rate files or an association (File ▸ Open).")
+
+    # ---- construction ---------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        self.image_view = StepImageView(self)
+        self.setCentralWidget(self.image_view)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("runProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(260)
+        self.progress.setFormat("%p%")
+        self.progress_label = QLabel("", self)
+        self.statusBar().addPermanentWidget(self.progress_label)
+        self.statusBar().addPermanentWidget(self.progress)
+
+    def _dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.inputs_panel = InputsPanel(self)
+        self.inputs_dock = self._dock("Inputs", self.inputs_panel,
+                                      Qt.DockWidgetArea.LeftDockWidgetArea, "inputsDock")
+        self.steps_panel = StepsPanel(self)
+        self.steps_dock = self._dock("Steps", self.steps_panel,
+                                     Qt.DockWidgetArea.LeftDockWidgetArea, "stepsDock")
+        self.splitDockWidget(self.inputs_dock, self.steps_dock, Qt.Orientation.Vertical)
+        self.log_panel = LogPanel(self)
+        self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
+                                   "logDock")
+        self.console_dock = QDockWidget("Console", self)
+        self.console_dock.setObjectName("consoleDock")
+        self.console_dock.setWidget(QLabel("The console starts when this dock is first shown.",
+                                           self.console_dock))
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.console_dock)
+        self.tabifyDockWidget(self.log_dock, self.console_dock)
+        self.log_dock.raise_()
+        self.console_dock.visibilityChanged.connect(self._console_visibility)
+
+        self.inputs_panel.productSelected.connect(self.select_product)
+        self.inputs_panel.removeRequested.connect(self.remove_input)
+        self.inputs_panel.filesDropped.connect(self.open_paths)
+        self.steps_panel.stepSelected.connect(self._show_step)
+        self.steps_panel.skipChanged.connect(self._skip_changed)
+        self.steps_panel.parameterChanged.connect(self._parameter_changed)
+        self.steps_panel.pipelineOptionChanged.connect(self._pipeline_option_changed)
+        self.steps_panel.outputDirChanged.connect(self._output_dir_changed)
+        self.steps_panel.refDirChanged.connect(self._ref_dir_changed)
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text)
+        action.setStatusTip(tip or text)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
+                                        "Open rate files or image2 associations")
+        self.new_asn_action = self._action("&New association…", self.new_association_dialog,
+                                           tip="Build an association from rate files")
+        self.save_asn_action = self._action("&Save association as…", self.save_association_dialog)
+        self.load_params_action = self._action("&Load parameters…", self.load_parameters_dialog,
+                                               "Ctrl+L", "Load image2.cfg or .asdf parameters")
+        self.save_params_action = self._action("Save &parameters…", self.save_parameters_dialog,
+                                               "Ctrl+Shift+S", "Save image2.cfg or .asdf")
+        self.export_action = self._action("&Export selected", self.export_selected, "Ctrl+E",
+                                          "Write _cal (and _bsub, _i2d) of the selected product")
+        self.export_all_action = self._action("Export &all", self.export_all,
+                                              tip="Write the outputs of every product run")
+        self.copy_cli_action = self._action("&Copy command line", self.copy_command_line,
+                                            tip="Save the parameters and copy the equivalent "
+                                                "iris-image2 command")
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.run_action = self._action("&Run", self.run_or_cancel, "F5",
+                                       "Run the selected product (Cancel while running)")
+        self.run_all_action = self._action("Run a&ll", self.run_all, "Shift+F5",
+                                           "Run every product")
+        self.live_box = QCheckBox("Live", self)
+        self.live_box.setToolTip("Re-run automatically when a parameter changes")
+
+        menu = self.menuBar().addMenu("&File")
+        for action in (self.open_action, self.new_asn_action, self.save_asn_action):
+            menu.addAction(action)
+        self.recent_menu = menu.addMenu("Open &recent")
+        menu.addSeparator()
+        menu.addAction(self.load_params_action)
+        menu.addAction(self.save_params_action)
+        menu.addSeparator()
+        for action in (self.export_action, self.export_all_action, self.copy_cli_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        run_menu = self.menuBar().addMenu("&Run")
+        run_menu.addAction(self.run_action)
+        run_menu.addAction(self.run_all_action)
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in (self.inputs_dock, self.steps_dock, self.log_dock, self.console_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.open_action, self.load_params_action, self.save_params_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.run_action)
+        toolbar.addAction(self.run_all_action)
+        toolbar.addWidget(self.live_box)
+        toolbar.addSeparator()
+        toolbar.addAction(self.export_action)
+        toolbar.addAction(self.copy_cli_action)
+        self.addToolBar(toolbar)
+        self._update_recent_menu()
+
+    def _connect_worker(self) -> None:
+        w = self.worker
+        w.productStarted.connect(self._product_started)
+        w.inputReady.connect(self._input_ready)
+        w.stepStarted.connect(self._step_started)
+        w.stepProgress.connect(self._step_progress)
+        w.stepDone.connect(self._step_done)
+        w.warning.connect(lambda p, s, m: None)  # the engine logs it; the step shows it
+        w.productDone.connect(self._product_done)
+        w.runFinished.connect(self._run_finished)
+        w.exportFinished.connect(self._export_finished)
+        w.demoReady.connect(lambda asn: self.open_paths([str(asn)]))
+        w.failed.connect(lambda what, message: self.show_error(f"{what} failed", message))
+
+    # ---- settings ---------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        output_dir = self.settings.value("folders/output")
+        if output_dir and Path(str(output_dir)).is_dir():
+            self.session.output_dir = str(output_dir)
+        self.session.apply_locations()
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("folders/output", self.session.output_dir)
+        self.settings.sync()
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent/files") or []
+        return [value] if isinstance(value, str) else list(value)
+
+    def _add_recent(self, path: str) -> None:
+        recent = [p for p in self.recent_files() if p != path]
+        recent.insert(0, path)
+        self.settings.setValue("recent/files", recent[:MAX_RECENT])
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            self.recent_menu.addAction(path, lambda p=path: self.open_paths([p]))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def _last_folder(self, key: str) -> str:
+        return str(self.settings.value(f"folders/{key}") or Path.home())
+
+    def _remember_folder(self, key: str, path: str) -> None:
+        self.settings.setValue(f"folders/{key}", str(Path(path).parent))
+
+    # ---- errors -----------------------------------------------------------------------------------
+    def show_error(self, title: str, message: str) -> QMessageBox:
+        """A non-blocking dialog plus a log line; the window stays usable."""
+        log.error("%s: %s", title, message)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok,
+                          self)
+        box.setObjectName("errorDialog")
+        box.finished.connect(lambda _r, b=box: self.error_dialogs.remove(b)
+                             if b in self.error_dialogs else None)
+        self.error_dialogs.append(box)
+        box.open()
+        return box
+
+    # ---- inputs -----------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open rate files or associations", self._last_folder("open"),
+            "Associations and rate files (*.json *.fits *.fit);;All files (*)")
+        if paths:
+            self._remember_folder("open", paths[0])
+            self.open_paths(paths)
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Open ASNs / rate files (the menu, drops, the command line and --demo all come here)."""
+        opened = None
+        for path in paths:
+            try:
+                association = self.session.open_path(path)
+            except InputError as exc:
+                self.show_error("Cannot open input", str(exc))
+                continue
+            self._add_recent(os.path.abspath(path))
+            for problem in association.problems:
+                log.warning("%s", problem)
+            log.info("opened %s (%d product(s))", path, len(association.products))
+            opened = opened or (association.products[0] if association.products else None)
+        if opened is not None:
+            self.session.current_product = opened
+        self._refresh_inputs()
+        self.select_product(self.session.current_product)
+
+    def new_association_dialog(self, paths: list[str] | None = None) -> BuildAssociationDialog:
+        dialog = BuildAssociationDialog(paths or [], self)
+        dialog.accepted.connect(lambda: self._association_built(dialog))
+        dialog.open()
+        return dialog
+
+    def _association_built(self, dialog: BuildAssociationDialog) -> None:
+        association = dialog.association()
+        if not association.products:
+            self.show_error("New association", "Mark at least one file as science.")
+            return
+        self.session.add_association(association)
+        self.session.current_product = association.products[0]
+        self._refresh_inputs()
+        self.select_product(self.session.current_product)
+
+    def save_association_dialog(self) -> None:
+        association = self._current_association()
+        if association is None:
+            self.show_error("Save association", "Open or build an association first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save association", self._last_folder("asn"),
+                                              "Associations (*.json)")
+        if path:
+            self.save_association_to(association, path)
+
+    def save_association_to(self, association: Association, path: str) -> None:
+        try:
+            save_association(association, path)
+        except InputError as exc:
+            self.show_error("Save association", str(exc))
+            return
+        association.path = os.path.abspath(path)
+        self._remember_folder("asn", path)
+        log.info("association saved to %s", path)
+        self._refresh_inputs()
+
+    def _current_association(self) -> Association | None:
+        for association in self.session.associations:
+            if self.session.current_product in association.products:
+                return association
+        return self.session.associations[0] if self.session.associations else None
+
+    def remove_input(self, obj: Any) -> None:
+        if isinstance(obj, Association):
+            self.session.remove_association(obj)
+        elif isinstance(obj, Product):
+            self.session.remove_product(obj)
+        self._refresh_inputs()
+        self.select_product(self.session.current_product)
+
+    def _refresh_inputs(self) -> None:
+        self.inputs_panel.show_associations(self.session.associations,
+                                            self.session.current_product)
+
+    def select_product(self, product: Product | None) -> None:
+        self.session.current_product = product
+        self._show_statuses(self.session.current_result)
+        self._show_step(self.steps_panel.current_step())
+
+    # ---- parameters -------------------------------------------------------------------------------
+    def _skip_changed(self, step: str, skip: bool) -> None:
+        self.session.config.set(f"steps.{step}.skip", skip)
+        self._parameters_changed(step)
+
+    def _parameter_changed(self, step: str, name: str, value: Any) -> None:
+        try:
+            self.session.config.set(f"steps.{step}.{name}", value)
+        except InputError as exc:
+            self.show_error("Invalid parameter", str(exc))
+            self.steps_panel.show_config(self.session.config)
+            return
+        self._parameters_changed(step)
+
+    def _pipeline_option_changed(self, name: str, value: Any) -> None:
+        self.session.config.set(name, value)
+
+    def _output_dir_changed(self, folder: str) -> None:
+        if folder:
+            self.session.output_dir = folder
+            self.session.apply_locations()
+
+    def _ref_dir_changed(self, folder: str) -> None:
+        self.session.ref_dir = folder or None
+        self.session.apply_locations()
+        self._parameters_changed(STEPS[0].name)
+
+    def _parameters_changed(self, step: str) -> None:
+        """Mark ``step`` and everything after it stale; re-run if live."""
+        if self.session.current_result is not None:
+            for spec in STEPS[step_index(step):]:
+                self.steps_panel.set_status(spec.name, "stale", "stale (parameters changed)")
+        if self.live_box.isChecked() and self.session.current_product is not None:
+            self.live_timer.start(LIVE_DELAY_MS)
+
+    def load_parameters_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load parameters", self._last_folder("params"),
+                                              "Parameter files (*.cfg *.asdf);;All files (*)")
+        if path:
+            self.load_parameters_from(path)
+
+    def load_parameters_from(self, path: str) -> bool:
+        try:
+            config = load_parameters(path)
+        except InputError as exc:
+            self.show_error("Cannot load parameters", str(exc))
+            return False
+        self._remember_folder("params", path)
+        self.session.set_config(config)
+        self.steps_panel.show_config(config)
+        log.info("parameters loaded from %s", path)
+        self._parameters_changed(STEPS[0].name)
+        return True
+
+    def save_parameters_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save parameters", self._last_folder("params"),
+                                              "stpipe cfg (*.cfg);;asdf (*.asdf)")
+        if path:
+            self.save_parameters_to(path)
+
+    def save_parameters_to(self, path: str) -> bool:
+        try:
+            save_parameters(self.session.config, path)
+        except InputError as exc:
+            self.show_error("Cannot save parameters", str(exc))
+            return False
+        self._remember_folder("params", path)
+        log.info("parameters saved to %s", path)
+        return True
+
+    # ---- running ----------------------------------------------------------------------------------
+    def run_or_cancel(self) -> None:
+        if self.running:
+            self.cancel_run()
+        else:
+            self.run_current()
+
+    def run_current(self) -> None:
+        product = self.session.current_product
+        if product is None:
+            self.show_error("Run", "Open a rate file or an association first.")
+            return
+        self.start_run([product])
+
+    def run_all(self) -> None:
+        if not self.session.all_products:
+            self.show_error("Run", "Open a rate file or an association first.")
+            return
+        self.start_run(self.session.all_products)
+
+    def start_run(self, products: list[Product]) -> None:
+        if self.running:
+            self.rerun_when_done = True
+            self.worker.cancel()
+            return
+        self.running = True
+        self.rerun_when_done = False
+        self.run_started = time.perf_counter()
+        self._run_total = len(products)
+        self._run_index = 0
+        self.run_action.setText("&Cancel")
+        self.run_action.setToolTip("Cancel the run")
+        self.run_all_action.setEnabled(False)
+        self.progress.setValue(0)
+        self.session.apply_locations()
+        self.worker.requestRun.emit(self.session.pipeline, list(products), self.session.config.copy())
+
+    def cancel_run(self) -> None:
+        if self.running:
+            self.worker.cancel()
+            self.progress_label.setText("cancelling…")
+
+    def _is_current(self, product: Product) -> bool:
+        current = self.session.current_product
+        return current is not None and product_key(product) == product_key(current)
+
+    def _product_started(self, product: Product, index: int, total: int) -> None:
+        self._run_index = index
+        self.partial[product_key(product)] = ProductResult(product, self.session.config.copy(),
+                                                           self.session.ref_dir or "")
+        if self._is_current(product):
+            for spec in STEPS:
+                if self.steps_panel.status(spec.name) != "stale":
+                    self.steps_panel.set_status(spec.name, "pending")
+        self.progress_label.setText(f"{product.name} ({index + 1}/{total})")
+
+    def _input_ready(self, product: Product, model: ImageModel) -> None:
+        partial = self.partial.get(product_key(product))
+        if partial is not None:
+            partial.input_model = model
+
+    def _step_started(self, product: Product, step: StepSpec) -> None:
+        if self._is_current(product):
+            self.steps_panel.set_status(step.name, "running", "running…")
+        self.progress_label.setText(f"{product.name}: {step.name}")
+
+    def _step_progress(self, product: Product, step: StepSpec, fraction: float) -> None:
+        steps_done = step_index(step.name) + fraction
+        overall = (self._run_index + steps_done / len(STEPS)) / max(1, self._run_total)
+        self.progress.setValue(int(1000 * overall))
+        if self._is_current(product):
+            self.steps_panel.set_status(step.name, "running", f"running {fraction * 100:.0f}%")
+
+    def _step_done(self, product: Product, step: StepSpec, result: StepResult) -> None:
+        partial = self.partial.get(product_key(product))
+        if partial is not None:
+            partial.steps[step.name] = result
+        overall = (self._run_index + (step_index(step.name) + 1) / len(STEPS)) / max(1, self._run_total)
+        self.progress.setValue(int(1000 * overall))
+        if self._is_current(product):
+            self._show_step_status(step.name, result)
+            if partial is not None and step.name == self.steps_panel.current_step():
+                self.image_view.show_step(partial, step.name)
+
+    def _product_done(self, result: ProductResult) -> None:
+        self.partial.pop(product_key(result.product), None)
+        if result.cancelled:
+            log.info("%s: cancelled; previous results kept", result.product.name)
+            if self._is_current(result.product):
+                self._show_statuses(self.session.current_result)
+            return
+        self.session.store_result(result)
+        if result.error:
+            self.show_error(f"{result.product.name} failed", result.error)
+        if self._is_current(result.product):
+            self._show_statuses(result)
+            self._show_step(self.steps_panel.current_step())
+
+    def _run_finished(self, cancelled: bool) -> None:
+        self.running = False
+        self.last_run_seconds = time.perf_counter() - self.run_started
+        self.run_action.setText("&Run")
+        self.run_action.setToolTip("Run the selected product (Cancel while running)")
+        self.run_all_action.setEnabled(True)
+        self.progress.setValue(0 if cancelled else 1000)
+        self.progress_label.setText("cancelled" if cancelled else
+                                    f"done in {self.last_run_seconds:.2f} s")
+        self.runCompleted.emit(int(cancelled))
+        if self.rerun_when_done:
+            self.rerun_when_done = False
+            self.run_current()
+
+    # ---- statuses and views -------------------------------------------------------------------------
+    def _show_step_status(self, name: str, result: StepResult) -> None:
+        if result.status == "FAILED":
+            self.steps_panel.set_status(name, "FAILED", "failed", result.reason)
+            return
+        timing = f" {result.elapsed:.2f} s" if result.status == "COMPLETE" else ""
+        cached = " (cached)" if result.from_cache else ""
+        text = f"{result.status.lower()}{timing}{cached}"
+        tooltip = result.reason or text
+        state = result.status
+        if result.warnings:
+            state, text = "warning", f"⚠ {text}"
+            tooltip = "\n".join(result.warnings)
+        elif result.status == "SKIPPED" and result.reason:
+            text = f"skipped: {result.reason}"
+        self.steps_panel.set_status(name, state, text, tooltip)
+
+    def _show_statuses(self, result: ProductResult | None) -> None:
+        for spec in STEPS:
+            step = result.steps.get(spec.name) if result is not None else None
+            if step is None:
+                self.steps_panel.set_status(spec.name, "pending")
+            else:
+                self._show_step_status(spec.name, step)
+
+    def _show_step(self, name: str) -> None:
+        product = self.session.current_product
+        result = None
+        if product is not None:
+            result = self.partial.get(product_key(product)) or self.session.current_result
+        self.image_view.show_step(result, name)
+
+    # ---- export -------------------------------------------------------------------------------------
+    def export_selected(self) -> None:
+        result = self.session.current_result
+        self._export([result] if result is not None else [])
+
+    def export_all(self) -> None:
+        self._export([self.session.result_for(p) for p in self.session.all_products])
+
+    def _export(self, results: list[ProductResult | None]) -> None:
+        ready = [r for r in results if r is not None and r.ok]
+        if not ready:
+            self.show_error("Export", "Nothing to export: run the product first.")
+            return
+        for result in ready:
+            if result.config.to_dict() != self.session.config.to_dict():
+                log.warning("%s: exporting the result of the last run; parameters have changed "
+                            "since (run again to export the current ones)", result.product.name)
+        self.session.apply_locations()
+        self.worker.requestExport.emit(self.session.pipeline, ready, self.session.output_dir)
+
+    def _export_finished(self, written: list, errors: list) -> None:
+        for path in written:
+            log.info("exported %s", path)
+        if errors:
+            self.show_error("Export failed", "\n".join(errors))
+        self.statusBar().showMessage(f"exported {len(written)} file(s) to "
+                                     f"{self.session.output_dir}", 10000)
+        self.exportCompleted.emit(written, errors)
+
+    def copy_command_line(self) -> str | None:
+        cfg = Path(self.session.output_dir) / "iris_gui_image2.cfg"
+        try:
+            text = self.session.command_line(cfg)
+        except InputError as exc:
+            self.show_error("Copy command line", str(exc))
+            return None
+        QGuiApplication.clipboard().setText(text)
+        log.info("copied: %s", text)
+        self.statusBar().showMessage("command line copied to the clipboard", 10000)
+        return text
+
+    # ---- console ------------------------------------------------------------------------------------
+    def _console_visibility(self, visible: bool) -> None:
+        if visible:
+            self.ensure_console()
+
+    def console_namespace(self) -> dict[str, Any]:
+        import numpy as np
+        from astropy.io import fits
+
+        return {"session": self.session, "pipeline": self.session.pipeline, "window": self,
+                "config": self.session.config, "np": np, "fits": fits, "STEPS": STEP_BY_NAME}
+
+    def ensure_console(self):
+        if self.console is None:
+            from .console_dock import ConsolePanel
+
+            self.console = ConsolePanel(self.console_namespace(), self.console_dock)
+            self.console_dock.setWidget(self.console)
+        else:
+            self.console.push(self.console_namespace())
+        return self.console
+
+    # ---- closing ------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the worker thread and the console; safe to call twice."""
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
+        if self.console is not None:
+            self.console.shutdown()
+        self.log_panel.detach()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self._save_settings()
+        self.shutdown()
+        super().closeEvent(event)

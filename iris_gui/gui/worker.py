@@ -1,0 +1,126 @@
+"""Runs the engine off the GUI thread: a QObject living in a QThread, talking through signals.
+
+The worker never touches widgets. The engine's callbacks (called on the worker thread) are turned
+into queued signals, so every slot that updates the window runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..engine.cancel import CancelToken
+from ..engine.config import PipelineConfig
+from ..engine.errors import InputError
+from ..engine.pipeline import Image2Pipeline, PipelineCallbacks, ProductResult
+
+log = logging.getLogger("iris_gui.gui")
+
+
+class PipelineWorker(QObject):
+    """Executes runs, exports and demo generation requested through ``request_*`` signals."""
+
+    productStarted = Signal(object, int, int)        # Product, index, total
+    inputReady = Signal(object, object)              # Product, ImageModel
+    stepStarted = Signal(object, object)             # Product, StepSpec
+    stepProgress = Signal(object, object, float)     # Product, StepSpec, fraction
+    stepDone = Signal(object, object, object)        # Product, StepSpec, StepResult
+    warning = Signal(object, object, str)            # Product, StepSpec | None, message
+    productDone = Signal(object)                     # ProductResult
+    runFinished = Signal(int)                        # 1 if cancelled (int: see note)
+    exportFinished = Signal(list, list)              # written paths, error messages
+    demoReady = Signal(object)                       # DemoDataset
+    failed = Signal(str, str)                        # what, message
+
+    # requests (emitted from the GUI thread, executed here)
+    requestRun = Signal(object, list, object)        # pipeline, products, PipelineConfig
+    requestExport = Signal(object, list, str)        # pipeline, [ProductResult], output dir
+    requestDemo = Signal(str, int)                   # folder, size
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel_token = CancelToken()
+        self.requestRun.connect(self._run)
+        self.requestExport.connect(self._export)
+        self.requestDemo.connect(self._demo)
+
+    def cancel(self) -> None:
+        """Thread-safe: the running loop checks the token between steps and between blocks."""
+        self.cancel_token.cancel()
+
+    def callbacks(self) -> PipelineCallbacks:
+        return PipelineCallbacks(
+            input_ready=lambda p, m: self.inputReady.emit(p, m),
+            step_start=lambda p, s: self.stepStarted.emit(p, s),
+            step_progress=lambda p, s, f: self.stepProgress.emit(p, s, f),
+            step_done=lambda p, s, r: self.stepDone.emit(p, s, r),
+            warning=lambda p, s, m: self.warning.emit(p, s, m),
+        )
+
+    @Slot(object, list, object)
+    def _run(self, pipeline: Image2Pipeline, products: list, config: PipelineConfig) -> None:
+        self.cancel_token = CancelToken()
+        token = self.cancel_token
+        pipeline.callbacks = self.callbacks()
+        cancelled = False
+        try:
+            for index, product in enumerate(products):
+                if token.cancelled:
+                    cancelled = True
+                    break
+                self.productStarted.emit(product, index, len(products))
+                result: ProductResult = pipeline.run_product(product, token, config)
+                self.productDone.emit(result)
+                if result.cancelled:
+                    cancelled = True
+                    break
+        except Exception as exc:  # the engine reports product failures itself; this is a bug
+            log.error("run failed: %s", traceback.format_exc())
+            self.failed.emit("run", f"{type(exc).__name__}: {exc}")
+        # A bool argument crossing threads trips a refcount bug in PySide6 6.12 at exit.
+        self.runFinished.emit(int(cancelled))
+
+    @Slot(object, list, str)
+    def _export(self, pipeline: Image2Pipeline, results: list, output_dir: str) -> None:
+        written: list[str] = []
+        errors: list[str] = []
+        for result in results:
+            try:
+                written.extend(str(p) for p in pipeline.write_outputs(result, output_dir))
+            except InputError as exc:
+                errors.append(str(exc))
+            except Exception as exc:
+                errors.append(f"{result.product.name}: {type(exc).__name__}: {exc}")
+        self.exportFinished.emit(written, errors)
+
+    @Slot(str, int)
+    def _demo(self, folder: str, size: int) -> None:
+        from ..engine.demo import DEMO_ASN, write_demo_dataset
+
+        try:
+            if (Path(folder) / DEMO_ASN).exists():
+                self.demoReady.emit(Path(folder) / DEMO_ASN)
+                return
+            dataset = write_demo_dataset(folder, size=size)
+            self.demoReady.emit(dataset.asn)
+        except Exception as exc:
+            self.failed.emit("demo", f"could not write the demo dataset in {folder}: {exc}")
+
+
+class WorkerThread:
+    """Owns the QThread and the worker; ``stop()`` quits and waits (call before exit)."""
+
+    def __init__(self) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("iris-gui-engine")
+        self.worker = PipelineWorker()
+        self.worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def stop(self, timeout_ms: int = 30000) -> bool:
+        self.worker.cancel()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)

@@ -1,0 +1,250 @@
+"""The window driven as a person uses it (pytest-qt, offscreen). Every test closes the window,
+which quits and waits for the engine thread."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+
+from iris_gui.cli import main as cli_main  # noqa: E402
+from iris_gui.engine.config import load_parameters  # noqa: E402
+from iris_gui.engine.models import read_image  # noqa: E402
+from iris_gui.gui.main_window import MainWindow  # noqa: E402
+
+RUN_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    out = tmp_path / "out"
+    out.mkdir()
+    win.session.output_dir = str(out)
+    win.session.apply_locations()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.engine is None  # the engine thread was quit and waited
+
+
+def run_and_wait(qtbot, win, action=None):
+    with qtbot.waitSignal(win.runCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
+        (action or win.run_action).trigger()
+    return blocker.args[0]
+
+
+def export_and_wait(qtbot, win, action=None):
+    with qtbot.waitSignal(win.exportCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
+        (action or win.export_action).trigger()
+    return blocker.args
+
+
+def step_editor(win, step, name):
+    return win.steps_panel.step_forms[step].editors[name]
+
+
+def test_open_toggle_run_export_matches_the_command_line(qtbot, window, demo_dataset, tmp_path):
+    window.open_paths([str(demo_dataset.asn)])
+    tree = window.inputs_panel.tree
+    assert tree.topLevelItemCount() == 1
+    assert tree.topLevelItem(0).childCount() == 4  # four products in the demo ASN
+    assert window.session.current_product.name == "iris_demo"
+
+    # uncheck flat_field in the steps list, set bkg_subtract.sigma in its form
+    window.steps_panel.items["flat_field"].setCheckState(0, Qt.CheckState.Unchecked)
+    assert window.session.config.steps["flat_field"]["skip"] is True
+    window.steps_panel.select_step("bkg_subtract")
+    step_editor(window, "bkg_subtract", "sigma").widget.setValue(2.5)
+    assert window.session.config.steps["bkg_subtract"]["sigma"] == 2.5
+
+    assert run_and_wait(qtbot, window) == 0
+    panel = window.steps_panel
+    assert panel.status("bkg_subtract") == "COMPLETE"
+    assert panel.status("dark_current") == "COMPLETE"
+    assert panel.status("flat_field") == "SKIPPED"
+    assert "skip" in panel.status_text("flat_field")
+    assert window.run_action.text() == "&Run"
+    # the step's output is in the view and in the session
+    window.steps_panel.select_step("dark_current")
+    assert window.image_view.right.array is not None
+    assert window.session.results["dark_current"].header["S_DARK"] == "COMPLETE"
+
+    written, errors = export_and_wait(qtbot, window)
+    assert errors == []
+    exported = read_image(os.path.join(window.session.output_dir, "iris_demo_cal.fits"))
+    assert exported.header["S_FLAT"] == "SKIPPED"
+
+    cfg = tmp_path / "saved.cfg"
+    assert window.save_parameters_to(str(cfg))
+    cli_out = tmp_path / "cli"
+    assert cli_main([str(demo_dataset.asn), "--config", str(cfg), "--output-dir", str(cli_out)]) == 0
+    from_cli = read_image(cli_out / "iris_demo_cal.fits")
+    np.testing.assert_array_equal(exported.data, from_cli.data)
+    np.testing.assert_array_equal(exported.err, from_cli.err)
+    np.testing.assert_array_equal(exported.dq, from_cli.dq)
+
+
+def test_changing_inverse_reruns_only_flat_onward(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    run_and_wait(qtbot, window)
+    executions = dict(window.session.pipeline.executions)
+    assert executions["flat_field"] == 1 and executions["bkg_subtract"] == 1
+    window.steps_panel.select_step("flat_field")
+    step_editor(window, "flat_field", "inverse").widget.setChecked(True)
+    assert window.steps_panel.status("flat_field") == "stale"
+    assert window.steps_panel.status("dark_current") != "stale"
+    run_and_wait(qtbot, window)
+    after = dict(window.session.pipeline.executions)
+    changed = {name for name in after if after[name] != executions.get(name)}
+    downstream = {"flat_field", "photom", "resample"}
+    assert "flat_field" in changed and changed <= downstream
+    assert all(after[name] == executions[name] for name in executions if name not in downstream)
+    assert "cached" in window.steps_panel.status_text("bkg_subtract")
+
+
+def test_live_mode_reruns_after_a_change(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    run_and_wait(qtbot, window)
+    window.live_box.setChecked(True)
+    with qtbot.waitSignal(window.runCompleted, timeout=RUN_TIMEOUT_MS):
+        window.steps_panel.items["dark_current"].setCheckState(0, Qt.CheckState.Unchecked)
+    assert window.steps_panel.status("dark_current") == "SKIPPED"
+
+
+def test_cancel_mid_run_leaves_no_files_and_a_usable_window(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+
+    def cancel_at_dark(product, step):
+        if step.name == "dark_current":
+            window.run_or_cancel()  # the Run button reads Cancel while running
+
+    window.worker.stepStarted.connect(cancel_at_dark)
+    assert window.run_action.text() == "&Run"
+    with qtbot.waitSignal(window.runCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.run_all_action.trigger()
+        assert window.run_action.text() == "&Cancel"
+    assert blocker.args[0] == 1
+    window.worker.stepStarted.disconnect(cancel_at_dark)
+    assert os.listdir(window.session.output_dir) == []
+    assert window.session.current_result is None  # nothing half-done was kept
+    assert run_and_wait(qtbot, window) == 0  # still usable
+    assert window.session.current_result.ok
+
+
+def test_broken_reference_gives_a_dialog_and_a_log_line(qtbot, window, demo_dataset, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(demo_dataset.directory, folder)
+    dark = folder / demo_dataset.dark.name
+    with open(dark, "r+b") as handle:
+        handle.truncate(os.path.getsize(dark) // 2)
+    window.open_paths([str(folder / demo_dataset.asn.name)])
+    run_and_wait(qtbot, window)
+    assert window.steps_panel.status("dark_current") == "FAILED"
+    assert window.error_dialogs, "no error dialog"
+    message = window.error_dialogs[-1].text()
+    assert dark.name in message and "truncated" in message
+    assert dark.name in window.log_panel.plain_text()
+    window.error_dialogs[-1].accept()
+    # the window stays usable: without the dark step the product runs
+    window.steps_panel.items["dark_current"].setCheckState(0, Qt.CheckState.Unchecked)
+    run_and_wait(qtbot, window)
+    assert window.session.current_result.ok
+
+
+def test_bad_input_file_gives_a_dialog(qtbot, window, tmp_path):
+    bad = tmp_path / "broken_asn.json"
+    bad.write_text("{not json")
+    window.open_paths([str(bad)])
+    assert window.error_dialogs and "not a JSON association" in window.error_dialogs[-1].text()
+    assert window.inputs_panel.tree.topLevelItemCount() == 0
+
+
+def test_console_runs_code_against_the_session(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    run_and_wait(qtbot, window)
+    console = window.ensure_console()
+    value = console.evaluate("np.nanmean(session.results['flat_field'].data)")
+    expected = np.nanmean(window.session.current_result.steps["flat_field"].model.data)
+    assert value == pytest.approx(float(expected))
+    console.widget.execute("shape = session.results['dark_current'].data.shape")
+    qtbot.waitUntil(lambda: "shape" in console.kernel.shell.user_ns, timeout=5000)
+    assert console.kernel.shell.user_ns["shape"] == (demo_dataset.size, demo_dataset.size)
+    assert console.evaluate("window") is window
+
+
+def test_loading_and_saving_parameters_round_trips_the_form(qtbot, window, tmp_path):
+    cfg = tmp_path / "image2.cfg"
+    cfg.write_text(
+        'name = "ProcessImagerL2Pipeline"\n'
+        'class = "iris_pipeline.pipeline.ProcessImagerL2Pipeline"\n'
+        "save_results = True\nsave_bsub = True\n"
+        "    [steps]\n"
+        "      [[bkg_subtract]]\n        sigma = 2.0\n        maxiters = 3\n"
+        "      [[flat_field]]\n        inverse = True\n"
+        "      [[photom]]\n        skip = True\n"
+    )
+    assert window.load_parameters_from(str(cfg))
+    panel = window.steps_panel
+    assert panel.items["photom"].checkState(0) == Qt.CheckState.Unchecked
+    assert panel.items["flat_field"].checkState(0) == Qt.CheckState.Checked
+    assert step_editor(window, "bkg_subtract", "sigma").value() == 2.0
+    assert step_editor(window, "bkg_subtract", "maxiters").value() == 3
+    assert step_editor(window, "flat_field", "inverse").value() is True
+    assert panel.pipeline_form.editors["save_bsub"].value() is True
+    saved = tmp_path / "saved.asdf"
+    assert window.save_parameters_to(str(saved))
+    assert load_parameters(saved).to_dict() == load_parameters(cfg).to_dict()
+    # maxiters back to None through its form
+    step_editor(window, "bkg_subtract", "maxiters").reset()
+    assert window.session.config.steps["bkg_subtract"]["maxiters"] is None
+
+
+def test_out_of_range_and_bad_parameter_file(qtbot, window, tmp_path):
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("    [steps]\n      [[flat_field]]\n        bogus = 1\n")
+    assert not window.load_parameters_from(str(bad))
+    assert "bogus" in window.error_dialogs[-1].text()
+
+
+def test_build_and_save_an_association(qtbot, window, demo_dataset, tmp_path):
+    files = [str(demo_dataset.science)] + [str(p) for p in demo_dataset.backgrounds[:3]]
+    dialog = window.new_association_dialog(files)
+    roles = [dialog.table.cellWidget(r, 1).currentText() for r in range(dialog.table.rowCount())]
+    assert roles == ["science", "background", "background", "background"]
+    dialog.accept()
+    product = window.session.current_product
+    assert product.name == "iris_demo" and len(product.backgrounds) == 3
+    target = tmp_path / "made_asn.json"
+    window.save_association_to(window.session.associations[-1], str(target))
+    from iris_gui.engine.association import load_association
+
+    reloaded = load_association(target)
+    assert reloaded.products[0].backgrounds == product.backgrounds
+
+
+def test_copy_command_line_and_recent_files(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    text = window.copy_command_line()
+    assert text.startswith("iris-image2 ") and str(demo_dataset.asn) in text
+    assert "--config" in text and QGuiApplication.clipboard().text() == text
+    cfg = text.split("--config ")[1].split()[0]
+    assert load_parameters(cfg).to_dict() == window.session.config.to_dict()
+    assert window.recent_files()[0] == str(demo_dataset.asn)
+
+
+def test_removing_a_product(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    product = window.session.all_products[1]
+    window.remove_input(product)
+    assert product not in window.session.all_products
+    assert window.inputs_panel.tree.topLevelItem(0).childCount() == 3
