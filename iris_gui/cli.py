@@ -42,8 +42,7 @@ def _step_help() -> str:
         params = ", ".join(
             f"{p.name}={p.to_text(p.default)}" for p in step.all_parameters
         )
-        note = "" if step.implemented else "  [not implemented yet]"
-        lines.append(f"  {step.name}{note}: {params}")
+        lines.append(f"  {step.name}: {params}")
     return "\n".join(lines)
 
 

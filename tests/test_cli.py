@@ -45,7 +45,8 @@ def test_demo_asn_end_to_end(demo_dataset, tmp_path, capsys):
     assert run_cli("--from-output", out / "iris_demo_cal.fits", "--output-dir", remade) == 0
     third = read_image(remade / "iris_demo_cal.fits")
     np.testing.assert_array_equal(first.data, third.data)
-    assert sorted(os.listdir(remade)) == ["iris_demo_bsub.fits", "iris_demo_cal.fits"]
+    assert sorted(os.listdir(remade)) == ["iris_demo_bsub.fits", "iris_demo_cal.fits",
+                                          "iris_demo_i2d.fits"]
 
 
 def test_bare_rate_file_with_overrides(demo_dataset, tmp_path):

@@ -14,6 +14,7 @@ from iris_gui.engine.config import (
 )
 from iris_gui.engine.errors import ParameterError
 from iris_gui.engine.steps import STEPS
+from iris_gui.gui.resources import resource_path
 
 #: DESIGN.md §3, verbatim
 IMAGE2_CFG = """\
@@ -287,3 +288,10 @@ def test_cfg_with_none_suffix_keeps_default(tmp_path):
     config = load_parameters(_write_examples(tmp_path, image2))
     assert config.steps["photom"]["suffix"] == PipelineConfig().steps["photom"]["suffix"]
     assert config.steps["photom"]["skip"] is True
+
+
+def test_shipped_default_cfg_is_the_declared_defaults():
+    """resources/image2.cfg (the GUI's "Reset to defaults" file) stays in step with the steps'
+    declarations: regenerate it with cfg_text(PipelineConfig()) when a parameter changes."""
+    shipped = resource_path("image2.cfg").read_text()
+    assert shipped == cfg_text(PipelineConfig())

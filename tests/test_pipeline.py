@@ -21,7 +21,7 @@ from iris_gui.engine.pipeline import (
     read_provenance,
     rerun_setup,
 )
-from iris_gui.engine.steps import NOT_IMPLEMENTED, STEPS
+from iris_gui.engine.steps import STEPS
 
 STEP_NAMES = [s.name for s in STEPS]
 
@@ -71,8 +71,11 @@ def test_runs_steps_in_order_with_callbacks_and_values(small_product):
         "dark_current": "COMPLETE", "flat_field": "COMPLETE", "photom": "SKIPPED",
         "resample": "SKIPPED",
     }
-    for name in ("assign_wcs", "photom", "resample"):
-        assert result.steps[name].reason == NOT_IMPLEMENTED
+    # the 4x4 files have no WCS keywords and the folder has no photom table: each says why
+    assert "no WCS" in result.steps["assign_wcs"].reason
+    assert "CTYPE1" in result.steps["assign_wcs"].reason
+    assert "no photom reference" in result.steps["photom"].reason
+    assert "no WCS" in result.steps["resample"].reason
     # (20 - mean(4, 5, 6)) - 1 = 14; / 2 = 7
     np.testing.assert_allclose(result.final.data, 7.0)
     # every executed step's progress ends at 1.0 and never goes back
@@ -102,25 +105,23 @@ def test_skip_passes_the_input_through(small_product):
 def test_cache_reuses_upstream_and_recomputes_from_the_changed_step(small_product):
     pipeline = Image2Pipeline()
     first = pipeline.run_product(small_product)
-    assert pipeline.executions == {"bkg_subtract": 1, "parse_subarray_map": 1, "dark_current": 1,
-                                   "flat_field": 1}
+    assert pipeline.executions == {name: 1 for name in STEP_NAMES}
     again = pipeline.run_product(small_product)
-    assert pipeline.executions == {"bkg_subtract": 1, "parse_subarray_map": 1, "dark_current": 1,
-                                   "flat_field": 1}
+    assert pipeline.executions == {name: 1 for name in STEP_NAMES}
     assert all(r.from_cache for r in again.steps.values())
     np.testing.assert_array_equal(again.final.data, first.final.data)
 
     pipeline.config.set("steps.flat_field.inverse", True)
     changed = pipeline.run_product(small_product)
-    assert pipeline.executions == {"bkg_subtract": 1, "parse_subarray_map": 1, "dark_current": 1,
-                                   "flat_field": 2}
+    assert pipeline.executions == {"bkg_subtract": 1, "assign_wcs": 1, "parse_subarray_map": 1,
+                                   "dark_current": 1, "flat_field": 2, "photom": 2, "resample": 2}
     assert changed.steps["dark_current"].from_cache and not changed.steps["flat_field"].from_cache
     np.testing.assert_allclose(changed.final.data, 28.0)  # 14 * 2
 
     pipeline.config.set("steps.bkg_subtract.sigma", 2.0)  # upstream change: everything after
     pipeline.run_product(small_product)
-    assert pipeline.executions == {"bkg_subtract": 2, "parse_subarray_map": 2, "dark_current": 2,
-                                   "flat_field": 3}
+    assert pipeline.executions == {"bkg_subtract": 2, "assign_wcs": 2, "parse_subarray_map": 2,
+                                   "dark_current": 2, "flat_field": 3, "photom": 3, "resample": 3}
 
 
 def test_cache_invalidated_when_an_input_or_reference_changes(small_product, tmp_path):
@@ -139,8 +140,8 @@ def test_cache_invalidated_when_an_input_or_reference_changes(small_product, tmp
     write_reference(flat, "FLAT", np.full((4, 4), 4.0))
     os.utime(flat, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))
     result = pipeline.run_product(small_product)
-    assert pipeline.executions == {"bkg_subtract": 2, "parse_subarray_map": 2, "dark_current": 2,
-                                   "flat_field": 3}
+    assert pipeline.executions == {"bkg_subtract": 2, "assign_wcs": 2, "parse_subarray_map": 2,
+                                   "dark_current": 2, "flat_field": 3, "photom": 3, "resample": 3}
     np.testing.assert_allclose(result.final.data, 8.5)
 
 
@@ -266,14 +267,23 @@ def test_demo_end_to_end_recovers_the_true_sky_subtracted_flux(demo_dataset, tmp
         "iris_demo_cal.fits", "iris_demo_bsub.fits", "iris_demo_sub_cal.fits",
         "iris_demo_sub_bsub.fits", "iris_demo_submap_cal.fits", "iris_demo_submap_bsub.fits",
         "iris_demo_ints_calints.fits", "iris_demo_ints_bsubints.fits",
+        "iris_demo_i2d.fits", "iris_demo_sub_i2d.fits", "iris_demo_submap_i2d.fits",
+        "iris_demo_ints_i2d.fits",
     ])
 
     cal = read_image(tmp_path / "iris_demo_cal.fits")
-    truth = demo_dataset.star_image
+    truth = demo_dataset.star_image  # DN/s
+    # photom converted DN/s to MJy/sr with the KN3 row of the demo table
+    photmjsr = dict((r.filter, r.photmjsr) for r in demo_dataset.photom_rows)[cal.header["FILTER"]]
+    assert cal.header["PHOTMJSR"] == pytest.approx(photmjsr)
+    assert cal.header["BUNIT"] == "MJy/sr"
     good = (cal.dq == 0) & np.isfinite(cal.data)
-    residual = cal.data[good] - truth[good]
+    residual = cal.data[good] / photmjsr - truth[good]
     assert abs(np.median(residual)) < 0.05           # sky, dark and flat all removed
-    chi = residual / cal.err[good]
+    bright = truth[good] > 20 * np.median(cal.err[good] / photmjsr)
+    assert bright.sum() > 20                         # the stars themselves are recovered
+    np.testing.assert_allclose(np.median(residual[bright] / truth[good][bright]), 0, atol=0.01)
+    chi = residual / (cal.err[good] / photmjsr)
     # ERR is an honest estimate: robust spread of residual/ERR near 1. (A plain std is larger:
     # cosmic rays in the five backgrounds survive a 3-sigma clip, which cannot reject anything
     # with so few values, and leave holes in the science.)

@@ -41,7 +41,6 @@ from .references import folder_signature
 from .steps import (
     COMPLETE,
     FAILED,
-    NOT_IMPLEMENTED,
     SKIPPED,
     STEPS,
     StepContext,
@@ -284,10 +283,6 @@ class Image2Pipeline:
             out = model.derive()
             out.header[step.status_keyword] = SKIPPED
             return StepResult(SKIPPED, out, reason="skip = True in the parameters")
-        if not step.implemented:
-            out = model.derive()
-            out.header[step.status_keyword] = SKIPPED
-            return StepResult(SKIPPED, out, reason=NOT_IMPLEMENTED)
 
         def progress(fraction: float) -> None:
             if callbacks.step_progress:
@@ -296,7 +291,7 @@ class Image2Pipeline:
         context = StepContext(product=product, ref_dir=ref_dir, cancel=cancel, progress=progress,
                               log=log, upstream=dict(statuses))
         self.executions[step.name] += 1
-        step_result = step.run(model, params, context)  # type: ignore[misc]
+        step_result = step.run(model, params, context)
         if step_result.model is model:
             step_result.model = model.derive()
         step_result.model.header[step.status_keyword] = step_result.status

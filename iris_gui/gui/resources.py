@@ -1,7 +1,8 @@
 """Locating the files in resources/ (icons, default image2.cfg, desktop entry).
 
-They are packaged inside iris_gui (``iris_gui/resources``, a copy of the top-level resources/
-made at build time by setup), so they are found after a non-editable install too.
+pyproject.toml installs the top-level resources/ folder as the package ``iris_gui.resources``
+(setuptools package-dir), so they are found after a non-editable install too; an editable or
+source-tree run finds resources/ beside the package.
 """
 
 from __future__ import annotations

@@ -23,9 +23,8 @@ STEPS: tuple[StepSpec, ...] = (
 
 STEP_BY_NAME: dict[str, StepSpec] = {step.name: step for step in STEPS}
 
-NOT_IMPLEMENTED = "not implemented yet"
 
 __all__ = [
-    "COMPLETE", "FAILED", "SKIPPED", "STEPS", "STEP_BY_NAME", "NOT_IMPLEMENTED", "StepContext",
+    "COMPLETE", "FAILED", "SKIPPED", "STEPS", "STEP_BY_NAME", "StepContext",
     "StepResult", "StepSpec",
 ]

@@ -1,16 +1,89 @@
-"""assign_wcs: build the world coordinate system from the header (not implemented yet)."""
+"""assign_wcs: build the world coordinate system from the header (DESIGN.md §2, step 2).
 
-from .base import StepSpec
+The WCS comes from the primary header's FITS keywords (the SCI header's when only it has them):
+any standard projection (TAN, SIN, ...), CDi_j or CDELTi with optional PCi_j, CRPIX, CRVAL,
+RADESYS (or the old RADECSYS), and SIP coefficients when CTYPE ends in ``-SIP``. It is built with
+``astropy.wcs`` from a copy of the header with NAXIS = 2 and NAXIS1/NAXIS2 set to the image shape.
+
+Forward transform: 0-based array index (x = column, y = row) -> (RA, Dec), exactly as the FITS
+standard says: array index i is FITS pixel i + 1 (``wcs.all_pix2world(x, y, 0)``). The 2025
+upstream code is one pixel off here; this is not.
+
+Subarrays: the header WCS describes the array as stored, i.e. a subarray's CRPIX is relative to
+its own first pixel (full-frame CRPIX - (SUBSTRT - 1)); the demo subarray file is written so.
+
+A distortion reference (REFTYPE DISTORTION: a FITS file with SIP keywords A_ORDER, A_p_q,
+B_ORDER, B_p_q, optionally AP_/BP_) replaces any SIP terms of the header. SIP polynomials are
+in offsets from CRPIX, so if the reference records CRPIX1/CRPIX2 they must be the same detector
+pixel as the exposure's reference pixel, else the step fails with a clear message.
+
+The model carries the WCS object (``model.wcs``) and its standard keywords are written into the
+SCI header. rateints: one WCS for every integration. Missing keywords -> SKIPPED with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..models import ImageModel
+from ..parameters import Parameter
+from ..references import find_reference
+from ..wcs import (
+    build_wcs,
+    check_distortion_centre,
+    missing_wcs_keywords,
+    read_distortion,
+    replace_wcs_keywords,
+    wcs_source,
+)
+from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
+
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    started = time.perf_counter()
+    header, where = wcs_source(model.header, model.sci_header)
+    missing = missing_wcs_keywords(header)
+    if missing:
+        return StepResult(SKIPPED, model, reason=(
+            f"{model.name}: no WCS: the {where} lacks {', '.join(missing)}"))
+
+    distortion = None
+    references: dict[str, str] = {}
+    choice, why_none = find_reference("distortion", model, context.ref_dir,
+                                      params["override_distortion"])
+    if choice is not None:
+        context.log.info("assign_wcs: distortion %s", choice.explanation)
+        distortion = read_distortion(choice.path)
+        window = model.window
+        check_distortion_centre(distortion, header, window.xstart, window.ystart, choice.path)
+        references["distortion"] = choice.path
+    else:
+        context.log.debug("assign_wcs: no distortion reference (%s)", why_none)
+
+    wcs = build_wcs(header, model.image_shape, distortion, where=f"{model.name}: {where}")
+    out = model.derive(wcs=wcs)
+    replace_wcs_keywords(out.sci_header, wcs)
+    return StepResult(COMPLETE, out, references=references,
+                      elapsed=time.perf_counter() - started)
+
 
 STEP = StepSpec(
     name="assign_wcs",
     title="Assign WCS",
     summary="Build the world coordinate system from the primary header's FITS WCS keywords "
-            "(0-based detector pixel -> RA, Dec). Not implemented yet: reported SKIPPED.",
+            "(0-based detector pixel -> RA, Dec, as the FITS standard says) and write it into "
+            "the SCI header. An optional distortion reference adds SIP coefficients. Skipped, "
+            "with the reason, when the header has no WCS.",
     status_keyword="S_WCS",
     class_name="iris_pipeline.assign_wcs.AssignWcsStep",
     class_aliases=("jwst.assign_wcs.assign_wcs_step.AssignWcsStep",),
-    parameters=(),
-    run=None,
+    parameters=(
+        Parameter("override_distortion", "path", None, "Distortion reference (FITS file with "
+                  "SIP keywords) to use instead of the one chosen from the reference folder; "
+                  "none found there means no distortion beyond the header's.", optional=True,
+                  reference="distortion"),
+    ),
+    run=run,
     default_suffix="assign_wcs",
+    reference_kind="distortion",
 )

@@ -79,7 +79,7 @@ class StepSpec:
     status_keyword: str       # e.g. "S_FLAT"
     class_name: str           # class written to parameter files
     parameters: tuple[Parameter, ...]
-    run: StepFunction | None  # None: not implemented yet (reported SKIPPED, never dropped)
+    run: StepFunction
     default_suffix: str
     #: reference kind this step reads (dark, flat, photom), if any
     reference_kind: str | None = None
@@ -101,7 +101,3 @@ class StepSpec:
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.all_parameters}
-
-    @property
-    def implemented(self) -> bool:
-        return self.run is not None

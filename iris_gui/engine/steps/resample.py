@@ -1,16 +1,330 @@
-"""resample: drizzle onto an undistorted north-up grid, writing _i2d (not implemented yet)."""
+"""resample: drizzle onto an undistorted north-up grid, writing _i2d (DESIGN.md §2, step 7).
 
-from .base import StepSpec
+Uses the ``drizzle`` package (spacetelescope, v3 API). The output grid is an undistorted TAN
+projection, north up (``rotation`` = 0; None keeps the detector's orientation), with the input
+pixel scale at the WCS reference pixel unless ``pixel_scale_ratio`` or ``pixel_scale`` say
+otherwise, centred on the input (``crval``, ``crpix``, ``output_shape`` override that).
+
+Pixel map: input pixel -> sky -> output pixel, evaluated on a coarse grid and interpolated to
+within 5e-7 output pixels (``iris_gui.engine.wcs.pixel_map``).
+
+Weights (``weight_type``): ``exptime`` (default) = the integration time, ``ivm`` = 1/ERR² per
+pixel. ERR includes the source's own Poisson noise, so ivm gives a star's bright core less weight
+than its fainter neighbours wherever an output pixel overlaps both, and the resampled star comes
+out too faint: -17 % on the demo stars (FWHM 3 px, 0.5 deg rotation; JWST avoids this by
+weighting with the read-noise variance only, which these files do not carry). exptime weights
+are uniform within an exposure and conserve flux. Pixels whose DQ has a flag outside
+``good_bits``, and pixels with non-finite SCI or ERR, get weight 0 and are excluded.
+
+Units: surface brightness (BUNIT MJy/sr, after photom) is resampled as is; per-pixel rates
+(DN/s, photom skipped) are scaled by the output/input pixel area so total flux is conserved.
+ERR: the variance (ERR²) is drizzled with squared weights, ERR = its square root.
+
+Output: ``<product>_i2d.fits`` with SCI, ERR, DQ (OR of the contributing pixels' DQ, DO_NOT_USE
+where nothing contributed), WHT (summed weights), CON (context: bit k set where integration k
+contributed) and the output WCS in the primary and SCI headers. The _cal is not changed.
+
+rateints: every integration is drizzled into the same output with its own weights and DQ, so
+the _i2d is the weighted mean of the integrations (one 2D image, not a cube). The pixel map is
+computed once and the per-integration work buffers are reused, so memory does not grow with
+the number of integrations.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+from drizzle.resample import Drizzle
+
+from ..blocks import run_image_blocks
+from ..dq import DO_NOT_USE, DQ_DTYPE, encode
+from ..errors import ParameterError
+from ..models import ImageModel
+from ..parameters import Parameter
+from ..wcs import (
+    ARCSEC2_PER_SR,
+    output_grid,
+    pixel_area_sr,
+    pixel_map,
+    pixel_scale_deg,
+    replace_wcs_keywords,
+)
+from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
+
+KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
+FLUX_CONSERVING = ("square", "point", "turbo")
+WEIGHT_TYPES = ("exptime", "ivm")
+ALL_BITS = 0xFFFFFFFF
+
+
+# ---- parameter text -------------------------------------------------------------------------------
+
+def parse_good_bits(text: str) -> int:
+    """The DQ bits that still count as good: ``"~DO_NOT_USE+NON_SCIENCE"`` (every flag but those),
+    ``"SATURATED,JUMP_DET"`` (only those), a number (``"6"``), or ``"0"``/``""`` (only DQ = 0)."""
+    text = (text or "").strip()
+    invert = text.startswith("~")
+    body = text[1:].strip() if invert else text
+    if not body:
+        mask = 0
+    else:
+        try:
+            mask = int(body, 0)
+        except ValueError:
+            try:
+                mask = encode(body)
+            except Exception as exc:
+                raise ParameterError(f"steps.resample.good_bits: {exc}") from None
+        if not 0 <= mask <= ALL_BITS:
+            raise ParameterError(f"steps.resample.good_bits: {body} is not a 32-bit mask")
+    return (~mask & ALL_BITS) if invert else mask
+
+
+def _numbers(text: str | None, name: str, count: int = 2) -> tuple[float, ...] | None:
+    if text is None or not str(text).strip():
+        return None
+    parts = [p for p in str(text).replace(",", " ").replace("(", " ").replace(")", " ")
+             .replace("[", " ").replace("]", " ").split()]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise ParameterError(f"steps.resample.{name}: expected {count} numbers like '1024, 1024', "
+                             f"got {text!r}")
+    return values
+
+
+def parse_output_shape(text: str | None) -> tuple[int, int] | None:
+    values = _numbers(text, "output_shape")
+    if values is None:
+        return None
+    if not all(v.is_integer() and v >= 1 for v in values):
+        raise ParameterError(f"steps.resample.output_shape: expected two whole numbers >= 1 "
+                             f"(nx, ny), got {text!r}")
+    return int(values[0]), int(values[1])
+
+
+def parse_fillval(text: str) -> tuple[float, str]:
+    """(value, the text drizzle is given): 'NaN' or 'INDEF' -> NaN; otherwise a number."""
+    text = str(text).strip()
+    if text.upper() in ("NAN", "INDEF", ""):
+        return float("nan"), "NaN"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(f"steps.resample.fillval: expected a number or NaN, got {text!r}") \
+            from None
+    return value, repr(value)
+
+
+def _is_surface_brightness(model: ImageModel) -> bool:
+    unit = str(model.sci_header.get("BUNIT") or model.header.get("BUNIT") or "").lower()
+    return "/sr" in unit or "arcsec" in unit
+
+
+def _integration_time(model: ImageModel) -> float:
+    for value in (model.header.get("EFFINTTM"),
+                  None if model.exptime is None else model.exptime / model.nints):
+        try:
+            if value is not None and float(value) > 0:
+                return float(value)
+        except (TypeError, ValueError):
+            pass
+    return 1.0
+
+
+# ---- the arithmetic --------------------------------------------------------------------------------
+
+def _plane(array: np.ndarray, k: int) -> np.ndarray:
+    return array[k] if array.ndim == 3 else array
+
+
+def _fill_weights(data: np.ndarray, err: np.ndarray, dq: np.ndarray, bad_bits: np.uint32,
+                  weight_type: str, exptime: float, weight: np.ndarray, variance: np.ndarray,
+                  cancel) -> None:
+    """Fill ``weight`` and ``variance`` (ERR**2) for one plane, in place and in row blocks;
+    excluded pixels (a bad DQ bit, non-finite SCI or ERR, ivm with ERR 0) get 0 in both."""
+
+    def prepare(index: tuple, rows: slice) -> None:
+        e = err[rows]
+        good = ((dq[rows] & bad_bits) == 0) & np.isfinite(data[rows]) & np.isfinite(e)
+        np.multiply(e, e, out=variance[rows])
+        if weight_type == "ivm":
+            good &= variance[rows] > 0
+            with np.errstate(divide="ignore", over="ignore"):
+                np.divide(np.float32(1.0), variance[rows], out=weight[rows])
+            weight[rows][~good] = 0.0
+        else:
+            np.multiply(good, np.float32(exptime), out=weight[rows])
+        variance[rows][~good] = 0.0
+
+    run_image_blocks(data.shape, prepare, cancel=cancel)
+
+
+def resample_model(
+    model: ImageModel,
+    out_wcs,
+    out_shape: tuple[int, int],
+    *,
+    kernel: str = "square",
+    pixfrac: float = 1.0,
+    fillval: str = "NaN",
+    weight_type: str = "exptime",
+    good_bits: int = ALL_BITS & ~DO_NOT_USE & ~(1 << 9),
+    cancel=None,
+    progress=None,
+) -> tuple[ImageModel, list[str]]:
+    """Drizzle ``model`` (with ``model.wcs``) onto ``out_wcs`` / ``out_shape`` (ny, nx).
+
+    Returns the resampled model (extra arrays WHT and CON) and notes for the user.
+    """
+    notes: list[str] = []
+    report = progress or (lambda fraction: None)
+    in_wcs = model.wcs
+    ny, nx = model.image_shape
+    nints = model.nints
+    pixmap = pixel_map(in_wcs, out_wcs, (ny, nx), cancel=cancel)
+    report(0.1)
+
+    ratio = pixel_scale_deg(out_wcs) / pixel_scale_deg(in_wcs)
+    iscale = 1.0 if _is_surface_brightness(model) else ratio * ratio
+    exptime = _integration_time(model)
+    bad_bits = np.uint32(~good_bits & ALL_BITS)
+    if weight_type == "ivm" and not bool(np.any(model.err > 0)):
+        notes.append("weight_type = ivm but ERR is nowhere positive: exptime weights used")
+        weight_type = "exptime"
+
+    weight = np.empty((ny, nx), np.float32)
+    variance = np.empty((ny, nx), np.float32)
+    driz = Drizzle(kernel=kernel, fillval=fillval, fillval2=fillval, out_shape=out_shape,
+                   max_ctx_id=max(nints - 1, 0))
+    for k in range(nints):
+        data, err, dq = _plane(model.data, k), _plane(model.err, k), _plane(model.dq, k)
+
+        _fill_weights(data, err, dq, bad_bits, weight_type, exptime, weight, variance, cancel)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # drizzle warns about non-conserving kernels
+            driz.add_image(data, exptime, pixmap, data2=[variance], dq=dq, weight_map=weight,
+                           pixfrac=pixfrac, iscale=iscale, pixel_scale_ratio=ratio,
+                           in_units="cps")
+        report(0.1 + 0.85 * (k + 1) / nints)
+        if cancel is not None:
+            cancel.check()
+    del pixmap, weight, variance
+
+    wht = driz.out_wht
+    out_dq = driz.out_dq if driz.out_dq is not None else np.zeros(out_shape, DQ_DTYPE)
+    out_dq = out_dq.astype(DQ_DTYPE, copy=False)
+    out_dq[wht <= 0] |= np.uint32(DO_NOT_USE)
+    err_out = np.sqrt(driz.out_img2[0])
+    con = driz.out_ctx
+    if con is not None and con.shape[0] == 1:
+        con = con[0]
+    extra = {"WHT": wht}
+    if con is not None:
+        extra["CON"] = con
+
+    header = model.header.copy()
+    replace_wcs_keywords(header, out_wcs)
+    for key in ("SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2"):
+        header.remove(key, ignore_missing=True)
+    if "SUBARRAY" in header:
+        header["SUBARRAY"] = ("FULL", "resampled: the array is the output grid")
+    if "DATAMODL" in header:
+        header["DATAMODL"] = "ImageModel"
+    if "PIXAR_SR" in header:
+        area = pixel_area_sr(out_wcs)
+        header["PIXAR_SR"] = area
+        header["PIXAR_A2"] = area * ARCSEC2_PER_SR
+    header["PIXFRAC"] = (pixfrac, "drizzle pixfrac")
+    header["PXSCLRT"] = (ratio, "output / input pixel scale")
+    header["RESWHT"] = (weight_type, "drizzle weight type")
+    sci_header = model.sci_header.copy()
+    replace_wcs_keywords(sci_header, out_wcs)
+    out = ImageModel(data=driz.out_img, err=err_out, dq=out_dq, header=header,
+                     filename=model.filename, asdf_tree=model.asdf_tree, sci_header=sci_header,
+                     wcs=out_wcs, extra_arrays=extra)
+    report(1.0)
+    return out, notes
+
+
+# ---- the step --------------------------------------------------------------------------------------
+
+def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
+    if model.wcs is None:
+        return StepResult(SKIPPED, model, reason=(
+            f"{model.name} has no WCS (assign_wcs skipped or the header has no WCS keywords), "
+            f"so there is no sky grid to resample onto"))
+    good_bits = parse_good_bits(params["good_bits"])
+    _, fill_text = parse_fillval(params["fillval"])
+    crval = _numbers(params["crval"], "crval")
+    crpix = _numbers(params["crpix"], "crpix")
+    output_shape = parse_output_shape(params["output_shape"])
+
+    started = time.perf_counter()
+    out_wcs, out_shape = output_grid(
+        model.wcs, model.image_shape, pixel_scale_ratio=params["pixel_scale_ratio"],
+        pixel_scale=params["pixel_scale"], rotation=params["rotation"],
+        output_shape=output_shape, crpix=crpix, crval=crval,
+    )
+    context.log.info("resample: %s -> %d x %d output pixels of %.4g arcsec", model.name,
+                     out_shape[1], out_shape[0], pixel_scale_deg(out_wcs) * 3600.0)
+    i2d, notes = resample_model(
+        model, out_wcs, out_shape, kernel=params["kernel"], pixfrac=params["pixfrac"],
+        fillval=fill_text, weight_type=params["weight_type"], good_bits=good_bits,
+        cancel=context.cancel, progress=context.progress,
+    )
+    warnings_out = list(notes)
+    if params["kernel"] not in FLUX_CONSERVING:
+        warnings_out.append(f"kernel {params['kernel']} does not conserve flux")
+    return StepResult(COMPLETE, model, products={"i2d": i2d}, warnings=warnings_out,
+                      elapsed=time.perf_counter() - started)
+
 
 STEP = StepSpec(
     name="resample",
     title="Resample",
     summary="Drizzle the calibrated exposure onto an undistorted, north-up grid and write "
-            "<product>_i2d.fits. Not implemented yet: reported SKIPPED.",
+            "<product>_i2d.fits (SCI, ERR, DQ, WHT, CON) beside the _cal, which stays "
+            "unrectified. rateints: every integration is drizzled into the same output "
+            "(their weighted mean).",
     status_keyword="S_RESAMP",
     class_name="iris_pipeline.resample.ResampleStep",
     class_aliases=("jwst.resample.resample_step.ResampleStep",),
-    parameters=(),
-    run=None,
+    parameters=(
+        Parameter("pixel_scale_ratio", "float", 1.0, "Output pixel scale / input pixel scale "
+                  "(ignored when pixel_scale is given).", minimum=0.0, exclusive_minimum=True),
+        Parameter("pixel_scale", "float", None, "Output pixel scale in arcsec (default: the "
+                  "input's, times pixel_scale_ratio).", minimum=0.0, exclusive_minimum=True,
+                  optional=True),
+        Parameter("rotation", "float", 0.0, "Position angle of the output +y axis, degrees east "
+                  "of north: 0 = north up; None keeps the detector orientation.",
+                  minimum=-360.0, maximum=360.0, optional=True),
+        Parameter("output_shape", "string", None, "Output size 'nx, ny' (default: just large "
+                  "enough for the whole input).", optional=True),
+        Parameter("crpix", "string", None, "Output reference pixel 'x, y', 1-based as in the "
+                  "FITS CRPIX keywords (default: input centred in the output).", optional=True),
+        Parameter("crval", "string", None, "Sky position 'RA, Dec' (degrees) at the output "
+                  "reference pixel (default: the input's centre).", optional=True),
+        Parameter("kernel", "choice", "square", "Drizzle kernel; gaussian and lanczos do not "
+                  "conserve flux.", choices=KERNELS),
+        Parameter("pixfrac", "float", 1.0, "Linear fraction of an input pixel its flux is "
+                  "dropped onto.", minimum=0.0, maximum=1.0, exclusive_minimum=True),
+        Parameter("fillval", "string", "NaN", "Value of output pixels no input pixel reached "
+                  "(a number, or NaN)."),
+        Parameter("weight_type", "choice", "exptime", "Pixel weights: exptime = integration "
+                  "time (conserves flux); ivm = 1/ERR², which includes the source's Poisson noise "
+                  "and so makes bright stars come out too faint (-17 % on the demo stars).",
+                  choices=WEIGHT_TYPES),
+        Parameter("good_bits", "string", "~DO_NOT_USE+NON_SCIENCE", "DQ flags that still count "
+                  "as good: '~A+B' = every flag but A and B, 'A+B' = only those, a number, or 0 "
+                  "= only DQ 0."),
+    ),
+    run=run,
     default_suffix="i2d",
+    saved_products=(("i2d", "i2d"),),
 )
