@@ -122,23 +122,35 @@ def test_live_mode_reruns_after_a_change(qtbot, window, demo_dataset):
 
 
 def test_cancel_mid_run_leaves_no_files_and_a_usable_window(qtbot, window, demo_dataset):
+    """Cancel reaches the engine while dark_current runs (the Run button's Cancel sets the same
+    thread-safe token); the run stops, nothing is written or kept, and the window runs again."""
     window.open_paths([str(demo_dataset.asn)])
 
-    def cancel_at_dark(product, step):
+    def cancel_at_dark(product, step):  # called on the engine thread, at dark_current's start
         if step.name == "dark_current":
-            window.run_or_cancel()  # the Run button reads Cancel while running
+            window.worker.cancel()
 
-    window.worker.stepStarted.connect(cancel_at_dark)
-    assert window.run_action.text() == "&Run"
+    window.worker.stepStarted.connect(cancel_at_dark, Qt.ConnectionType.DirectConnection)
     with qtbot.waitSignal(window.runCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
         window.run_all_action.trigger()
         assert window.run_action.text() == "&Cancel"
-    assert blocker.args[0] == 1
     window.worker.stepStarted.disconnect(cancel_at_dark)
+    assert blocker.args[0] == 1
+    assert window.progress_label.text() == "cancelled"
     assert os.listdir(window.session.output_dir) == []
-    assert window.session.current_result is None  # nothing half-done was kept
+    assert window.session.product_results == {}  # nothing half-done was kept
     assert run_and_wait(qtbot, window) == 0  # still usable
     assert window.session.current_result.ok
+
+
+def test_cancel_button_right_after_run(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    with qtbot.waitSignal(window.runCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.run_all_action.trigger()
+        window.run_action.trigger()  # reads Cancel now
+    assert blocker.args[0] == 1
+    assert window.session.product_results == {}
+    assert window.run_action.text() == "&Run"
 
 
 def test_broken_reference_gives_a_dialog_and_a_log_line(qtbot, window, demo_dataset, tmp_path):

@@ -33,10 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 def demo_folder(size: int) -> Path:
     from PySide6.QtCore import QStandardPaths
 
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation)
     if not base:
-        base = str(Path.home() / ".cache" / "iris_gui")
-    return Path(base) / f"demo-{size}"
+        base = str(Path.home() / ".cache")
+    return Path(base) / "iris_gui" / f"demo-{size}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.console_dock)
         self.tabifyDockWidget(self.log_dock, self.console_dock)
         self.log_dock.raise_()
+        self.resizeDocks([self.inputs_dock, self.steps_dock], [200, 600], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
+        self.resizeDocks([self.inputs_dock], [430], Qt.Orientation.Horizontal)
         self.console_dock.visibilityChanged.connect(self._console_visibility)
 
         self.inputs_panel.productSelected.connect(self.select_product)
@@ -206,12 +209,25 @@ class MainWindow(QMainWindow):
         w.stepStarted.connect(self._step_started)
         w.stepProgress.connect(self._step_progress)
         w.stepDone.connect(self._step_done)
-        w.warning.connect(lambda p, s, m: None)  # the engine logs it; the step shows it
+        # Only bound methods of this window here: a lambda would run on the worker's thread.
+        # (Step warnings need no slot: the engine logs them and the step's status shows them.)
         w.productDone.connect(self._product_done)
         w.runFinished.connect(self._run_finished)
         w.exportFinished.connect(self._export_finished)
-        w.demoReady.connect(lambda asn: self.open_paths([str(asn)]))
-        w.failed.connect(lambda what, message: self.show_error(f"{what} failed", message))
+        w.demoReady.connect(self._demo_ready)
+        w.failed.connect(self._worker_failed)
+
+    def _demo_ready(self, asn) -> None:
+        self.statusBar().clearMessage()
+        demo_output = Path(asn).parent / "output"
+        if not self.settings.value("folders/output"):
+            self.session.output_dir = str(demo_output)
+            self.steps_panel.set_folders(self.session.output_dir, self.session.ref_dir)
+            self.session.apply_locations()
+        self.open_paths([str(asn)])
+
+    def _worker_failed(self, what: str, message: str) -> None:
+        self.show_error(f"{what} failed", message)
 
     # ---- settings ---------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -462,7 +478,9 @@ class MainWindow(QMainWindow):
         self.run_all_action.setEnabled(False)
         self.progress.setValue(0)
         self.session.apply_locations()
-        self.worker.requestRun.emit(self.session.pipeline, list(products), self.session.config.copy())
+        token = self.worker.new_run_token()
+        self.worker.requestRun.emit(self.session.pipeline, list(products),
+                                    self.session.config.copy(), token)
 
     def cancel_run(self) -> None:
         if self.running:

@@ -73,7 +73,8 @@ class StepsPanel(QWidget):
             item.setToolTip(0, f"{step.name}: {step.summary}")
             self.tree.addTopLevelItem(item)
             self.items[step.name] = item
-        self.tree.setMinimumHeight(190)
+        rows = self.tree.sizeHintForRow(0) * len(STEPS) + self.tree.header().sizeHint().height()
+        self.tree.setFixedHeight(rows + 8)
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(self._current_changed)
         layout.addWidget(self.tree)

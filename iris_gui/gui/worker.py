@@ -36,7 +36,7 @@ class PipelineWorker(QObject):
     failed = Signal(str, str)                        # what, message
 
     # requests (emitted from the GUI thread, executed here)
-    requestRun = Signal(object, list, object)        # pipeline, products, PipelineConfig
+    requestRun = Signal(object, list, object, object)  # pipeline, products, config, token
     requestExport = Signal(object, list, str)        # pipeline, [ProductResult], output dir
     requestDemo = Signal(str, int)                   # folder, size
 
@@ -46,6 +46,12 @@ class PipelineWorker(QObject):
         self.requestRun.connect(self._run)
         self.requestExport.connect(self._export)
         self.requestDemo.connect(self._demo)
+
+    def new_run_token(self) -> CancelToken:
+        """Called on the GUI thread when a run is requested, so a Cancel clicked before the
+        worker picks the request up still counts."""
+        self.cancel_token = CancelToken()
+        return self.cancel_token
 
     def cancel(self) -> None:
         """Thread-safe: the running loop checks the token between steps and between blocks."""
@@ -60,10 +66,9 @@ class PipelineWorker(QObject):
             warning=lambda p, s, m: self.warning.emit(p, s, m),
         )
 
-    @Slot(object, list, object)
-    def _run(self, pipeline: Image2Pipeline, products: list, config: PipelineConfig) -> None:
-        self.cancel_token = CancelToken()
-        token = self.cancel_token
+    @Slot(object, list, object, object)
+    def _run(self, pipeline: Image2Pipeline, products: list, config: PipelineConfig,
+             token: CancelToken) -> None:
         pipeline.callbacks = self.callbacks()
         cancelled = False
         try:
