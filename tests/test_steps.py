@@ -199,6 +199,39 @@ def test_parse_subarray_map_counts_the_exposure_offset_and_ints():
     assert result.model.dq.sum() == 32
 
 
+def test_parse_subarray_map_odd_values_are_flagged_and_reported():
+    subarr_map = np.zeros((5, 5), np.uint16)
+    subarr_map[1, 1] = 12                 # not a window number
+    subarr_map[2:4, 2] = 4
+    subarr_map[3, 3] = 4                  # window 4 is an L shape: its bounding box is 2x2
+    science = make_model(np.ones((5, 5)), subarr_map=subarr_map)
+    result = run_step("parse_subarray_map", science, context_for())
+    header = result.model.header
+    assert header["NSUBWIN"] == 1
+    assert (header["SMAP4XS"], header["SMAP4YS"], header["SMAP4NX"], header["SMAP4NY"]) == (3, 3, 2, 2)
+    assert any("12 is outside 1..10" in w for w in result.warnings)
+    assert any("window 4 is not a filled rectangle" in w for w in result.warnings)
+    np.testing.assert_array_equal(result.model.dq, np.where(subarr_map != 0, 16, 0))
+    # an all-zero map: no windows, nothing flagged, input DQ not modified in place
+    empty = make_model(np.ones((3, 3)), dq=np.full((3, 3), 2), subarr_map=np.zeros((3, 3)))
+    result = run_step("parse_subarray_map", empty, context_for())
+    assert result.model.header["NSUBWIN"] == 0
+    np.testing.assert_array_equal(result.model.dq, 2)
+    assert result.model.dq is not empty.dq
+
+
+def test_add_in_quadrature_and_finite_or_zero():
+    from iris_gui.engine.pixel_math import add_in_quadrature, finite_or_zero
+
+    a = np.array([3.0, 5.0, 0.0], np.float32)
+    b = np.array([4.0, 12.0, 0.5], np.float32)
+    np.testing.assert_array_equal(add_in_quadrature(a, b, out=a), [5.0, 13.0, 0.5])
+    finite = np.array([1.0, 2.0], np.float32)
+    assert finite_or_zero(finite) is finite
+    np.testing.assert_array_equal(finite_or_zero(np.array([np.nan, 1, -np.inf], np.float32)),
+                                  [0, 1, 0])
+
+
 def test_parse_subarray_map_without_map_skips():
     result = run_step("parse_subarray_map", make_model([[1.0]]), context_for())
     assert result.status == SKIPPED and "no SUBARR_MAP" in result.reason

@@ -1,9 +1,18 @@
 """Compute time and peak memory of the image2 chain bkg_subtract + parse_subarray_map +
-dark_current + flat_field on in-memory frames (file I/O excluded).
+dark_current + flat_field.
 
     python tests/benchmarks/bench_chain.py [--size 2048 4096] [--backgrounds 3 10] [--repeat 3]
 
-Each (size, backgrounds) case runs in its own process so its peak RSS is its own.
+Two measurements per (size, backgrounds) case, each in its own process so its peak RSS is its own:
+
+* ``memory``: the step functions on frames already in memory (all inputs held throughout),
+  best of ``--repeat``: pure compute.
+* ``runner``: what a user's run does: ``Image2Pipeline.run_product`` on FITS files (science
+  with a SUBARR_MAP, the backgrounds, dark and flat references), assign_wcs/photom/resample
+  skipped, once, cold. Compute = the steps' own compute times (file reading excluded); wall = the
+  whole run_product including reading; peak RSS of the process, which keeps every step's result
+  (the GUI shows them) but frees backgrounds and references after use.
+
 Target (issue 2): 4096², 3 backgrounds, <= 0.35 s of compute on 2 cores; peak RSS <= 1.5 GB.
 """
 
@@ -85,6 +94,53 @@ def run_case(size: int, n_backgrounds: int, repeat: int) -> dict:
             "best": best, "peak_rss_mb": peak_mb}
 
 
+def run_runner_case(size: int, n_backgrounds: int, folder: str) -> dict:
+    import os
+
+    from iris_gui.engine.models import write_image
+
+    science, backgrounds, dark, flat = make_inputs(size, n_backgrounds)
+    paths = [os.path.join(folder, "science_rate.fits")]
+    write_image(science, paths[0])
+    for k, background in enumerate(backgrounds):
+        paths.append(os.path.join(folder, f"background{k}_rate.fits"))
+        write_image(background, paths[-1])
+    for reftype, reference in (("DARK", dark), ("FLAT", flat)):
+        reference.header["REFTYPE"] = reftype
+        write_image(reference, os.path.join(folder, f"{reftype.lower()}.fits"))
+    del science, backgrounds, dark, flat
+    # measure only the run: restart the peak-RSS counter by running it in a fresh process
+    completed = subprocess.run(
+        [sys.executable, __file__, "--runner-only", folder, str(n_backgrounds)],
+        capture_output=True, text=True, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def runner_only(folder: str, n_backgrounds: int) -> dict:
+    import os
+
+    from iris_gui.engine.association import Member, Product
+    from iris_gui.engine.config import PipelineConfig
+    from iris_gui.engine.pipeline import Image2Pipeline
+
+    members = [Member(os.path.join(folder, "science_rate.fits"), "science")]
+    members += [Member(os.path.join(folder, f"background{k}_rate.fits"), "background")
+                for k in range(n_backgrounds)]
+    config = PipelineConfig()
+    for name in ("assign_wcs", "photom", "resample"):
+        config.set(f"steps.{name}.skip", True)
+    pipeline = Image2Pipeline(config)
+    start = time.perf_counter()
+    result = pipeline.run_product(Product("bench", members))
+    wall = time.perf_counter() - start
+    assert result.ok, result.error
+    steps = {name: step.compute for name, step in result.steps.items()
+             if step.status == "COMPLETE"}
+    assert set(steps) == {"bkg_subtract", "parse_subarray_map", "dark_current", "flat_field"}, steps
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"steps": steps, "compute": sum(steps.values()), "wall": wall, "peak_rss_mb": peak_mb}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,12 +148,23 @@ def main() -> None:
     parser.add_argument("--backgrounds", type=int, nargs="+", default=[3, 10])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--case", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--runner-case", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--runner-only", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(args.case[0], args.case[1], args.repeat)))
         return
-    print(f"{'size':>6} {'bkgs':>4} {'bkg_sub':>8} {'parse':>7} {'dark':>7} {'flat':>7} "
-          f"{'chain':>7} {'peak RSS':>9}   (best of {args.repeat}, seconds / MB)")
+    if args.runner_only:
+        print(json.dumps(runner_only(args.runner_only[0], int(args.runner_only[1]))))
+        return
+    if args.runner_case:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="iris-bench-") as folder:
+            print(json.dumps(run_runner_case(*args.runner_case, folder)))
+        return
+    print(f"{'mode':>7} {'size':>6} {'bkgs':>4} {'bkg_sub':>8} {'parse':>7} {'dark':>7} "
+          f"{'flat':>7} {'chain':>7} {'wall':>7} {'peak RSS':>9}   (seconds / MB)")
     for size in args.size:
         for n in args.backgrounds:
             completed = subprocess.run(
@@ -105,9 +172,19 @@ def main() -> None:
                  str(args.repeat)], capture_output=True, text=True, check=True)
             r = json.loads(completed.stdout.strip().splitlines()[-1])
             b = r["best"]
-            print(f"{size:>6} {n:>4} {b['bkg_subtract']:8.3f} {b['parse_subarray_map']:7.3f} "
-                  f"{b['dark_current']:7.3f} {b['flat_field']:7.3f} {b['chain']:7.3f} "
-                  f"{r['peak_rss_mb']:8.0f}M   threads={r['threads']}")
+            print(f"{'memory':>7} {size:>6} {n:>4} {b['bkg_subtract']:8.3f} "
+                  f"{b['parse_subarray_map']:7.3f} {b['dark_current']:7.3f} {b['flat_field']:7.3f} "
+                  f"{b['chain']:7.3f} {'':>7} {r['peak_rss_mb']:8.0f}M   best of {args.repeat}, "
+                  f"threads={r['threads']}")
+            completed = subprocess.run(
+                [sys.executable, __file__, "--runner-case", str(size), str(n)],
+                capture_output=True, text=True, check=True)
+            r = json.loads(completed.stdout.strip().splitlines()[-1])
+            b = r["steps"]
+            print(f"{'runner':>7} {size:>6} {n:>4} {b['bkg_subtract']:8.3f} "
+                  f"{b['parse_subarray_map']:7.3f} {b['dark_current']:7.3f} {b['flat_field']:7.3f} "
+                  f"{r['compute']:7.3f} {r['wall']:7.3f} {r['peak_rss_mb']:8.0f}M   once, cold, "
+                  f"from FITS files")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,11 @@ class StepResult:
     #: files the step asks to be written when the product completes (path -> model); relative
     #: paths are taken relative to the output folder
     extra_outputs: dict[str, ImageModel] = field(default_factory=dict)
-    #: seconds of compute
+    #: seconds the step took. A step sets it to the time of its arithmetic alone; the runner
+    #: moves that to ``compute`` and sets ``elapsed`` to the whole step, reading files included
     elapsed: float = 0.0
+    #: seconds of arithmetic (reading inputs and references excluded), as timed by the step
+    compute: float = 0.0
     #: True when the runner reused a cached result instead of running the step
     from_cache: bool = False
     #: (path, size, mtime) of each reference when it was read, to invalidate cached results

@@ -27,6 +27,7 @@ from ..blocks import run_image_blocks
 from ..errors import InputError
 from ..models import ImageModel, read_image
 from ..parameters import Parameter
+from ..pixel_math import add_in_quadrature
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
 
@@ -103,7 +104,7 @@ def subtract_background(model: ImageModel, backgrounds: list[ImageModel], sigma:
 
     def work(index: tuple, rows: slice) -> None:
         np.subtract(model.data[index], combined.data[rows], out=sci_out[index])
-        np.hypot(model.err[index], combined.err[rows], out=err_out[index])
+        add_in_quadrature(model.err[index], combined.err[rows], out=err_out[index])
         np.bitwise_or(model.dq[index], combined.dq[rows], out=dq_out[index])
 
     run_image_blocks(model.shape, work, cancel=cancel, progress=lambda f: report(0.7 + 0.3 * f))

@@ -18,12 +18,9 @@ import numpy as np
 from ..blocks import run_image_blocks
 from ..models import ImageModel
 from ..parameters import Parameter
+from ..pixel_math import add_in_quadrature, finite_or_zero
 from ..references import find_reference, load_reference_image
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
-
-
-def _finite_or_zero(values: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(values), values, np.float32(0))
 
 
 def dark_twice_warning(model: ImageModel) -> str | None:
@@ -46,10 +43,10 @@ def subtract_dark(model: ImageModel, dark: ImageModel, *, cancel=None, progress=
     dq_out = np.empty_like(model.dq)
 
     def work(index: tuple, rows: slice) -> None:
-        dark_sci = _finite_or_zero(dark.data[rows])
-        dark_err = _finite_or_zero(dark.err[rows])
+        dark_sci = finite_or_zero(dark.data[rows])
+        dark_err = finite_or_zero(dark.err[rows])
         np.subtract(model.data[index], dark_sci, out=sci_out[index])
-        np.hypot(model.err[index], dark_err, out=err_out[index])
+        add_in_quadrature(model.err[index], dark_err, out=err_out[index])
         np.bitwise_or(model.dq[index], dark.dq[rows], out=dq_out[index])
 
     run_image_blocks(model.shape, work, cancel=cancel, progress=progress)

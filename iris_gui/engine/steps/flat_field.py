@@ -17,6 +17,7 @@ from ..blocks import run_image_blocks
 from ..dq import NO_FLAT_FIELD
 from ..models import ImageModel
 from ..parameters import Parameter
+from ..pixel_math import add_in_quadrature
 from ..references import ReferenceTooSmall, find_reference, load_reference_image
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
@@ -43,14 +44,17 @@ def apply_flat(model: ImageModel, flat: ImageModel, inverse: bool = False, *, ca
 
     def work(index: tuple, rows: slice) -> None:
         value, value_err, flat_dq = usable_flat(flat, rows)
-        sci = model.data[index]
-        if inverse:
-            np.multiply(sci, value, out=sci_out[index])
-            np.hypot(model.err[index] * value, sci * value_err, out=err_out[index])
-        else:
-            np.divide(sci, value, out=sci_out[index])
-            np.hypot(model.err[index] / value, sci_out[index] * value_err / value,
-                     out=err_out[index])
+        sci, sci_new, err_new = model.data[index], sci_out[index], err_out[index]
+        if inverse:  # ERR_out² = (ERR·flat)² + (SCI·ERR_flat)²
+            np.multiply(sci, value, out=sci_new)
+            np.multiply(model.err[index], value, out=err_new)
+            add_in_quadrature(err_new, sci * value_err, out=err_new)
+        else:  # ERR_out² = (ERR/flat)² + (SCI_out·ERR_flat/flat)²
+            np.divide(sci, value, out=sci_new)
+            np.divide(model.err[index], value, out=err_new)
+            relative = np.multiply(sci_new, value_err)
+            np.divide(relative, value, out=relative)
+            add_in_quadrature(err_new, relative, out=err_new)
         np.bitwise_or(model.dq[index], flat_dq, out=dq_out[index])
 
     run_image_blocks(model.shape, work, cancel=cancel, progress=progress)

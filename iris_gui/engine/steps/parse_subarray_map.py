@@ -30,25 +30,46 @@ class MapWindow:
     ysize: int
 
 
+def _occupied_box(subarr_map: np.ndarray) -> tuple[slice, slice] | None:
+    """Row and column slices of the smallest box holding every non-zero map value (None: all 0).
+
+    Windows are usually small, so the per-window work below is done on this box only; finding it
+    costs two reductions over the map, not a sort of it (np.unique on 4096² takes ~70 ms).
+    """
+    rows = np.flatnonzero(subarr_map.any(axis=1))
+    if not rows.size:
+        return None
+    cols = np.flatnonzero(subarr_map[rows[0]:rows[-1] + 1].any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def windows_in_map(subarr_map: np.ndarray, xoffset: int = 0, yoffset: int = 0
                    ) -> tuple[list[MapWindow], list[str]]:
     """The bounding box of each window number 1..10 present, and notes on anything odd."""
     notes: list[str] = []
     windows: list[MapWindow] = []
-    present = np.unique(subarr_map)
-    for value in present:
+    box = _occupied_box(subarr_map)
+    if box is None:
+        return windows, notes
+    rows_box, cols_box = box
+    sub = subarr_map[box]
+    if sub.dtype.kind == "i" and sub.min() < 0:
+        notes.append("SUBARR_MAP has negative values; they are flagged but not recorded as windows")
+        sub = np.where(sub < 0, 0, sub)
+    counts = np.bincount(sub.ravel())
+    for value in np.flatnonzero(counts):
         value = int(value)
         if value == 0:
             continue
         if value > MAX_WINDOWS:
             notes.append(f"SUBARR_MAP value {value} is outside 1..{MAX_WINDOWS}; not recorded")
             continue
-        mask = subarr_map == value
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
+        mask = sub == value
+        rows = np.flatnonzero(mask.any(axis=1)) + rows_box.start
+        cols = np.flatnonzero(mask.any(axis=0)) + cols_box.start
         window = MapWindow(value, int(cols[0]) + 1 + xoffset, int(rows[0]) + 1 + yoffset,
                            int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
-        if int(mask.sum()) != window.xsize * window.ysize:
+        if int(counts[value]) != window.xsize * window.ysize:
             notes.append(f"SUBARR_MAP window {value} is not a filled rectangle; "
                          f"its bounding box is recorded")
         windows.append(window)
@@ -59,8 +80,12 @@ def flag_subarray_map(model: ImageModel) -> tuple[ImageModel, list[MapWindow], l
     """The step's work on a model that has a SUBARR_MAP: (output, windows, notes)."""
     origin = model.window
     windows, notes = windows_in_map(model.subarr_map, origin.xstart - 1, origin.ystart - 1)
-    flagged = (model.subarr_map != 0).astype(np.uint32) * np.uint32(SUBARRAY_MAP_FLAG)
-    out = model.derive(dq=model.dq | flagged)  # broadcasts over integrations
+    dq = model.dq.copy()
+    box = _occupied_box(model.subarr_map)
+    if box is not None:
+        flagged = (model.subarr_map[box] != 0).astype(np.uint32) * np.uint32(SUBARRAY_MAP_FLAG)
+        dq[..., box[0], box[1]] |= flagged  # broadcasts over integrations
+    out = model.derive(dq=dq)
     out.header["NSUBWIN"] = (len(windows), "windows found in SUBARR_MAP")
     for w in windows:
         out.header[f"SMAP{w.number}XS"] = (w.xstart, f"window {w.number} xstart (1-based)")
