@@ -17,6 +17,7 @@ from PySide6.QtGui import QGuiApplication  # noqa: E402
 from iris_gui.cli import main as cli_main  # noqa: E402
 from iris_gui.engine.config import load_parameters  # noqa: E402
 from iris_gui.engine.models import read_image  # noqa: E402
+from iris_gui.engine.steps import STEPS  # noqa: E402
 from iris_gui.gui.main_window import MainWindow  # noqa: E402
 
 RUN_TIMEOUT_MS = 60_000
@@ -260,3 +261,19 @@ def test_removing_a_product(qtbot, window, demo_dataset):
     window.remove_input(product)
     assert product not in window.session.all_products
     assert window.inputs_panel.tree.topLevelItem(0).childCount() == 3
+
+
+def test_demo_mode_writes_opens_and_runs_the_first_product(qtbot, window, tmp_path):
+    """What `iris-gui --demo` does: the dataset is written on the worker, opened, and its first
+    product run, with every step's result in the view."""
+    window.settings.remove("folders/output")
+    window.run_when_demo_ready = True
+    with qtbot.waitSignal(window.runCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.worker.requestDemo.emit(str(tmp_path / "demo"), 128)
+    assert blocker.args[0] == 0
+    assert window.session.current_product.name == "iris_demo"
+    assert all(window.steps_panel.status(s.name) in ("COMPLETE", "SKIPPED")
+               for s in STEPS)
+    assert window.steps_panel.status("resample") == "COMPLETE"
+    # outputs of the demo go beside it unless the user chose a folder
+    assert window.session.output_dir == str(tmp_path / "demo" / "output")

@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="rate/rateints files (.fits) or image2 associations (.json)")
     parser.add_argument("--demo", action="store_true",
-                        help="open the demo dataset (written to the cache folder if absent)")
+                        help="open the demo dataset (written to the cache folder if absent) and "
+                             "run its first product")
     parser.add_argument("--demo-size", type=int, default=DEMO_SIZE, metavar="N",
                         help=f"demo frame size in pixels (default {DEMO_SIZE})")
     parser.add_argument("--config", metavar="FILE", help="parameter file to load (.cfg, .asdf)")
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         folder = demo_folder(args.demo_size)
         window.statusBar().showMessage(f"Preparing the demo dataset in {folder} …")
+        window.run_when_demo_ready = True
         window.worker.requestDemo.emit(str(folder), args.demo_size)
     code = app.exec()
     window.shutdown()

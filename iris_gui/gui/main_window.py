@@ -61,6 +61,8 @@ class MainWindow(QMainWindow):
         self.worker = self.engine.worker
         self.running = False
         self.rerun_when_done = False
+        #: run the first product as soon as the demo dataset is open (iris-gui --demo)
+        self.run_when_demo_ready = False
         self.error_dialogs: list[QMessageBox] = []
         self.partial: dict[str, ProductResult] = {}
         self.run_started = 0.0
@@ -225,6 +227,9 @@ class MainWindow(QMainWindow):
             self.steps_panel.set_folders(self.session.output_dir, self.session.ref_dir)
             self.session.apply_locations()
         self.open_paths([str(asn)])
+        if self.run_when_demo_ready and self.session.current_product is not None:
+            # a newcomer's first look: the first product processed, each step's result in view
+            self.run_current()
 
     def _worker_failed(self, what: str, message: str) -> None:
         self.show_error(f"{what} failed", message)
