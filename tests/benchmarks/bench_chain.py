@@ -167,25 +167,26 @@ def main() -> None:
           f"{'flat':>7} {'chain':>7} {'wall':>7} {'peak RSS':>9}   (seconds / MB)")
     for size in args.size:
         for n in args.backgrounds:
-            completed = subprocess.run(
-                [sys.executable, __file__, "--case", str(size), str(n), "--repeat",
-                 str(args.repeat)], capture_output=True, text=True, check=True)
-            r = json.loads(completed.stdout.strip().splitlines()[-1])
-            b = r["best"]
-            print(f"{'memory':>7} {size:>6} {n:>4} {b['bkg_subtract']:8.3f} "
-                  f"{b['parse_subarray_map']:7.3f} {b['dark_current']:7.3f} {b['flat_field']:7.3f} "
-                  f"{b['chain']:7.3f} {'':>7} {r['peak_rss_mb']:8.0f}M   best of {args.repeat}, "
-                  f"threads={r['threads']}")
-            completed = subprocess.run(
-                [sys.executable, __file__, "--runner-case", str(size), str(n)],
-                capture_output=True, text=True, check=True)
-            r = json.loads(completed.stdout.strip().splitlines()[-1])
-            b = r["steps"]
-            print(f"{'runner':>7} {size:>6} {n:>4} {b['bkg_subtract']:8.3f} "
-                  f"{b['parse_subarray_map']:7.3f} {b['dark_current']:7.3f} {b['flat_field']:7.3f} "
-                  f"{r['compute']:7.3f} {r['wall']:7.3f} {r['peak_rss_mb']:8.0f}M   once, cold, "
-                  f"from FITS files")
+            r = _child(["--case", str(size), str(n), "--repeat", str(args.repeat)])
+            _row("memory", size, n, r["best"], r["best"]["chain"], None, r["peak_rss_mb"],
+                 f"best of {args.repeat}, threads={r['threads']}")
+            r = _child(["--runner-case", str(size), str(n)])
+            _row("runner", size, n, r["steps"], r["compute"], r["wall"], r["peak_rss_mb"],
+                 "once, cold, from FITS files")
 
+
+def _child(arguments: list[str]) -> dict:
+    completed = subprocess.run([sys.executable, __file__, *arguments], capture_output=True,
+                               text=True, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _row(mode: str, size: int, n: int, steps: dict, chain: float, wall: float | None,
+         peak_mb: float, note: str) -> None:
+    wall_text = f"{wall:7.3f}" if wall is not None else " " * 7
+    print(f"{mode:>7} {size:>6} {n:>4} {steps['bkg_subtract']:8.3f} "
+          f"{steps['parse_subarray_map']:7.3f} {steps['dark_current']:7.3f} "
+          f"{steps['flat_field']:7.3f} {chain:7.3f} {wall_text} {peak_mb:8.0f}M   {note}")
 
 if __name__ == "__main__":
     main()
