@@ -188,6 +188,9 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         for dock in (self.inputs_dock, self.steps_dock, self.log_dock, self.console_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        for action in self.image_view.menu_actions():
+            view_menu.addAction(action)
 
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolbar")
@@ -660,6 +663,7 @@ class MainWindow(QMainWindow):
     # ---- closing ------------------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop the worker thread and the console; safe to call twice."""
+        self.image_view.shutdown()
         if self.engine is not None:
             self.engine.stop()
             self.engine = None

@@ -1,0 +1,104 @@
+"""Colour tables for the inspection views: colormaps as 256-entry tables for ``uint8`` index
+images (``inspect_math.N_COLOURS`` data colours + the NaN colour), and the DQ overlay palette."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import numpy as np
+
+from ..engine.dq import DQ_BITS
+from .inspect_math import N_COLOURS, NAN_INDEX
+
+log = logging.getLogger("iris_gui.gui")
+
+#: menu name -> pyqtgraph colormap name (None: a plain grey ramp)
+COLORMAPS: dict[str, str | None] = {
+    "grey": None,
+    "viridis": "viridis",
+    "magma": "magma",
+    "inferno": "inferno",
+    "cividis": "cividis",
+    "heat": "CET-L3",
+    "turbo": "turbo",
+    "blue-white-red": "CET-D1A",
+}
+
+#: NaN pixels: a colour none of the colormaps above uses
+DEFAULT_NAN_COLOUR = (255, 0, 255)
+
+#: DQ overlay colour per flag name (others get a colour from FALLBACK by bit)
+DQ_COLOURS: dict[str, tuple[int, int, int]] = {
+    "DO_NOT_USE": (255, 40, 40),
+    "SATURATED": (255, 150, 0),
+    "JUMP_DET": (255, 235, 0),
+    "DROPOUT": (200, 120, 60),
+    "OUTLIER": (0, 230, 255),
+    "PERSISTENCE": (150, 110, 255),
+    "UNRELIABLE_ERROR": (255, 190, 200),
+    "NON_SCIENCE": (150, 150, 150),
+    "DEAD": (40, 120, 255),
+    "HOT": (255, 90, 0),
+    "WARM": (255, 200, 120),
+    "LOW_QE": (120, 180, 255),
+    "TELEGRAPH": (180, 255, 120),
+    "NONLINEAR": (255, 255, 160),
+    "BAD_REF_PIXEL": (160, 80, 40),
+    "NO_FLAT_FIELD": (0, 220, 90),
+    "UNRELIABLE_DARK": (110, 160, 110),
+    "UNRELIABLE_FLAT": (170, 230, 170),
+    "OTHER_BAD_PIXEL": (230, 230, 230),
+    "REFERENCE_PIXEL": (90, 90, 200),
+}
+_FALLBACK = [(31, 119, 180), (174, 199, 232), (255, 187, 120), (44, 160, 44), (152, 223, 138),
+             (214, 39, 40), (255, 152, 150), (148, 103, 189), (197, 176, 213), (140, 86, 75),
+             (196, 156, 148), (127, 127, 127), (188, 189, 34), (219, 219, 141), (23, 190, 207),
+             (158, 218, 229)]
+
+
+def dq_colour(name: str) -> tuple[int, int, int]:
+    return DQ_COLOURS.get(name, _FALLBACK[DQ_BITS.get(name, 0) % len(_FALLBACK)])
+
+
+def dq_colour_index(name: str) -> int:
+    """Overlay mask value of a flag: 1 + its bit (so the max-pool keeps the highest bit)."""
+    return 1 + DQ_BITS[name]
+
+
+@lru_cache(maxsize=32)
+def _colormap_colours(name: str) -> np.ndarray:
+    """``N_COLOURS`` x 3 ``uint8`` colours of a colormap (grey if it cannot be loaded)."""
+    target = COLORMAPS.get(name)
+    ramp = np.linspace(0, 255, N_COLOURS).round().astype(np.uint8)
+    grey = np.stack([ramp, ramp, ramp], axis=1)
+    if target is None:
+        return grey
+    try:
+        import pyqtgraph as pg
+
+        table = pg.colormap.get(target).getLookupTable(0.0, 1.0, N_COLOURS, alpha=False)
+        return np.ascontiguousarray(table[:, :3], dtype=np.uint8)
+    except Exception as exc:  # noqa: BLE001 - a missing colormap file must not break the view
+        log.warning("colormap %s unavailable (%s); using grey", name, exc)
+        return grey
+
+
+def colour_table(name: str, nan_colour: tuple[int, int, int] = DEFAULT_NAN_COLOUR) -> np.ndarray:
+    """256 x 3 ``uint8`` table for an index image: data colours, then the NaN colour."""
+    table = np.zeros((256, 3), np.uint8)
+    colours = _colormap_colours(name)
+    table[:N_COLOURS] = colours
+    table[N_COLOURS:NAN_INDEX] = colours[-1]
+    table[NAN_INDEX] = nan_colour
+    return table
+
+
+def overlay_table(colours: dict[str, tuple[int, int, int]], opacity: float) -> np.ndarray:
+    """256 x 4 ``uint8`` table for the DQ mask: 0 transparent, ``1 + bit`` the flag's colour."""
+    table = np.zeros((256, 4), np.uint8)
+    alpha = int(round(255 * min(1.0, max(0.0, opacity))))
+    for name, bit in DQ_BITS.items():
+        r, g, b = colours.get(name, dq_colour(name))
+        table[1 + bit] = (r, g, b, alpha)
+    return table

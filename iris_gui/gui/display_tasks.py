@@ -1,0 +1,125 @@
+"""Run the inspection views' heavy numpy work (quantizing 4096² frames, DQ masks, region
+statistics, zscale) on a private ``QThreadPool``; results come back to the GUI thread by signal.
+
+Each task has a key; a key already in flight is not submitted twice. ``shutdown`` drops queued
+tasks and waits for running ones and for the pool's threads to exit, so no thread outlives the
+view (tests rely on it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger("iris_gui.gui")
+
+
+class _Relay(QObject):
+    #: key, result, error message ("" on success) — emitted from a pool thread, received queued
+    done = Signal(object, object, str)
+
+
+class _Task(QRunnable):
+    def __init__(self, relay: _Relay, key: Hashable, fn: Callable[..., Any], args: tuple) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.relay = relay
+        self.key = key
+        self.fn = fn
+        self.args = args
+
+    def run(self) -> None:  # pool thread
+        try:
+            result, error = self.fn(*self.args), ""
+        except Exception as exc:  # noqa: BLE001 - reported to the GUI thread
+            log.exception("inspection task %r failed", self.key)
+            result, error = None, f"{type(exc).__name__}: {exc}"
+        self.fn = self.args = None
+        self.relay.done.emit(self.key, result, error)
+
+
+class TaskRunner(QObject):
+    """Key-deduplicated background tasks; ``finished(key, result, error)`` on the GUI thread."""
+
+    finished = Signal(object, object, str)
+
+    def __init__(self, parent: QObject | None = None, threads: int = 2) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(1, threads))
+        self.pool.setExpiryTimeout(5000)
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._done)
+        self._tasks: dict[Hashable, _Task] = {}
+        self.closed = False
+
+    def submit(self, key: Hashable, fn: Callable[..., Any], *args: Any) -> bool:
+        """Queue ``fn(*args)`` unless ``key`` is already queued or running."""
+        if self.closed or key in self._tasks:
+            return False
+        task = _Task(self._relay, key, fn, args)
+        self._tasks[key] = task
+        self.pool.start(task)
+        return True
+
+    def in_flight(self, key: Hashable) -> bool:
+        return key in self._tasks
+
+    def matching(self, predicate: Callable[[Hashable], bool]) -> bool:
+        return any(predicate(key) for key in self._tasks)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    def _done(self, key: Hashable, result: Any, error: str) -> None:
+        self._tasks.pop(key, None)
+        if not self.closed:
+            self.finished.emit(key, result, error)
+
+    def shutdown(self) -> None:
+        """Drop queued tasks, wait for running ones; the pool's threads exit. Safe to repeat."""
+        self.closed = True
+        self.pool.clear()
+        self.pool.waitForDone(-1)
+        self._tasks.clear()
+
+
+class LRUCache:
+    """A small LRU mapping; entries may carry objects to keep alive alongside the value."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return default
+            self._items.move_to_end(key)
+            return item[0]
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def put(self, key: Hashable, value: Any, keep_alive: Any = None) -> None:
+        with self._lock:
+            self._items[key] = (value, keep_alive)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
