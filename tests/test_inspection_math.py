@@ -81,7 +81,6 @@ def test_frame_info_ignores_nan_and_reports_exact_range():
     assert info.sample.size <= im.SAMPLE_PIXELS * 1.1
     assert info.vmin == pytest.approx(float(np.nanmin(frame)))
     assert info.vmax == pytest.approx(1e4)
-    assert info.nan_count == int(np.isnan(frame).sum())
     assert info.limits("minmax") == (info.vmin, info.vmax)
     # zscale is astropy's ZScaleInterval on the subsample
     expected = ZScaleInterval(n_samples=im.ZSCALE_SAMPLES).get_limits(info.sample)
@@ -122,6 +121,16 @@ def test_newly_flagged_hand_case():
     new = im.newly_flagged(before, after)
     assert new.tolist() == [[1, 0, 1], [0, 2 ** 18, 0]]
     assert im.flag_pixel_counts(im.flag_pixels(new)) == {"DO_NOT_USE": 2, "NO_FLAT_FIELD": 1}
+    pixels = im.flag_pixels(after, before)
+    assert {k: v.tolist() for k, v in pixels.items()} == {"DO_NOT_USE": [0, 2], "NO_FLAT_FIELD": [4]}
+    # a big frame goes block by block; same answer as the whole-array formula
+    rng = np.random.default_rng(4)
+    big_before = rng.integers(0, 4, (1100, 1000)).astype(np.uint32) * np.uint32(2 ** 11)
+    big_after = big_before | (rng.random((1100, 1000)) < 0.01).astype(np.uint32)
+    by_blocks = im.flag_pixels(big_after, big_before)
+    whole = im.flag_pixels(im.newly_flagged(big_before, big_after))
+    assert by_blocks.keys() == whole.keys() == {"DO_NOT_USE"}
+    np.testing.assert_array_equal(by_blocks["DO_NOT_USE"], whole["DO_NOT_USE"])
 
 
 def test_overlay_mask_colours_and_order():
@@ -293,3 +302,13 @@ def test_readout_text():
     assert "(outside)" in lines[2]
     assert im.pixel_label(0, 0, False) == "x = 0, y = 0 (0-based)"
     assert im.format_value(float("nan")) == "NaN"
+
+
+@pytest.mark.parametrize("n", [10, 70_000, 1_000_000])
+def test_radix_sort_equals_numpy(n):
+    rng = np.random.default_rng(n)
+    values = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
+    values[: n // 10] = 0.0
+    values[n // 10: n // 5] = -values[n // 10: n // 5]
+    values[-3:] = [np.inf, -np.inf, 1e-45]
+    np.testing.assert_array_equal(im.sort_float32(values), np.sort(values))

@@ -44,50 +44,76 @@ class _Task(QRunnable):
 
 
 class TaskRunner(QObject):
-    """Key-deduplicated background tasks; ``finished(key, result, error)`` on the GUI thread."""
+    """Key-deduplicated background tasks; ``finished(key, result, error)`` on the GUI thread.
+
+    The queue is kept here, not in the pool: ``QThreadPool.start(task, priority)`` drops the
+    priority when it hands a task to an idle thread (Qt 6.11 ``tryStart`` enqueues at priority 0),
+    so a later low-priority task could overtake it. Tasks are given to the pool only when a thread
+    is free, highest priority first (first come first served within a priority).
+    """
 
     finished = Signal(object, object, str)
 
     def __init__(self, parent: QObject | None = None, threads: int = 2) -> None:
         super().__init__(parent)
+        self.threads = max(1, threads)
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(max(1, threads))
+        self.pool.setMaxThreadCount(self.threads)
         self.pool.setExpiryTimeout(5000)
         self._relay = _Relay(self)
         self._relay.done.connect(self._done)
-        self._tasks: dict[Hashable, _Task] = {}
+        self._running: dict[Hashable, _Task] = {}
+        self._queued: dict[Hashable, tuple[int, int, _Task]] = {}
+        self._order = 0
         self.closed = False
 
-    def submit(self, key: Hashable, fn: Callable[..., Any], *args: Any) -> bool:
-        """Queue ``fn(*args)`` unless ``key`` is already queued or running."""
-        if self.closed or key in self._tasks:
+    def submit(self, key: Hashable, fn: Callable[..., Any], *args: Any, priority: int = 0) -> bool:
+        """Queue ``fn(*args)`` unless ``key`` is already queued or running; queued tasks of
+        higher ``priority`` start first."""
+        if self.closed or key in self._running or key in self._queued:
             return False
-        task = _Task(self._relay, key, fn, args)
-        self._tasks[key] = task
-        self.pool.start(task)
+        self._order += 1
+        self._queued[key] = (priority, self._order, _Task(self._relay, key, fn, args))
+        self._pump()
         return True
 
+    def _pump(self) -> None:
+        while self._queued and len(self._running) < self.threads and not self.closed:
+            key = min(self._queued, key=lambda k: (-self._queued[k][0], self._queued[k][1]))
+            task = self._queued.pop(key)[2]
+            self._running[key] = task
+            self.pool.start(task)
+
+    def discard(self, predicate: Callable[[Hashable], bool]) -> int:
+        """Drop queued (not yet running) tasks whose key matches; returns how many."""
+        drop = [key for key in self._queued if predicate(key)]
+        for key in drop:
+            del self._queued[key]
+        return len(drop)
+
     def in_flight(self, key: Hashable) -> bool:
-        return key in self._tasks
+        return key in self._running or key in self._queued
 
     def matching(self, predicate: Callable[[Hashable], bool]) -> bool:
-        return any(predicate(key) for key in self._tasks)
+        return any(predicate(key) for key in (*self._running, *self._queued))
 
     @property
     def busy(self) -> bool:
-        return bool(self._tasks)
+        return bool(self._running or self._queued)
 
     def _done(self, key: Hashable, result: Any, error: str) -> None:
-        self._tasks.pop(key, None)
+        self._running.pop(key, None)
         if not self.closed:
+            self._pump()
             self.finished.emit(key, result, error)
 
     def shutdown(self) -> None:
         """Drop queued tasks, wait for running ones; the pool's threads exit. Safe to repeat."""
         self.closed = True
+        self._queued.clear()
         self.pool.clear()
         self.pool.waitForDone(-1)
-        self._tasks.clear()
+        self._running.clear()
 
 
 class LRUCache:

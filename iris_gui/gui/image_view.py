@@ -94,9 +94,7 @@ def _compute_frame(source: ViewSource, plane: int) -> np.ndarray:
 
 
 def _compute_flag_pixels(dq: np.ndarray, before_dq: np.ndarray | None) -> dict[str, np.ndarray]:
-    if before_dq is not None:
-        dq = im.newly_flagged(before_dq, dq)
-    return im.flag_pixels(dq)
+    return im.flag_pixels(dq, before_dq)
 
 
 def _compute_mask(shape: tuple[int, int], pixels: dict[str, np.ndarray],
@@ -1025,10 +1023,13 @@ class StepImageView(QWidget):
             self._refresh_queued = True
             QTimer.singleShot(0, self._refresh)
 
+    #: what the eye needs first: pixels, then the overlay, then the numbers
+    PRIORITY = {"frame": 3, "info": 3, "index": 3, "flags": 2, "mask": 2, "stats": 1}
+
     def _submit(self, key: tuple, keep_alive, fn, *args) -> None:
         if key in self._failed or self._closed:
             return
-        if self.runner.submit(key, fn, *args):
+        if self.runner.submit(key, fn, *args, priority=self.PRIORITY[key[0]]):
             self._pending_refs[key] = keep_alive
 
     def _task_done(self, key: tuple, result, error: str) -> None:
@@ -1133,16 +1134,21 @@ class StepImageView(QWidget):
             if render.index is None:
                 self._submit(("index",) + render.index_key, render.source.keep_alive(), im.quantize,
                              render.frame, low, high, stretch)
-        self._refresh_flags(renders, plane)
+        # the overlay and the statistics queue up once the pixels are on their way or shown, so
+        # a freed worker picks up the next frame's quantizing first
+        pixels_first = all(r.index is not None or self.runner.in_flight(("index",) + r.index_key)
+                           for r in renders.values() if r.index_key is not None) and \
+            all(r.index_key is not None for r in renders.values())
+        self._refresh_flags(renders, plane, pixels_first)
         self._renders = renders
         self._apply_display(renders)
         self._refresh_histogram(renders)
-        self._refresh_stats(renders, plane)
+        self._refresh_stats(renders, plane, pixels_first)
         self._update_readout()
         if not self.runner.busy and not self._refresh_queued:
             self.settled.emit()
 
-    def _refresh_flags(self, renders: dict[str, _Render], plane: int) -> None:
+    def _refresh_flags(self, renders: dict[str, _Render], plane: int, may_submit: bool) -> None:
         newly = self.dq_panel.newly.isChecked() and self.views.before is not None
         counts: dict[str, dict[str, int]] = {}
         for role, render in renders.items():
@@ -1160,7 +1166,8 @@ class StepImageView(QWidget):
             render.flags_key = key
             render.flags = self._flag_pixels.get(key)
             if render.flags is None:
-                self._submit(("flags",) + key, refs, _compute_flag_pixels, *args)
+                if may_submit:
+                    self._submit(("flags",) + key, refs, _compute_flag_pixels, *args)
                 continue
             counts[role] = im.flag_pixel_counts(render.flags)
             overlay = self.dq_panel.enabled.isChecked() or source.kind == "dq"
@@ -1288,7 +1295,7 @@ class StepImageView(QWidget):
         self.region = self._region_of(roi)
         self._refresh()
 
-    def _refresh_stats(self, renders: dict[str, _Render], plane: int) -> None:
+    def _refresh_stats(self, renders: dict[str, _Render], plane: int, may_submit: bool) -> None:
         region = self.region
         if region is None:
             return
@@ -1300,7 +1307,8 @@ class StepImageView(QWidget):
             key = (render.key, region, ignore, render.source.dq_key(plane))
             stats = self._stats.get(key)
             if stats is None:
-                if not self.runner.matching(lambda k, fk=render.key: k[0] == "stats" and k[1] == fk):
+                busy = self.runner.matching(lambda k, fk=render.key: k[0] == "stats" and k[1] == fk)
+                if may_submit and not busy:
                     self._submit(("stats",) + key, render.source.keep_alive(), _compute_stats,
                                  render.frame, region, render.source.dq_frame(plane), ignore)
                 continue

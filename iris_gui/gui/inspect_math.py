@@ -144,7 +144,6 @@ class FrameInfo:
     sample: np.ndarray          # finite values of a regular subsample
     vmin: float                 # exact finite min / max
     vmax: float
-    nan_count: int
     zscale: tuple[float, float] | None = None   # computed eagerly (the default limits)
 
     def limits(self, method: str, percent: float = 99.5,
@@ -179,9 +178,8 @@ class FrameInfo:
 def frame_info(image: np.ndarray) -> FrameInfo:
     image = np.asarray(image)
     vmin, vmax = finite_range(image)
-    nan_count = int(np.count_nonzero(np.isnan(image))) if image.dtype.kind == "f" else 0
     sample = regular_sample(image)
-    return FrameInfo(image.shape, sample, vmin, vmax, nan_count, zscale_limits(sample))
+    return FrameInfo(image.shape, sample, vmin, vmax, zscale_limits(sample))
 
 
 # ---- quantization ------------------------------------------------------------------------------
@@ -236,13 +234,30 @@ def index_of_value(value: float, low: float, high: float, stretch: str) -> int:
 
 
 # ---- DQ overlay ----------------------------------------------------------------------------------
-def flag_pixels(dq: np.ndarray) -> dict[str, np.ndarray]:
-    """Flat indices of the pixels carrying each flag present in ``dq`` (engine table order)."""
-    flat = np.asarray(dq).ravel()
-    nonzero = np.flatnonzero(flat)
+def flag_pixels(dq: np.ndarray, before: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Flat indices of the pixels carrying each flag present in ``dq`` (engine table order).
+    With ``before``: only the bits ``dq`` has and ``before`` has not (``newly_flagged``), worked
+    out block by block without a full-size temporary."""
+    flat = np.asarray(dq).reshape(-1)
+    if before is None:
+        nonzero = np.flatnonzero(flat)
+        values = flat[nonzero].astype(np.uint32, copy=False)
+    else:
+        old = np.asarray(before).reshape(-1)
+        indices, chunks = [], []
+        for start in range(0, flat.size, BLOCK_PIXELS * 4):
+            block = newly_flagged(old[start:start + BLOCK_PIXELS * 4],
+                                  flat[start:start + BLOCK_PIXELS * 4])
+            where = np.flatnonzero(block)
+            if where.size:
+                indices.append(where + start)
+                chunks.append(block[where].astype(np.uint32, copy=False))
+        if not indices:
+            return {}
+        nonzero = np.concatenate(indices)
+        values = np.concatenate(chunks)
     if nonzero.size == 0:
         return {}
-    values = flat[nonzero].astype(np.uint32, copy=False)
     present = int(np.bitwise_or.reduce(values))
     pixels: dict[str, np.ndarray] = {}
     for name, bit in DQ_BITS.items():
@@ -377,6 +392,28 @@ class RegionStats:
     extra: dict = field(default_factory=dict)
 
 
+#: below this many values numpy's sort beats the two-pass radix sort
+RADIX_MIN = 60_000
+
+
+def sort_float32(values: np.ndarray) -> np.ndarray:
+    """Sorted copy of NaN-free float32 values. Large arrays use a two-pass LSD radix sort on the
+    order-preserving integer keys of the floats (numpy's stable sort of 16-bit keys is a radix
+    sort): ~18 ms for 1e6 values where ``np.sort`` takes ~30 ms."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    if values.size < RADIX_MIN:
+        return np.sort(values)
+    bits = values.view(np.uint32)
+    # negative floats: flip every bit; positive: flip the sign bit -> unsigned order == float order
+    keys = bits ^ np.where(bits >> np.uint32(31), np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+    low = np.argsort((keys & np.uint32(0xFFFF)).astype(np.uint16), kind="stable")
+    keys = keys[low]
+    high = np.argsort((keys >> np.uint32(16)).astype(np.uint16), kind="stable")
+    keys = keys[high]
+    keys ^= np.where(keys >> np.uint32(31), np.uint32(0x80000000), np.uint32(0xFFFFFFFF))
+    return keys.view(np.float32)
+
+
 def sigma_clipped_sorted(values: np.ndarray, sigma: float = 3.0, maxiters: int | None = 5
                          ) -> tuple[int, int]:
     """Indices ``[i, j)`` of the values astropy's ``sigma_clip`` keeps (centre median, spread std,
@@ -431,7 +468,7 @@ def region_statistics(image: np.ndarray, region: Region, dq: np.ndarray | None =
     stats.n = int(values.size)
     if values.size == 0:
         return stats
-    ordered = np.sort(values.astype(np.float32, copy=False))
+    ordered = sort_float32(values)
     stats.min = float(ordered[0])
     stats.max = float(ordered[-1])
     half = ordered.size // 2

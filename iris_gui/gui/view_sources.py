@@ -27,6 +27,7 @@ ERR_AFTER = "ERR (after)"
 DQ_AFTER = "DQ (after)"
 ERR_BEFORE = "ERR (before)"
 DQ_BEFORE = "DQ (before)"
+INPUT = "Exposure (rate input)"
 
 #: names the step products get in the menu (others: "<key> (product)")
 PRODUCT_LABELS = {"background": BACKGROUND, "dark": "Dark (reference used)",
@@ -181,6 +182,14 @@ def step_views(result: ProductResult | None, step_name: str) -> StepViews:
             sources[BACKGROUND] = ViewSource(BACKGROUND, "data", background, "background")
         if result.bsub is not None:
             sources[BSUB] = ViewSource(BSUB, "data", result.bsub, "bsub")
+    # the exposure and every other step's output, to blink across steps
+    if result.input_model is not None and result.input_model is not before:
+        sources[INPUT] = ViewSource(INPUT, "data", result.input_model, "input")
+    for name, other in result.steps.items():
+        if name != step_name and other.status == "COMPLETE" and other.model is not None \
+                and other.model is not after and other.model is not before:
+            label = f"{name} output"
+            sources[label] = ViewSource(label, "data", other.model, "step")
     if after is not None:
         sources[ERR_AFTER] = ViewSource(ERR_AFTER, "err", after, "err")
         sources[DQ_AFTER] = ViewSource(DQ_AFTER, "dq", after, "dq")

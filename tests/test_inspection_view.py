@@ -1,0 +1,400 @@
+"""The inspection views driven as a person uses them (pytest-qt, offscreen), on small hand-made
+step results whose pixel values, DQ flags and WCS are known. Every test shuts the view down, which
+waits for its worker threads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from factories import make_model  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from iris_gui.engine.association import Member, Product  # noqa: E402
+from iris_gui.engine.config import PipelineConfig  # noqa: E402
+from iris_gui.engine.dq import DQ_FLAGS, flag_counts  # noqa: E402
+from iris_gui.engine.pipeline import ProductResult  # noqa: E402
+from iris_gui.engine.steps.base import StepResult  # noqa: E402
+from iris_gui.engine.wcs import tan_wcs  # noqa: E402
+from iris_gui.gui import inspect_math as im  # noqa: E402
+from iris_gui.gui import view_sources as vs  # noqa: E402
+from iris_gui.gui.colour_tables import dq_colour_index  # noqa: E402
+from iris_gui.gui.image_view import BLINK, SIDE_BY_SIDE, StepImageView  # noqa: E402
+
+NY, NX = 48, 64          # not square: a swapped x/y shows up
+DNU, HOT, NOFLAT = DQ_FLAGS["DO_NOT_USE"], DQ_FLAGS["HOT"], DQ_FLAGS["NO_FLAT_FIELD"]
+
+
+def hand_result(shape=(NY, NX), step="flat_field", seed=2) -> ProductResult:
+    """Before: ramp + noise with a NaN and DQ flags; after = before / 0.8 (+ new flags)."""
+    rng = np.random.default_rng(seed)
+    ny, nx = shape[-2:]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    data = (100.0 + xx + 1000.0 * yy / ny + rng.normal(0, 1, (ny, nx))).astype(np.float32)
+    if len(shape) == 3:
+        data = np.stack([data + 50.0 * k for k in range(shape[0])])
+    err = np.full(data.shape, 2.0, np.float32) + (xx % 3).astype(np.float32)
+    dq = np.zeros(data.shape, np.uint32)
+    data[..., 7, 9] = np.nan
+    dq[..., 3, 5] = DNU
+    dq[..., 10, 20] = HOT | DNU
+    dq[..., 40, 60] = HOT
+    before = make_model(data, err, dq)
+    after_dq = dq.copy()
+    after_dq[..., 12, 30] |= NOFLAT
+    after_dq[..., 3, 5] |= NOFLAT
+    after = before.derive(data=(data / np.float32(0.8)).astype(np.float32),
+                          err=(err * np.float32(1.1)).astype(np.float32), dq=after_dq)
+    wcs = tan_wcs((150.0, 2.2), (nx / 2 + 0.5, ny / 2 + 0.5), 0.004 / 3600, 25.0)
+    before.wcs = after.wcs = wcs
+    product = Product("hand", [Member("hand_rate.fits", "science")])
+    result = ProductResult(product, PipelineConfig(), "", input_model=before)
+    result.steps[step] = StepResult("COMPLETE", after)
+    return result
+
+
+@pytest.fixture()
+def view(qtbot):
+    widget = StepImageView()
+    widget.resize(1300, 760)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    widget.shutdown()
+    assert not widget.runner.busy
+    assert widget.runner.pool.activeThreadCount() == 0
+
+
+def settle(qtbot, view, timeout=10_000):
+    qtbot.waitUntil(lambda: not view.busy, timeout=timeout)
+
+
+def shown(qtbot, view, result, step="flat_field"):
+    view.show_step(result, step)
+    settle(qtbot, view)
+    return result
+
+
+def test_before_after_are_drawn_as_index_images(qtbot, view):
+    result = shown(qtbot, view, hand_result())
+    before, after = result.input_model, result.steps["flat_field"].model
+    assert view.left.choice.currentText() == vs.BEFORE
+    assert view.right.choice.currentText() == vs.AFTER
+    assert view.left.array is before.data and view.right.array is after.data
+    for pane, model in ((view.left, before), (view.right, after)):
+        assert pane.index is not None and pane.index.shape == (NY, NX)
+        assert np.shares_memory(pane.image.image, pane.index)  # no copy
+        assert pane.image.qimage.format() == QImage.Format.Format_Indexed8
+        low, high = view.resolved[pane.name]
+        np.testing.assert_array_equal(pane.index, im.quantize(model.data, low, high, "linear"))
+    # NaN: its own colour-table entry, excluded from the limits
+    assert view.left.index[7, 9] == im.NAN_INDEX
+    assert tuple(view.left.lut[im.NAN_INDEX]) == view.nan_colour
+    assert all(np.isfinite(view.resolved["A"]))
+    # every view of the step is offered
+    labels = [view.left.choice.itemText(i) for i in range(view.left.choice.count())]
+    assert labels[:4] == [vs.BEFORE, vs.AFTER, vs.DIFFERENCE, vs.RATIO]
+    assert {vs.ERR_AFTER, vs.DQ_AFTER}.issubset(labels)
+
+
+def _move_mouse(qtbot, view, pane, ix, iy):
+    """A real mouse move over pixel (ix, iy) of ``pane`` (through the scene's signal)."""
+    scene_pos = pane.view_box.mapViewToScene(QPointF(ix + 0.5, iy + 0.5))
+    pane.plot.scene().sigMouseMoved.emit(scene_pos)
+
+
+@pytest.mark.parametrize("one_based", [False, True])
+def test_readout_equals_the_models_at_known_pixels(qtbot, view, one_based):
+    result = shown(qtbot, view, hand_result())
+    before, after = result.input_model, result.steps["flat_field"].model
+    view.set_one_based(one_based)
+    base = 1 if one_based else 0
+    for ix, iy in ((0, 0), (20, 10), (63, 47), (5, 3)):
+        _move_mouse(qtbot, view, view.right, ix, iy)
+        assert view._cursor == (ix, iy)
+        values = view.readout_values(ix, iy)
+        assert values[0].value == float(before.data[iy, ix])
+        assert values[1].value == float(after.data[iy, ix])
+        assert values[0].err == float(before.err[iy, ix])
+        assert values[1].dq == int(after.dq[iy, ix])
+        text = view.readout.text()
+        label = "1-based, FITS" if one_based else "0-based"
+        assert text.startswith(f"x = {ix + base}, y = {iy + base} ({label})")
+        lines = text.splitlines()
+        assert im.format_value(before.data[iy, ix]) in lines[1]
+        assert im.format_value(after.data[iy, ix]) in lines[2]
+        # RA/Dec are the engine WCS at the 0-based pixel, whatever the label says
+        ra, dec = after.wcs.all_pix2world([[ix, iy]], 0)[0]
+        assert view.sky_at(ix, iy) == (pytest.approx(ra, abs=1e-12), pytest.approx(dec, abs=1e-12))
+        assert im.format_sky(ra, dec) in lines[0]
+    # both DQ mnemonics of the flagged pixel
+    _move_mouse(qtbot, view, view.left, 20, 10)
+    assert "DQ 2049 = DO_NOT_USE+HOT" in view.readout.text()
+    _move_mouse(qtbot, view, view.left, 5, 3)
+    assert "DQ 262145 = DO_NOT_USE+NO_FLAT_FIELD" in view.readout.text().splitlines()[2]
+    # crosshair on the pixel centre in both panes
+    assert view.left.vline.value() == 5.5 and view.right.hline.value() == 3.5
+
+
+def test_difference_and_ratio_views(qtbot, view):
+    result = shown(qtbot, view, hand_result())
+    before, after = result.input_model, result.steps["flat_field"].model
+    view.choose("B", vs.DIFFERENCE)
+    settle(qtbot, view)
+    assert not view.same_levels.isChecked()       # not Before/After: own levels by default
+    np.testing.assert_array_equal(view.right.array, after.data - before.data)
+    assert view.readout_values(30, 12)[1].value == pytest.approx(
+        float(after.data[12, 30] - before.data[12, 30]))
+    view.choose("B", vs.RATIO)
+    settle(qtbot, view)
+    finite = np.isfinite(view.right.array)
+    np.testing.assert_allclose(view.right.array[finite], 1 / 0.8, rtol=1e-6)
+    assert view.right.index[7, 9] == im.NAN_INDEX
+
+
+def test_dq_overlay_counts_equal_the_engine(qtbot, view):
+    result = shown(qtbot, view, hand_result())
+    before, after = result.input_model, result.steps["flat_field"].model
+    view.dq_panel.enabled.setChecked(True)
+    settle(qtbot, view)
+    table = view.dq_panel.table
+    rows = {table.item(r, 1).text().split()[0]: r for r in range(table.rowCount())}
+    assert set(rows) == set(flag_counts(after.dq)) | set(flag_counts(before.dq))
+    for name, row in rows.items():
+        a = table.item(row, 2).text()
+        b = table.item(row, 3).text()
+        assert a == (f"{flag_counts(before.dq)[name]:,}" if name in flag_counts(before.dq) else "")
+        assert b == f"{flag_counts(after.dq)[name]:,}"
+    # the overlay image: the flag's colour index where flagged, 0 elsewhere (full resolution)
+    overlay = view.right.overlay.image
+    assert view.right.overlay_level == 0 and overlay.shape == (NY, NX)
+    assert overlay[12, 30] == dq_colour_index("NO_FLAT_FIELD")
+    assert overlay[10, 20] == dq_colour_index("HOT")   # highest bit wins
+    assert np.count_nonzero(overlay) == np.count_nonzero(after.dq)
+    # untick HOT: the pixel carrying only HOT disappears, the DO_NOT_USE+HOT one turns red
+    view.dq_panel.set_flag("HOT", False)
+    settle(qtbot, view)
+    overlay = view.right.overlay.image
+    assert overlay[40, 60] == 0 and overlay[10, 20] == dq_colour_index("DO_NOT_USE")
+    row = rows["HOT"]
+    assert table.item(row, 0).checkState() == Qt.CheckState.Unchecked
+
+
+def test_newly_flagged_equals_a_hand_made_case(qtbot, view):
+    shown(qtbot, view, hand_result())
+    view.dq_panel.enabled.setChecked(True)
+    view.dq_panel.newly.setChecked(True)
+    settle(qtbot, view)
+    table = view.dq_panel.table
+    assert table.rowCount() == 1
+    assert table.item(0, 1).text() == "NO_FLAT_FIELD (18)"
+    assert table.item(0, 2).text() == "2" and table.item(0, 3).text() == "2"
+    overlay = view.left.overlay.image
+    assert sorted(zip(*np.nonzero(overlay), strict=True)) == [(3, 5), (12, 30)]
+
+
+def test_single_flagged_pixel_stays_visible_zoomed_out(qtbot, view):
+    big = hand_result(shape=(1024, 1536))
+    shown(qtbot, view, big)
+    view.dq_panel.enabled.setChecked(True)
+    settle(qtbot, view)
+    pane = view.left
+    scale = pane.screen_pixels_per_image_pixel()
+    assert scale < 0.5
+    level = pane.overlay_level
+    assert level >= 1 and (1 << level) * scale >= 1.0
+    pooled = pane.overlay.image
+    factor = 1 << level
+    assert pooled[40 // factor, 60 // factor] == dq_colour_index("HOT")
+    assert pooled[3 // factor, 5 // factor] == dq_colour_index("DO_NOT_USE")
+    # zooming in to 1:1 or closer shows the full-resolution mask
+    pane.view_box.setRange(xRange=(0, 100), yRange=(0, 100), padding=0)
+    assert pane.overlay_level == 0 and pane.overlay.image.shape == (1024, 1536)
+
+
+def test_region_statistics_equal_numpy_on_the_same_slice(qtbot, view):
+    result = shown(qtbot, view, hand_result())
+    before, after = result.input_model, result.steps["flat_field"].model
+    region = im.Region("rect", 4.0, 2.0, 30.0, 20.0)        # pixels x 4..33, y 2..21
+    view.set_region(region)
+    qtbot.waitUntil(lambda: set(view.last_stats) == {"A", "B"}, timeout=5000)
+    for role, model in (("A", before), ("B", after)):
+        cut = model.data[2:22, 4:34]
+        finite = cut[np.isfinite(cut)]
+        stats = view.last_stats[role]
+        assert stats.n == finite.size == 599 and stats.n_nan == 1
+        assert stats.n_flagged == int(np.count_nonzero(model.dq[2:22, 4:34]))
+        assert stats.mean == pytest.approx(float(finite.astype(np.float64).mean()))
+        assert stats.median == pytest.approx(float(np.median(finite)))
+        assert stats.std == pytest.approx(float(finite.astype(np.float64).std()))
+        assert stats.min == float(finite.min()) and stats.max == float(finite.max())
+    text = view.region_panel.copy()
+    assert "box x 4..33, y 2..21 (0-based)" in text
+    assert f"A = {vs.BEFORE}" in text and f"B = {vs.AFTER}" in text
+    from PySide6.QtGui import QGuiApplication
+    assert QGuiApplication.clipboard().text() == text
+    # the region is drawn in both panes and moving one moves the other
+    assert set(view.rois) == {"A", "B"}
+    view.rois["B"].setPos((10.0, 5.0))
+    assert tuple(view.rois["A"].pos()) == (10.0, 5.0)
+    assert view.region == im.Region("rect", 10.0, 5.0, 30.0, 20.0)
+    qtbot.waitUntil(lambda: "box x 10..39, y 5..24" in view.region_panel.text.toPlainText(),
+                    timeout=5000)
+    view.set_region(im.Region("circle", 32.0, 24.0, 6.0))
+    qtbot.waitUntil(lambda: "circle" in view.region_panel.text.toPlainText(), timeout=5000)
+    yy, xx = np.mgrid[0:NY, 0:NX]
+    inside = (xx + 0.5 - 32) ** 2 + (yy + 0.5 - 24) ** 2 <= 36
+    assert view.last_stats["B"].n == int(inside.sum())
+    assert view.last_stats["B"].mean == pytest.approx(float(after.data[inside].mean()), rel=1e-6)
+    view.set_region(None)
+    assert view.rois == {} and view.region_panel.text.toPlainText() == ""
+
+
+def test_panes_stay_in_step_after_pan_and_zoom(qtbot, view):
+    shown(qtbot, view, hand_result())
+    left, right = view.left.view_box, view.right.view_box
+    left.scaleBy((0.5, 0.5))
+    left.translateBy((7.0, -3.0))
+    np.testing.assert_allclose(right.viewRange(), left.viewRange())
+    right.scaleBy((0.8, 0.8))
+    right.translateBy((-2.0, 4.0))
+    np.testing.assert_allclose(left.viewRange(), right.viewRange())
+    view.fit()
+    (x0, x1), (y0, y1) = left.viewRange()
+    assert x0 <= 0 and x1 >= NX and y0 <= 0 and y1 >= NY
+    np.testing.assert_allclose(right.viewRange(), left.viewRange())
+
+
+def test_blink_flips_the_shown_image_both_ways(qtbot, view):
+    result = shown(qtbot, view, hand_result())
+    after = result.steps["flat_field"].model
+    view.set_mode(BLINK)
+    settle(qtbot, view)
+    assert not view.right.isVisible()
+    a_image = view.left.index
+    assert view.left.source is view.source("A")
+    view.flip()
+    assert view.shown_role == "B" and view.left.source is view.source("B")
+    assert view.left.array is after.data
+    assert not np.shares_memory(view.left.image.image, a_image)
+    low, high = view.resolved["B"]
+    np.testing.assert_array_equal(view.left.image.image,
+                                  im.quantize(after.data, low, high, "linear"))
+    view.flip()
+    assert view.shown_role == "A" and np.shares_memory(view.left.image.image, a_image)
+    # the Space key flips, from the image pane
+    view.activateWindow()
+    view.left.plot.setFocus()
+    qtbot.waitUntil(view.left.plot.hasFocus, timeout=2000)
+    QTest.keyClick(view.left.plot, Qt.Key.Key_Space)
+    assert view.shown_role == "B"
+    QTest.keyClick(view.left.plot, Qt.Key.Key_Space)
+    assert view.shown_role == "A"
+    # auto-blink at 20 Hz flips by itself, and stops with the mode
+    seen = set()
+    view.blink_rate.setValue(20.0)
+    view.set_auto_blink(True)
+    qtbot.waitUntil(lambda: seen.add(view.shown_role) or seen == {"A", "B"}, timeout=3000)
+    view.set_mode(SIDE_BY_SIDE)
+    assert not view.blink_timer.isActive() and view.right.isVisible()
+
+
+def test_levels_shared_by_default_for_before_after(qtbot, view):
+    result = shown(qtbot, view, hand_result())
+    after = result.steps["flat_field"].model
+    assert view.same_levels.isChecked()
+    assert view.resolved["A"] == view.resolved["B"]
+    low, high = view.resolved["A"]
+    np.testing.assert_array_equal(view.right.index, im.quantize(after.data, low, high))
+    view.same_levels.setChecked(False)
+    settle(qtbot, view)
+    assert view.resolved["B"] != view.resolved["A"]
+    assert view.resolved["B"] == pytest.approx(im.frame_info(after.data).limits("zscale"))
+    # dragging the histogram's levels sets manual limits (for both panes when shared)
+    view.same_levels.setChecked(True)
+    view.histogram.levelsDragged.emit("A", 150.0, 900.0)
+    settle(qtbot, view)
+    assert view.limits.currentText() == "manual"
+    assert view.resolved["A"] == view.resolved["B"] == (150.0, 900.0)
+    assert view.low_edit.text() == "150" and view.high_edit.text() == "900"
+    # stretch and limits choices re-quantize
+    view.stretch.setCurrentText("asinh")
+    view.limits.setCurrentText("minmax")
+    settle(qtbot, view)
+    finite = result.input_model.data[np.isfinite(result.input_model.data)]
+    assert view.resolved["A"] == (float(finite.min()), float(finite.max()))
+    low, high = view.resolved["A"]
+    np.testing.assert_array_equal(view.left.index,
+                                  im.quantize(result.input_model.data, low, high, "asinh"))
+
+
+def test_colormap_changes_only_the_colour_table(qtbot, view):
+    shown(qtbot, view, hand_result())
+    index = view.left.index
+    view.colormap.setCurrentText("viridis")
+    assert view.left.index is index
+    assert view.left.lut[0].tolist() != view.left.lut[-2].tolist()
+    assert view.left.lut[0].tolist() != [0, 0, 0]
+    view.set_nan_colour((0, 255, 0))
+    assert view.left.lut[im.NAN_INDEX].tolist() == [0, 255, 0]
+
+
+def test_integration_slider_for_rateints(qtbot, view):
+    result = shown(qtbot, view, hand_result(shape=(3, NY, NX)))
+    before = result.input_model
+    assert view.plane_slider.isEnabled() and view.plane_slider.maximum() == 2
+    for plane in (2, 0, 1):
+        view.set_plane(plane)
+        settle(qtbot, view)
+        np.testing.assert_array_equal(view.left.array, before.data[plane])
+        assert view.readout_values(11, 13)[0].value == float(before.data[plane, 13, 11])
+    assert view.plane_label.text() == "Integration 2/3"
+
+
+def test_png_export_has_the_right_size(qtbot, view, tmp_path):
+    shown(qtbot, view, hand_result())
+    view.dq_panel.enabled.setChecked(True)
+    settle(qtbot, view)
+    path = tmp_path / "view.png"
+    view.export_png(str(path))
+    image = QImage(str(path))
+    m = view.MARGIN
+    width = view.left.plot.width() + view.right.plot.width() + 3 * m
+    height = (max(view.left.plot.height(), view.right.plot.height()) + view.TITLE_HEIGHT
+              + view.BAR_HEIGHT + view.LEGEND_HEIGHT + 2 * m)
+    assert (image.width(), image.height()) == (width, height)
+    # the panes are in it as shown: the grab of pane A sits under its title
+    grab = view.left.plot.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    y = view.TITLE_HEIGHT + m + grab.height() // 2
+    for x in (grab.width() // 3, grab.width() // 2):
+        assert image.pixel(m + x, y) == grab.pixel(x, grab.height() // 2)
+    view.set_mode(BLINK)
+    view.dq_panel.enabled.setChecked(False)
+    settle(qtbot, view)
+    single = view.export_image()
+    assert single.width() == view.left.plot.width() + 2 * m
+
+
+def test_views_offered_for_bkg_subtract_include_background_and_bsub():
+    result = hand_result(step="bkg_subtract")
+    background = make_model(np.ones((NY, NX)))
+    result.steps["bkg_subtract"].products["background"] = background
+    views = vs.step_views(result, "bkg_subtract")
+    assert list(views.sources)[:3] == [vs.BEFORE, vs.AFTER, vs.DIFFERENCE]
+    assert views.sources[vs.BACKGROUND].model is background
+    assert views.sources[vs.BSUB].model is result.steps["bkg_subtract"].model
+    assert vs.RATIO not in views.sources
+    # other steps' outputs are offered too, to blink across steps
+    result.steps["flat_field"] = StepResult("COMPLETE", make_model(np.zeros((NY, NX))))
+    result.steps["photom"] = StepResult("COMPLETE", make_model(np.ones((NY, NX))))
+    views = vs.step_views(result, "flat_field")
+    assert views.sources["photom output"].model is result.steps["photom"].model
+    assert views.sources[vs.BEFORE].model is result.steps["bkg_subtract"].model
+    assert "bkg_subtract output" not in views.sources          # that is Before
+    assert views.sources[vs.INPUT].model is result.input_model
+    assert vs.step_views(None, "flat_field").sources == {}
