@@ -16,7 +16,8 @@ Conventions (the FITS standard, WCS paper I §2.1.4):
 The resample pixel map (input pixel -> output pixel) is evaluated exactly on a coarse grid and
 interpolated with tensor-product cubic Lagrange polynomials; the interpolation error is checked at
 the centres of the coarse cells (where it is largest) and the grid refined until it is below
-``PIXMAP_TOLERANCE``. On a 4096² frame this is ~50x cheaper than evaluating every pixel.
+``PIXMAP_TOLERANCE``. On a 4096² frame this is ~50x cheaper than evaluating every pixel
+(~0.05 s instead of ~2.5 s).
 """
 
 from __future__ import annotations
