@@ -182,17 +182,17 @@ def _frame_with_outliers(shape=(1200, 1100), seed=11):
 
 def test_rectangle_statistics_equal_numpy_on_the_same_slice():
     frame, dq = _frame_with_outliers()
-    # view coordinates: the box [100.2, 301.7) x [50, 250.5) holds the pixels whose centres
-    # (i + 0.5) are inside: x 100..301, y 50..249 (250.5 itself is outside the half-open box)
-    region = im.Region("rect", 100.2, 50.0, 201.5, 200.5)
+    # view coordinates (pixel centres at integers): the box [100.2, 301.7) x [50, 250) holds the
+    # pixels whose centres are inside, x 101..301, y 50..249 (250 itself is outside: half-open)
+    region = im.Region("rect", 100.2, 50.0, 201.5, 200.0)
     rows, cols = region.bounds(frame.shape)
-    assert (rows, cols) == (slice(50, 250), slice(100, 302))
-    cut = frame[50:250, 100:302]
+    assert (rows, cols) == (slice(50, 250), slice(101, 302))
+    cut = frame[50:250, 101:302]
     finite = cut[np.isfinite(cut)]
     stats = im.region_statistics(frame, region, dq)
     assert stats.n == finite.size
     assert stats.n_nan == int(np.isnan(cut).sum())
-    assert stats.n_flagged == int(np.count_nonzero(dq[50:250, 100:302]))
+    assert stats.n_flagged == int(np.count_nonzero(dq[50:250, 101:302]))
     assert stats.mean == pytest.approx(float(np.mean(finite, dtype=np.float64)), rel=1e-9)
     assert stats.median == pytest.approx(float(np.median(finite)), rel=1e-7)
     assert stats.std == pytest.approx(float(np.std(finite, dtype=np.float64)), rel=1e-9)
@@ -206,7 +206,7 @@ def test_circle_statistics_use_pixels_whose_centres_are_inside():
     frame, dq = _frame_with_outliers((60, 70))
     region = im.Region("circle", 30.0, 20.0, 9.5)
     yy, xx = np.mgrid[0:60, 0:70]
-    inside = (xx + 0.5 - 30.0) ** 2 + (yy + 0.5 - 20.0) ** 2 <= 9.5 ** 2
+    inside = (xx - 30.0) ** 2 + (yy - 20.0) ** 2 <= 9.5 ** 2
     values = frame[inside]
     finite = values[np.isfinite(values)]
     stats = im.region_statistics(frame, region, dq)
@@ -218,6 +218,13 @@ def test_circle_statistics_use_pixels_whose_centres_are_inside():
     kept = values[(dq[inside] == 0) & np.isfinite(values)]
     assert ignoring.n == kept.size
     assert ignoring.mean == pytest.approx(float(np.mean(kept, dtype=np.float64)))
+
+
+def test_circle_boundary_pixels_are_inside():
+    # integer points with x² + y² <= 36: 113 (Gauss circle problem, r = 6)
+    (rows, cols), inside = im.Region("circle", 30.0, 20.0, 6.0).mask((60, 70))
+    assert (rows, cols) == (slice(14, 27), slice(24, 37))
+    assert int(inside.sum()) == 113
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -288,6 +295,13 @@ def test_sky_position_is_the_wcs_with_origin_0():
     # the reference pixel (1-based CRPIX) is 0-based (50, 40)
     assert im.sky_position(wcs, 50, 40) == (pytest.approx(150.0), pytest.approx(2.2))
     assert im.sky_position(None, 1, 1) is None
+
+
+def test_pixel_under_the_cursor_has_its_centre_at_integers():
+    assert im.pixel_at(0.0, 0.0) == (0, 0)
+    assert im.pixel_at(-0.49, 0.49) == (0, 0)
+    assert im.pixel_at(0.5, -0.51) == (1, -1)
+    assert im.pixel_at(12.7, 3.2) == (13, 3)
 
 
 def test_readout_text():

@@ -104,7 +104,8 @@ def test_before_after_are_drawn_as_index_images(qtbot, view):
 
 def _move_mouse(qtbot, view, pane, ix, iy):
     """A real mouse move over pixel (ix, iy) of ``pane`` (through the scene's signal)."""
-    scene_pos = pane.view_box.mapViewToScene(QPointF(ix + 0.5, iy + 0.5))
+    # anywhere inside the pixel: its centre is at (ix, iy), its edges half a pixel away
+    scene_pos = pane.view_box.mapViewToScene(QPointF(ix + 0.3, iy - 0.4))
     pane.plot.scene().sigMouseMoved.emit(scene_pos)
 
 
@@ -138,7 +139,7 @@ def test_readout_equals_the_models_at_known_pixels(qtbot, view, one_based):
     _move_mouse(qtbot, view, view.left, 5, 3)
     assert "DQ 262145 = DO_NOT_USE+NO_FLAT_FIELD" in view.readout.text().splitlines()[2]
     # crosshair on the pixel centre in both panes
-    assert view.left.vline.value() == 5.5 and view.right.hline.value() == 3.5
+    assert view.left.vline.value() == 5 and view.right.hline.value() == 3
 
 
 def test_difference_and_ratio_views(qtbot, view):
@@ -164,6 +165,10 @@ def test_dq_overlay_counts_equal_the_engine(qtbot, view):
     settle(qtbot, view)
     table = view.dq_panel.table
     rows = {table.item(r, 1).text().split()[0]: r for r in range(table.rowCount())}
+    # one row per flag present, and the NaN markers (the NaN at (7, 9)) last
+    assert list(rows)[-1] == "NaN"
+    assert table.item(rows["NaN"], 2).text() == "1" == table.item(rows["NaN"], 3).text()
+    del rows["NaN"]
     assert set(rows) == set(flag_counts(after.dq)) | set(flag_counts(before.dq))
     for name, row in rows.items():
         a = table.item(row, 2).text()
@@ -175,7 +180,8 @@ def test_dq_overlay_counts_equal_the_engine(qtbot, view):
     assert view.right.overlay_level == 0 and overlay.shape == (NY, NX)
     assert overlay[12, 30] == dq_colour_index("NO_FLAT_FIELD")
     assert overlay[10, 20] == dq_colour_index("HOT")   # highest bit wins
-    assert np.count_nonzero(overlay) == np.count_nonzero(after.dq)
+    assert overlay[7, 9] == dq_colour_index("NaN")       # NaN markers over everything
+    assert np.count_nonzero(overlay) == np.count_nonzero(after.dq) + 1
     # untick HOT: the pixel carrying only HOT disappears, the DO_NOT_USE+HOT one turns red
     view.dq_panel.set_flag("HOT", False)
     settle(qtbot, view)
@@ -191,9 +197,13 @@ def test_newly_flagged_equals_a_hand_made_case(qtbot, view):
     view.dq_panel.newly.setChecked(True)
     settle(qtbot, view)
     table = view.dq_panel.table
-    assert table.rowCount() == 1
+    assert table.rowCount() == 2                        # the new flag, and the NaN markers
     assert table.item(0, 1).text() == "NO_FLAT_FIELD (18)"
     assert table.item(0, 2).text() == "2" and table.item(0, 3).text() == "2"
+    overlay = view.left.overlay.image
+    assert sorted(zip(*np.nonzero(overlay), strict=True)) == [(3, 5), (7, 9), (12, 30)]
+    view.dq_panel.set_flag("NaN", False)
+    settle(qtbot, view)
     overlay = view.left.overlay.image
     assert sorted(zip(*np.nonzero(overlay), strict=True)) == [(3, 5), (12, 30)]
 
@@ -215,6 +225,19 @@ def test_single_flagged_pixel_stays_visible_zoomed_out(qtbot, view):
     # zooming in to 1:1 or closer shows the full-resolution mask
     pane.view_box.setRange(xRange=(0, 100), yRange=(0, 100), padding=0)
     assert pane.overlay_level == 0 and pane.overlay.image.shape == (1024, 1536)
+
+
+def test_nan_pixels_stay_visible_zoomed_out_without_the_overlay(qtbot, view):
+    shown(qtbot, view, hand_result(shape=(1024, 1536)))
+    assert not view.dq_panel.enabled.isChecked()
+    pane = view.left
+    level = pane.overlay_level
+    assert level >= 1 and pane.overlay.isVisible()
+    factor = 1 << level
+    pooled = pane.overlay.image
+    assert pooled[7 // factor, 9 // factor] == dq_colour_index("NaN")
+    assert np.count_nonzero(pooled) == 1                 # flags stay hidden: overlay is off
+    assert tuple(pane.overlay.lut[dq_colour_index("NaN")][:3]) == view.nan_colour
 
 
 def test_region_statistics_equal_numpy_on_the_same_slice(qtbot, view):
@@ -248,7 +271,7 @@ def test_region_statistics_equal_numpy_on_the_same_slice(qtbot, view):
     view.set_region(im.Region("circle", 32.0, 24.0, 6.0))
     qtbot.waitUntil(lambda: "circle" in view.region_panel.text.toPlainText(), timeout=5000)
     yy, xx = np.mgrid[0:NY, 0:NX]
-    inside = (xx + 0.5 - 32) ** 2 + (yy + 0.5 - 24) ** 2 <= 36
+    inside = (xx - 32) ** 2 + (yy - 24) ** 2 <= 36
     assert view.last_stats["B"].n == int(inside.sum())
     assert view.last_stats["B"].mean == pytest.approx(float(after.data[inside].mean()), rel=1e-6)
     view.set_region(None)
@@ -266,7 +289,7 @@ def test_panes_stay_in_step_after_pan_and_zoom(qtbot, view):
     np.testing.assert_allclose(left.viewRange(), right.viewRange())
     view.fit()
     (x0, x1), (y0, y1) = left.viewRange()
-    assert x0 <= 0 and x1 >= NX and y0 <= 0 and y1 >= NY
+    assert x0 <= -0.5 and x1 >= NX - 0.5 and y0 <= -0.5 and y1 >= NY - 0.5
     np.testing.assert_allclose(right.viewRange(), left.viewRange())
 
 

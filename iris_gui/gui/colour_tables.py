@@ -61,8 +61,16 @@ def dq_colour(name: str) -> tuple[int, int, int]:
     return DQ_COLOURS.get(name, _FALLBACK[DQ_BITS.get(name, 0) % len(_FALLBACK)])
 
 
+#: the overlay's NaN markers (not a DQ flag: NaN pixels of the shown frame), drawn over any flag
+NAN_MARK = "NaN"
+NAN_MARK_INDEX = 40
+
+
 def dq_colour_index(name: str) -> int:
-    """Overlay mask value of a flag: 1 + its bit (so the max-pool keeps the highest bit)."""
+    """Overlay mask value of a flag: 1 + its bit (so the max-pool keeps the highest bit); NaN
+    markers above every flag."""
+    if name == NAN_MARK:
+        return NAN_MARK_INDEX
     return 1 + DQ_BITS[name]
 
 
@@ -94,11 +102,14 @@ def colour_table(name: str, nan_colour: tuple[int, int, int] = DEFAULT_NAN_COLOU
     return table
 
 
-def overlay_table(colours: dict[str, tuple[int, int, int]], opacity: float) -> np.ndarray:
-    """256 x 4 ``uint8`` table for the DQ mask: 0 transparent, ``1 + bit`` the flag's colour."""
+def overlay_table(colours: dict[str, tuple[int, int, int]], opacity: float,
+                  nan_colour: tuple[int, int, int] = DEFAULT_NAN_COLOUR) -> np.ndarray:
+    """256 x 4 ``uint8`` table for the DQ mask: 0 transparent, ``1 + bit`` the flag's colour,
+    ``NAN_MARK_INDEX`` the NaN colour (opaque)."""
     table = np.zeros((256, 4), np.uint8)
     alpha = int(round(255 * min(1.0, max(0.0, opacity))))
     for name, bit in DQ_BITS.items():
         r, g, b = colours.get(name, dq_colour(name))
         table[1 + bit] = (r, g, b, alpha)
+    table[NAN_MARK_INDEX] = (*nan_colour, 255)
     return table

@@ -66,6 +66,7 @@ from . import inspect_math as im
 from .colour_tables import (
     COLORMAPS,
     DEFAULT_NAN_COLOUR,
+    NAN_MARK,
     colour_table,
     dq_colour,
     dq_colour_index,
@@ -97,6 +98,12 @@ def _compute_flag_pixels(dq: np.ndarray, before_dq: np.ndarray | None) -> dict[s
     return im.flag_pixels(dq, before_dq)
 
 
+def _compute_nan_pixels(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype.kind != "f":
+        return np.empty(0, np.intp)
+    return np.flatnonzero(np.isnan(frame))
+
+
 def _compute_mask(shape: tuple[int, int], pixels: dict[str, np.ndarray],
                   selected: tuple[str, ...]) -> list[np.ndarray]:
     mask = im.overlay_mask(shape, pixels, [(name, dq_colour_index(name)) for name in selected])
@@ -119,6 +126,7 @@ class _Render:
     index: np.ndarray | None = None
     flags_key: tuple | None = None
     flags: dict | None = None
+    nans: np.ndarray | None = None
     mask_key: tuple | None = None
     mask: list | None = None
 
@@ -182,6 +190,8 @@ class ImagePane(QWidget):
             self.image.setLookupTable(lut)
         else:
             self.image.setImage(index, autoLevels=False, levels=None, lut=lut)
+            # pixel centres on integer coordinates, as the engine's 0-based WCS
+            self.image.setRect(QRectF(-0.5, -0.5, index.shape[1], index.shape[0]))
         self.index_key, self.index, self.lut = key, index, lut
 
     def clear(self) -> None:
@@ -230,7 +240,8 @@ class ImagePane(QWidget):
         factor = 1 << level
         lut = self.overlay.lut
         self.overlay.setImage(pooled, autoLevels=False, levels=None, lut=lut)
-        self.overlay.setRect(QRectF(0, 0, pooled.shape[1] * factor, pooled.shape[0] * factor))
+        self.overlay.setRect(QRectF(-0.5, -0.5, pooled.shape[1] * factor,
+                                    pooled.shape[0] * factor))
 
     # crosshair
     def set_crosshair(self, x: float | None, y: float | None) -> None:
@@ -379,6 +390,7 @@ class DQPanel(QWidget):
         #: flag -> ticked (flags not seen yet default to ticked)
         self.selected: dict[str, bool] = {}
         self.colours: dict[str, tuple[int, int, int]] = {}
+        self.nan_colour = DEFAULT_NAN_COLOUR
         self._rows: list[str] = []
         self._content: tuple | None = None
         self._filling = False
@@ -389,6 +401,8 @@ class DQPanel(QWidget):
         self.none_button.clicked.connect(lambda: self._select_all(False))
 
     def colour(self, name: str) -> tuple[int, int, int]:
+        if name == NAN_MARK:
+            return self.nan_colour
         return self.colours.get(name, dq_colour(name))
 
     def is_selected(self, name: str) -> bool:
@@ -400,7 +414,8 @@ class DQPanel(QWidget):
 
     def show_counts(self, counts: dict[str, dict[str, int]], roles: tuple[str, ...]) -> None:
         """``counts``: role -> flag -> pixels. One row per flag present in any role."""
-        names = [name for name in DQ_BITS if any(name in counts.get(r, {}) for r in roles)]
+        names = [name for name in (*DQ_BITS, NAN_MARK)
+                 if any(counts.get(r, {}).get(name) for r in roles)]
         content = (tuple(names), tuple((r, tuple(sorted(counts.get(r, {}).items()))) for r in roles),
                    tuple(self.is_selected(n) for n in names), tuple(self.colour(n) for n in names))
         if content == self._content:
@@ -416,8 +431,14 @@ class DQPanel(QWidget):
             tick.setBackground(QColor(*self.colour(name)))
             tick.setData(Qt.ItemDataRole.UserRole, name)
             self.table.setItem(row, 0, tick)
-            label = QTableWidgetItem(f"{name} ({DQ_BITS[name]})")
-            label.setToolTip(f"{name}: bit {DQ_BITS[name]}, value {1 << DQ_BITS[name]}")
+            if name == NAN_MARK:
+                label = QTableWidgetItem("NaN pixels (not a flag)")
+                label.setToolTip("Mark NaN pixels of the shown frames so they stay visible at "
+                                 "any zoom (colour: the NaN button); shown with or without the "
+                                 "DQ overlay")
+            else:
+                label = QTableWidgetItem(f"{name} ({DQ_BITS[name]})")
+                label.setToolTip(f"{name}: bit {DQ_BITS[name]}, value {1 << DQ_BITS[name]}")
             self.table.setItem(row, 1, label)
             for column, role in ((2, "A"), (3, "B")):
                 value = counts.get(role, {}).get(name) if role in roles else None
@@ -426,7 +447,7 @@ class DQPanel(QWidget):
                 self.table.setItem(row, column, cell)
         self._rows = names
         self._filling = False
-        if not names:
+        if not [n for n in names if n != NAN_MARK]:
             self.note.setText("No DQ flags set in the shown frames." if roles else "")
         else:
             self.note.setText("")
@@ -451,7 +472,7 @@ class DQPanel(QWidget):
         self.changed.emit()
 
     def _pick_colour(self, row: int, column: int) -> None:
-        if column != 0 or row >= len(self._rows):
+        if column != 0 or row >= len(self._rows) or self._rows[row] == NAN_MARK:
             return
         name = self._rows[row]
         colour = QColorDialog.getColor(QColor(*self.colour(name)), self, f"Colour of {name}")
@@ -524,6 +545,7 @@ class StepImageView(QWidget):
         self._levels_cache = LRUCache(64)
         self._histograms = LRUCache(16)
         self._flag_pixels = LRUCache(16)
+        self._nan_pixels = LRUCache(16)
         self._masks = LRUCache(12)       # overlay pyramids
         self._stats = LRUCache(32)
         self._pending_refs: dict[tuple, object] = {}
@@ -701,18 +723,18 @@ class StepImageView(QWidget):
         QVBoxLayout(dq_box).setContentsMargins(4, 2, 4, 4)
         self.dq_panel = DQPanel(dq_box)
         dq_box.layout().addWidget(self.dq_panel)
-        side_layout.addWidget(dq_box, 3)
+        side_layout.addWidget(dq_box, 2)
         region_box = QGroupBox("Region statistics", side)
         QVBoxLayout(region_box).setContentsMargins(4, 2, 4, 4)
         self.region_panel = RegionPanel(region_box)
         region_box.layout().addWidget(self.region_panel)
-        side_layout.addWidget(region_box, 2)
+        side_layout.addWidget(region_box, 3)
         side.setMinimumWidth(250)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
-        self.splitter.setSizes([900, 300])
+        self.splitter.setSizes([880, 330])
         outer.addWidget(self.splitter, 1)
 
         self.rois: dict[str, pg.ROI] = {}
@@ -915,7 +937,7 @@ class StepImageView(QWidget):
         if shape is None:
             return
         ny, nx = shape
-        self.left.view_box.setRange(xRange=(0, nx), yRange=(0, ny), padding=0.02)
+        self.left.view_box.setRange(xRange=(-0.5, nx - 0.5), yRange=(-0.5, ny - 0.5), padding=0.02)
 
     def shutdown(self) -> None:
         """Stop the blink timer and wait for every worker thread; safe to call twice."""
@@ -1009,6 +1031,8 @@ class StepImageView(QWidget):
 
     def set_nan_colour(self, rgb: tuple[int, int, int]) -> None:
         self.nan_colour = tuple(int(c) for c in rgb)
+        self.dq_panel.nan_colour = self.nan_colour
+        self.dq_panel._content = None
         self._update_nan_button()
         self._refresh()
 
@@ -1024,7 +1048,7 @@ class StepImageView(QWidget):
             QTimer.singleShot(0, self._refresh)
 
     #: what the eye needs first: pixels, then the overlay, then the numbers
-    PRIORITY = {"frame": 3, "info": 3, "index": 3, "flags": 2, "mask": 2, "stats": 1}
+    PRIORITY = {"frame": 3, "info": 3, "index": 3, "flags": 2, "nan": 2, "mask": 2, "stats": 1}
 
     def _submit(self, key: tuple, keep_alive, fn, *args) -> None:
         if key in self._failed or self._closed:
@@ -1041,7 +1065,8 @@ class StepImageView(QWidget):
         else:
             kind, inner = key[0], key[1:]
             cache = {"frame": self._frames, "info": self._infos, "index": self._indices,
-                     "flags": self._flag_pixels, "mask": self._masks, "stats": self._stats}[kind]
+                     "flags": self._flag_pixels, "nan": self._nan_pixels, "mask": self._masks,
+                     "stats": self._stats}[kind]
             cache.put(inner, result, refs)
         self._schedule_refresh()
 
@@ -1165,28 +1190,37 @@ class StepImageView(QWidget):
                 refs = (source.model.dq,)
             render.flags_key = key
             render.flags = self._flag_pixels.get(key)
-            if render.flags is None:
-                if may_submit:
-                    self._submit(("flags",) + key, refs, _compute_flag_pixels, *args)
+            if render.frame is not None:
+                render.nans = self._nan_pixels.get(render.key)
+                if render.nans is None and may_submit:
+                    self._submit(("nan",) + render.key, source.keep_alive(), _compute_nan_pixels,
+                                 render.frame)
+            if render.flags is None and may_submit:
+                self._submit(("flags",) + key, refs, _compute_flag_pixels, *args)
+            if render.flags is None or render.nans is None:
                 continue
             counts[role] = im.flag_pixel_counts(render.flags)
+            counts[role][NAN_MARK] = int(render.nans.size)
             overlay = self.dq_panel.enabled.isChecked() or source.kind == "dq"
-            if not overlay:
+            selected = self.dq_panel.selected_flags(render.flags) if overlay else ()
+            if render.nans.size and self.dq_panel.is_selected(NAN_MARK):
+                selected += (NAN_MARK,)
+            if not selected:
                 continue
-            selected = self.dq_panel.selected_flags(render.flags)
-            render.mask_key = (key, selected)
+            render.mask_key = (key, render.key, selected)
             render.mask = self._masks.get(render.mask_key)
             if render.mask is None:
-                self._submit(("mask",) + render.mask_key, refs, _compute_mask, source.shape,
-                             render.flags, selected)
+                pixels = {**render.flags, NAN_MARK: render.nans}
+                self._submit(("mask",) + render.mask_key, refs + source.keep_alive(),
+                             _compute_mask, source.shape, pixels, selected)
         self.dq_panel.show_counts(counts, tuple(renders))
 
     def _overlay_lut(self) -> np.ndarray:
         colours = {name: self.dq_panel.colour(name) for name in DQ_BITS}
-        key = ("overlay", tuple(colours.values()), self.dq_panel.opacity.value())
+        key = ("overlay", tuple(colours.values()), self.dq_panel.opacity.value(), self.nan_colour)
         lut = self._lut_cache.get(key)
         if lut is None:
-            lut = overlay_table(colours, self.dq_panel.opacity.value() / 100.0)
+            lut = overlay_table(colours, self.dq_panel.opacity.value() / 100.0, self.nan_colour)
             self._lut_cache[key] = lut
         return lut
 
@@ -1252,14 +1286,15 @@ class StepImageView(QWidget):
             return
         (x0, x1), (y0, y1) = self.left.view_box.viewRange()
         ny, nx = shape
-        x0, x1 = max(0.0, x0), min(float(nx), x1)
-        y0, y1 = max(0.0, y0), min(float(ny), y1)
-        size = max(4.0, round(min(x1 - x0, y1 - y0) / 4))
+        x0, x1 = max(-0.5, x0), min(nx - 0.5, x1)
+        y0, y1 = max(-0.5, y0), min(ny - 0.5, y1)
+        size = max(4, round(min(x1 - x0, y1 - y0) / 4))
         cx, cy = round((x0 + x1) / 2), round((y0 + y1) / 2)
         if what == "circle":
             self.set_region(im.Region("circle", cx, cy, size / 2))
-        else:
-            self.set_region(im.Region("rect", cx - size / 2, cy - size / 2, size, size))
+        else:  # edges on pixel edges: exactly size x size pixels
+            corner_x, corner_y = cx - size // 2 - 0.5, cy - size // 2 - 0.5
+            self.set_region(im.Region("rect", corner_x, corner_y, size, size))
 
     def _make_roi(self, region: im.Region, primary: bool) -> pg.ROI:
         pen = ROI_PEN if primary else MIRROR_PEN
@@ -1346,7 +1381,7 @@ class StepImageView(QWidget):
         ix, iy = im.pixel_at(x, y)
         self._cursor = (ix, iy)
         for pane in (self.left, self.right):
-            pane.set_crosshair(ix + 0.5, iy + 0.5)
+            pane.set_crosshair(ix, iy)
         self._update_readout()
 
     def readout_values(self, ix: int, iy: int) -> list[im.PaneValue]:
@@ -1392,7 +1427,10 @@ class StepImageView(QWidget):
     MARGIN = 10
 
     def export_image(self) -> QImage:
-        """The panes as shown, each with its title, colour bar and limits, and the DQ legend."""
+        """The panes as shown, each with its title, colour bar and limits, and the DQ legend.
+
+        Layout: a caption line (product, step, integration), then per pane its title over its
+        grab and its colour bar under it, side by side; the overlay legend along the bottom."""
         if self.mode == BLINK:
             panes = [(self.left, self.shown_role)]
         else:
@@ -1408,34 +1446,35 @@ class StepImageView(QWidget):
         try:
             font = QFont(self.font())
             font.setPointSize(9)
-            painter.setFont(font)
-            x = self.MARGIN
-            top = self.MARGIN
+            bold = QFont(font)
+            bold.setBold(True)
+            left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+            painter.setPen(QColor(0, 0, 0))
             caption = self.caption.text()
+            if self.views.nints > 1:
+                caption += f"   integration {self.plane + 1}/{self.views.nints}"
+            painter.setFont(bold)
+            painter.drawText(QRectF(self.MARGIN, self.MARGIN, width - 2 * self.MARGIN, 20), left,
+                             caption)
+            x = self.MARGIN
+            top = self.MARGIN + 20
             for grab, role in grabs:
                 source = self.source(role)
-                label = source.label if source else "—"
                 levels = self.resolved.get(role)
-                detail = f"{self.stretch.currentText()}, {self.limits.currentText()}"
-                if self.views.nints > 1:
-                    detail += f", integration {self.plane + 1}/{self.views.nints}"
-                painter.setPen(QColor(0, 0, 0))
-                bold = QFont(font)
-                bold.setBold(True)
-                painter.setFont(bold)
-                painter.drawText(QRectF(x, top, grab.width(), 20),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 f"{role}: {label}")
+                is_dq = source is not None and source.kind == "dq"
+                detail = "DQ != 0" if is_dq else \
+                    f"{self.stretch.currentText()}, {self.limits.currentText()}"
                 painter.setFont(font)
-                painter.drawText(QRectF(x, top + 20, grab.width(), 20),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 f"{caption}   [{detail}]")
-                painter.drawImage(QPointF(x, top + self.TITLE_HEIGHT), grab)
+                metrics = painter.fontMetrics()
+                title = metrics.elidedText(f"{role}: {source.label if source else '—'}   "
+                                           f"[{detail}]", Qt.TextElideMode.ElideRight,
+                                           grab.width())
+                painter.drawText(QRectF(x, top, grab.width(), 20), left, title)
+                painter.drawImage(QPointF(x, self.TITLE_HEIGHT + self.MARGIN), grab)
                 if levels is not None:
-                    self._draw_colour_bar(painter, QRectF(x + 40, top + self.TITLE_HEIGHT
-                                                          + grab.height() + 6,
-                                                          grab.width() - 80, 14), levels,
-                                          source.kind == "dq" if source else False)
+                    bar_top = self.TITLE_HEIGHT + self.MARGIN + grab.height() + 8
+                    self._draw_colour_bar(painter, QRectF(x + 30, bar_top, grab.width() - 110, 14),
+                                          levels, is_dq)
                 x += grab.width() + self.MARGIN
             if legend:
                 self._draw_legend(painter, QRectF(self.MARGIN, height - self.MARGIN
@@ -1464,13 +1503,14 @@ class StepImageView(QWidget):
             value = low + t * (high - low)
             px = rect.left() + fraction * rect.width()
             painter.drawLine(QPointF(px, rect.bottom()), QPointF(px, rect.bottom() + 4))
-            painter.drawText(QRectF(px - 50, rect.bottom() + 5, 100, 16),
+            painter.drawText(QRectF(px - 45, rect.bottom() + 5, 90, 16),
                              Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                             im.format_value(value))
-        painter.fillRect(QRectF(rect.left() - 34, rect.top(), 12, rect.height()),
-                         QColor(*self.nan_colour))
-        painter.drawText(QRectF(rect.left() - 34, rect.bottom() + 5, 30, 16),
-                         Qt.AlignmentFlag.AlignLeft, "NaN")
+                             f"{value:.4g}")
+        swatch = QRectF(rect.right() + 24, rect.top(), 14, rect.height())
+        painter.fillRect(swatch, QColor(*self.nan_colour))
+        painter.drawRect(swatch)
+        painter.drawText(QRectF(swatch.right() + 4, rect.top() - 2, 40, rect.height() + 4),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "NaN")
 
     def _legend_entries(self) -> list[tuple[str, tuple[int, int, int]]]:
         names: set[str] = set()
@@ -1478,9 +1518,10 @@ class StepImageView(QWidget):
             render = self._renders.get(role)
             if render is None or render.mask_key is None or render.flags is None:
                 continue
-            names.update(render.mask_key[1])
+            names.update(render.mask_key[2])
         prefix = "new " if self.dq_panel.newly.isChecked() else ""
-        return [(prefix + name, self.dq_panel.colour(name)) for name in DQ_BITS if name in names]
+        return [(("" if name == NAN_MARK else prefix) + name, self.dq_panel.colour(name))
+                for name in (*DQ_BITS, NAN_MARK) if name in names]
 
     def _draw_legend(self, painter: QPainter, rect: QRectF,
                      entries: list[tuple[str, tuple[int, int, int]]]) -> None:

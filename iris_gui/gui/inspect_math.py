@@ -8,9 +8,11 @@ Changing the colormap only swaps the table; changing limits or stretch re-quanti
 The DQ overlay is a second ``uint8`` image (0 = transparent, 1.. = one colour per selected flag),
 max-pooled by powers of two for zoomed-out display so a single flagged pixel stays visible.
 
-Pixel conventions: array index ``[y, x]``; in the view, pixel ``(x, y)`` covers the square
-``[x, x + 1) x [y, y + 1)`` so its centre is at ``(x + 0.5, y + 0.5)``. Readouts say whether they
-print 0-based (numpy, astropy ``origin=0``) or 1-based (FITS, DS9) indices.
+Pixel conventions (as the engine's WCS, DESIGN.md): array index ``[y, x]``; view coordinates are
+0-based pixel coordinates with the *centre* of ``data[0, 0]`` at (0, 0), so pixel ``(x, y)`` covers
+``[x - 0.5, x + 0.5) x [y - 0.5, y + 0.5)`` and astropy's ``all_pix2world(x, y, 0)`` applies as is.
+Readouts say whether they print 0-based (numpy, astropy ``origin=0``) or 1-based (FITS, DS9)
+indices.
 """
 
 from __future__ import annotations
@@ -330,9 +332,9 @@ def pyramid_level(screen_pixels_per_image_pixel: float, n_levels: int) -> int:
 @dataclass(frozen=True)
 class Region:
     """A rectangle (``x0, y0`` corner, ``width, height``) or a circle (centre ``x0, y0``, radius
-    ``width``) in view coordinates (pixel ``(x, y)`` spans ``[x, x + 1)``). A pixel belongs to a
-    box when its centre is in ``[x0, x0 + width) x [y0, y0 + height)``, to a circle when its
-    centre is within ``width`` of the centre."""
+    ``width``) in view coordinates (pixel centres at integers). A pixel belongs to a box when its
+    centre is in ``[x0, x0 + width) x [y0, y0 + height)``, to a circle when its centre is within
+    ``width`` of the circle's centre."""
 
     kind: str
     x0: float
@@ -349,11 +351,12 @@ class Region:
         else:
             xa, xb = self.x0, self.x0 + self.width
             ya, yb = self.y0, self.y0 + self.height
-        # centre i + 0.5 in [a, b)  <=>  ceil(a - 0.5) <= i < ceil(b - 0.5)
-        i0 = min(nx, max(0, math.ceil(xa - 0.5)))
-        i1 = min(nx, max(0, math.ceil(xb - 0.5)))
-        j0 = min(ny, max(0, math.ceil(ya - 0.5)))
-        j1 = min(ny, max(0, math.ceil(yb - 0.5)))
+        # box: centre i in [a, b)  <=>  ceil(a) <= i < ceil(b); circle: closed, i <= floor(b)
+        end = (lambda b: math.floor(b) + 1) if self.kind == "circle" else math.ceil
+        i0 = min(nx, max(0, math.ceil(xa)))
+        i1 = min(nx, max(0, end(xb)))
+        j0 = min(ny, max(0, math.ceil(ya)))
+        j1 = min(ny, max(0, end(yb)))
         return slice(j0, max(j0, j1)), slice(i0, max(i0, i1))
 
     def mask(self, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray | None]:
@@ -361,15 +364,15 @@ class Region:
         rows, cols = self.bounds(shape)
         if self.kind != "circle":
             return (rows, cols), None
-        y = np.arange(rows.start, rows.stop) + 0.5 - self.y0
-        x = np.arange(cols.start, cols.stop) + 0.5 - self.x0
+        y = np.arange(rows.start, rows.stop) - self.y0
+        x = np.arange(cols.start, cols.stop) - self.x0
         inside = (y[:, None] ** 2 + x[None, :] ** 2) <= self.width ** 2
         return (rows, cols), inside
 
     def describe(self, one_based: bool = False) -> str:
         base = 1 if one_based else 0
         if self.kind == "circle":
-            return (f"circle centre ({self.x0 - 0.5 + base:.1f}, {self.y0 - 0.5 + base:.1f}) "
+            return (f"circle centre ({self.x0 + base:.1f}, {self.y0 + base:.1f}) "
                     f"r = {self.width:.1f} px")
         rows, cols = self.bounds((1 << 30, 1 << 30))
         return (f"box x {cols.start + base}..{cols.stop - 1 + base}, "
@@ -523,8 +526,8 @@ def format_value(value: float) -> str:
 
 
 def pixel_at(x: float, y: float) -> tuple[int, int]:
-    """0-based pixel under view coordinates (x, y)."""
-    return int(math.floor(x)), int(math.floor(y))
+    """0-based pixel under view coordinates (x, y) (pixel centres at integers)."""
+    return int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
 
 
 def pixel_label(ix: int, iy: int, one_based: bool) -> str:
