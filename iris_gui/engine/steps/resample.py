@@ -330,8 +330,8 @@ STEP = StepSpec(
                   "conserve flux.", choices=KERNELS),
         Parameter("pixfrac", "float", 1.0, "Linear fraction of an input pixel its flux is "
                   "dropped onto.", minimum=0.0, maximum=1.0, exclusive_minimum=True),
-        Parameter("fillval", "string", "NaN", "Value of output pixels no input pixel reached "
-                  "(a number, or NaN)."),
+        Parameter("fillval", "string", "NaN", "SCI value of output pixels no input pixel "
+                  "reached (a number, or NaN); their ERR is NaN, WHT 0 and DQ DO_NOT_USE."),
         Parameter("weight_type", "choice", "exptime", "Pixel weights: exptime = integration "
                   "time (conserves flux); ivm = 1/ERR², which includes the source's Poisson noise "
                   "and so makes bright stars come out too faint (-17 % on the demo stars).",
