@@ -308,8 +308,10 @@ def test_blink_flips_the_shown_image_both_ways(qtbot, view):
     low, high = view.resolved["B"]
     np.testing.assert_array_equal(view.left.image.image,
                                   im.quantize(after.data, low, high, "linear"))
+    assert view.histogram.current_role == "B"              # the histogram follows the blink
     view.flip()
     assert view.shown_role == "A" and np.shares_memory(view.left.image.image, a_image)
+    assert view.histogram.current_role == "A"
     # the Space key flips, from the image pane
     view.activateWindow()
     view.left.plot.setFocus()

@@ -539,14 +539,15 @@ class StepImageView(QWidget):
         self.setObjectName("inspectionView")
         self.runner = TaskRunner(self, threads=2)
         self.runner.finished.connect(self._task_done)
-        self._frames = LRUCache(6)       # derived frames
+        # sizes: at 4096² a derived frame is 64 MB, an index image 16 MB, a pyramid ~21 MB
+        self._frames = LRUCache(4)       # derived frames
         self._infos = LRUCache(32)       # FrameInfo per frame
-        self._indices = LRUCache(16)     # uint8 index images
+        self._indices = LRUCache(12)     # uint8 index images
         self._levels_cache = LRUCache(64)
         self._histograms = LRUCache(16)
         self._flag_pixels = LRUCache(16)
         self._nan_pixels = LRUCache(16)
-        self._masks = LRUCache(12)       # overlay pyramids
+        self._masks = LRUCache(8)        # overlay pyramids
         self._stats = LRUCache(32)
         self._pending_refs: dict[tuple, object] = {}
         self._failed: dict[tuple, str] = {}
@@ -841,11 +842,20 @@ class StepImageView(QWidget):
             self.dq_panel.newly.setEnabled(views.before is not None)
         if result is None:
             self.caption.setText("Run a product to see each step's input and output.")
+            self.release_caches()
         else:
             step = result.steps.get(step_name)
             status = step.status if step else "not run"
             self.caption.setText(f"{result.product.name} — {step_name}: {status}")
         self._choice_changed()
+
+    def release_caches(self) -> None:
+        """Forget every cached frame, index image, mask and statistic (frees their memory)."""
+        for cache in (self._frames, self._infos, self._indices, self._levels_cache,
+                      self._histograms, self._flag_pixels, self._nan_pixels, self._masks,
+                      self._stats):
+            cache.clear()
+        self._failed.clear()
 
     def source(self, role: str) -> ViewSource | None:
         pane = self.panes[role]
@@ -1262,6 +1272,12 @@ class StepImageView(QWidget):
                 edit.setText(f"{value:.6g}")
 
     def _refresh_histogram(self, renders: dict[str, _Render]) -> None:
+        if self.mode == BLINK and self.histogram.current_role != self.shown_role:
+            # blinking: the histogram (and the limit fields) follow the image on screen
+            self.histogram.role.blockSignals(True)
+            self.histogram.role.setCurrentIndex(ROLES.index(self.shown_role))
+            self.histogram.role.blockSignals(False)
+            self._show_level_text()
         role = self.histogram.current_role
         render = renders.get(role) or renders.get("A")
         if render is None or render.info is None or render.levels is None:

@@ -203,14 +203,15 @@ def main(argv: list[str] | None = None) -> int:
         vb.translateBy((args.size / 50, -args.size / 70))
         repaint(view)
         pans.append(time.perf_counter() - t0)
-        factor = 0.7 if step % 6 < 3 else 1 / 0.7      # in and out through pyramid levels
+        factor = 0.5 if step % 10 < 5 else 2.0      # in to ~4 screen px per pixel and out again,
+        # through every overlay pyramid level
         t0 = time.perf_counter()
         vb.scaleBy((factor, factor))
         repaint(view)
         zooms.append(time.perf_counter() - t0)
     view.fit()
     print(summary("pan (both panes repainted)", pans, 50))
-    print(summary("zoom (both panes, overlay level change)", zooms, 50))
+    print(summary("zoom x2 / x0.5 (both panes, overlay levels)", zooms, 50))
 
     # ---- DQ flag toggle --------------------------------------------------------------------------
     toggles = []
