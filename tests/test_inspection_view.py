@@ -256,6 +256,9 @@ def test_region_statistics_equal_numpy_on_the_same_slice(qtbot, view):
         assert stats.median == pytest.approx(float(np.median(finite)))
         assert stats.std == pytest.approx(float(finite.astype(np.float64).std()))
         assert stats.min == float(finite.min()) and stats.max == float(finite.max())
+    view.set_one_based(True)
+    assert "box x 5..34, y 3..22 (1-based)" in view.region_panel.text.toPlainText()
+    view.set_one_based(False)
     text = view.region_panel.copy()
     assert "box x 4..33, y 2..21 (0-based)" in text
     assert f"A = {vs.BEFORE}" in text and f"B = {vs.AFTER}" in text
@@ -320,6 +323,18 @@ def test_blink_flips_the_shown_image_both_ways(qtbot, view):
     assert view.shown_role == "B"
     QTest.keyClick(view.left.plot, Qt.Key.Key_Space)
     assert view.shown_role == "A"
+    QTest.keyClick(view.left.plot, Qt.Key.Key_D)          # D: DQ overlay on and off
+    assert view.dq_panel.enabled.isChecked()
+    QTest.keyClick(view.left.plot, Qt.Key.Key_D)
+    assert not view.dq_panel.enabled.isChecked()
+    QTest.keyClick(view.left.plot, Qt.Key.Key_L)          # L: same levels off and on
+    assert not view.same_levels.isChecked()
+    QTest.keyClick(view.left.plot, Qt.Key.Key_L)
+    assert view.same_levels.isChecked()
+    QTest.keyClick(view.left.plot, Qt.Key.Key_B)          # B: back to side by side, and blink
+    assert view.mode == SIDE_BY_SIDE
+    QTest.keyClick(view.left.plot, Qt.Key.Key_B)
+    assert view.mode == BLINK
     # auto-blink at 20 Hz flips by itself, and stops with the mode
     seen = set()
     view.blink_rate.setValue(20.0)
@@ -347,6 +362,18 @@ def test_levels_shared_by_default_for_before_after(qtbot, view):
     assert view.limits.currentText() == "manual"
     assert view.resolved["A"] == view.resolved["B"] == (150.0, 900.0)
     assert view.low_edit.text() == "150" and view.high_edit.text() == "900"
+    # typing limits in the fields is the same
+    view.low_edit.setText("200")
+    view.high_edit.setText("800")
+    view.high_edit.editingFinished.emit()
+    settle(qtbot, view)
+    assert view.resolved["A"] == view.resolved["B"] == (200.0, 800.0)
+    # percentile limits: the central percent of the subsample
+    view.limits.setCurrentText("percentile")
+    view.percent.setCurrentText("95")
+    settle(qtbot, view)
+    info = im.frame_info(result.input_model.data)
+    assert view.resolved["A"] == pytest.approx(tuple(np.percentile(info.sample, [2.5, 97.5])))
     # stretch and limits choices re-quantize
     view.stretch.setCurrentText("asinh")
     view.limits.setCurrentText("minmax")

@@ -787,12 +787,14 @@ class StepImageView(QWidget):
         self.blink_action = action("&Blink mode", lambda on: self.set_mode(BLINK if on else
                                                                            SIDE_BY_SIDE),
                                    "B", True)
-        self.auto_action = action("&Auto-blink", self.auto_blink.setChecked, "A", True)
-        self.dq_action = action("&DQ overlay", self.dq_panel.enabled.setChecked, "D", True)
-        self.newly_action = action("&Newly flagged by this step", self.dq_panel.newly.setChecked,
-                                   "N", True)
-        self.same_action = action("Same &levels on both panes", self.same_levels.setChecked, "L",
-                                  True)
+        # (lambdas with an argument: PySide passes ``checked`` to them, not to builtin slots)
+        self.auto_action = action("&Auto-blink", lambda on: self.set_auto_blink(on), "A", True)
+        self.dq_action = action("&DQ overlay", lambda on: self.dq_panel.enabled.setChecked(on),
+                                "D", True)
+        self.newly_action = action("&Newly flagged by this step",
+                                   lambda on: self.dq_panel.newly.setChecked(on), "N", True)
+        self.same_action = action("Same &levels on both panes",
+                                  lambda on: self.same_levels.setChecked(on), "L", True)
         self.fit_action = action("&Fit the frame", self.fit, "F")
         self.next_plane_action = action("Next integration", lambda: self.step_plane(1), "PgDown")
         self.prev_plane_action = action("Previous integration", lambda: self.step_plane(-1),
