@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from astropy.visualization import ZScaleInterval  # imported here, not in a worker: it holds the GIL
 
 from ..engine.dq import DQ_BITS, decode
 
@@ -119,8 +120,6 @@ def ordered_limits(low: float, high: float) -> tuple[float, float]:
 
 def zscale_limits(sample: np.ndarray, n_samples: int = ZSCALE_SAMPLES) -> tuple[float, float]:
     """astropy ``ZScaleInterval`` on a (finite) subsample."""
-    from astropy.visualization import ZScaleInterval
-
     sample = np.asarray(sample)
     if sample.size == 0:
         return 0.0, 1.0
@@ -241,8 +240,9 @@ def flag_pixels(dq: np.ndarray, before: np.ndarray | None = None) -> dict[str, n
     With ``before``: only the bits ``dq`` has and ``before`` has not (``newly_flagged``), worked
     out block by block without a full-size temporary."""
     flat = np.asarray(dq).reshape(-1)
+    # (np.flatnonzero of a bool array is ~5x faster than of the uint32 array itself)
     if before is None:
-        nonzero = np.flatnonzero(flat)
+        nonzero = np.flatnonzero(flat != 0)
         values = flat[nonzero].astype(np.uint32, copy=False)
     else:
         old = np.asarray(before).reshape(-1)
@@ -250,7 +250,7 @@ def flag_pixels(dq: np.ndarray, before: np.ndarray | None = None) -> dict[str, n
         for start in range(0, flat.size, BLOCK_PIXELS * 4):
             block = newly_flagged(old[start:start + BLOCK_PIXELS * 4],
                                   flat[start:start + BLOCK_PIXELS * 4])
-            where = np.flatnonzero(block)
+            where = np.flatnonzero(block != 0)
             if where.size:
                 indices.append(where + start)
                 chunks.append(block[where].astype(np.uint32, copy=False))
