@@ -1093,11 +1093,6 @@ class StepImageView(QWidget):
     def _wanted_roles(self) -> tuple[str, ...]:
         return tuple(r for r in ROLES if self.source(r) is not None)
 
-    def _shown_roles(self) -> tuple[str, ...]:
-        if self.mode == BLINK:
-            return (self.shown_role,) if self.source(self.shown_role) is not None else ()
-        return self._wanted_roles()
-
     def _shown_shape(self) -> tuple[int, int] | None:
         source = self.source("A") or self.source("B")
         return source.shape if source is not None else None
