@@ -387,3 +387,30 @@ def test_photom_missing_column(tmp_path):
         read_photom(path)
     with pytest.raises(InputError, match="not found"):
         read_photom(tmp_path / "absent.fits")
+
+
+def test_read_converts_scaled_and_unsigned_arrays_exactly(tmp_path):
+    """Arrays come from the memory map through one conversion: unsigned integers stored with
+    BZERO 2**(bits-1) come back bit for bit, other BSCALE/BZERO give physical values, and no
+    returned array is a view of the (closed) file."""
+    stored = np.array([[0, 2, -4], [6, 8, 100]], np.int16)
+    sci = fits.ImageHDU(stored, name="SCI")
+    sci.header["BSCALE"], sci.header["BZERO"] = 0.5, 10.0   # physical = 10 + 0.5 * stored
+    dq_values = np.array([[0, 1, 2**31], [2**31 + 5, 2**32 - 1, 1 << 30]], np.uint32)
+    map_values = np.array([[0, 1, 2], [65535, 3, 0]], np.uint16)
+    path = tmp_path / "scaled_rate.fits"
+    fits.HDUList([fits.PrimaryHDU(), sci, fits.ImageHDU(dq_values, name="DQ"),
+                  fits.ImageHDU(map_values, name="SUBARR_MAP")]).writeto(path)
+    with fits.open(path, do_not_scale_image_data=True) as raw:  # stored as FITS stores them
+        assert raw["DQ"].header["BZERO"] == 2**31 and raw["SUBARR_MAP"].header["BZERO"] == 2**15
+    model = read_image(path)
+    np.testing.assert_array_equal(model.data, [[10, 11, 8], [13, 14, 60]])
+    assert model.data.dtype == np.float32
+    np.testing.assert_array_equal(model.dq, dq_values)
+    np.testing.assert_array_equal(model.subarr_map, map_values)
+    for array in (model.data, model.err, model.dq, model.subarr_map):
+        assert type(array) is np.ndarray and array.dtype.isnative and array.flags.writeable
+        owner = array
+        while isinstance(owner, np.ndarray) and owner.base is not None:
+            owner = owner.base
+        assert isinstance(owner, np.ndarray) and type(owner) is np.ndarray  # not the file's mmap

@@ -278,8 +278,11 @@ def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageM
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            # memmap=False: DQ is uint32 stored as int32 + BZERO, which astropy cannot memory-map.
-            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+            # Memory-mapped and unscaled: _image_data converts each array (byte order, the
+            # BZERO offset of unsigned integers) in one pass from the file's pages into its
+            # native array, instead of astropy reading a copy and then converting that.
+            with fits.open(path, memmap=True, lazy_load_hdus=False,
+                           do_not_scale_image_data=True) as hdul:
                 hdul.verify("silentfix")
                 return _model_from_hdul(hdul, path, what)
         except (InputError, OSError, ValueError, TypeError, IndexError, KeyError) as exc:
@@ -304,6 +307,39 @@ def _damage_warning(caught: list) -> str | None:
     return None
 
 
+#: BZERO that marks an unsigned integer stored in FITS's signed type, per signed dtype
+_UNSIGNED_BZERO = {np.dtype("int16"): (1 << 15, np.uint16), np.dtype("int32"): (1 << 31, np.uint32),
+                   np.dtype("int64"): (1 << 63, np.uint64)}
+
+
+def _image_data(hdu) -> np.ndarray | None:
+    """The physical values of an image HDU opened with ``do_not_scale_image_data``, as a new
+    native-byte-order array (never a view of the file's memory map).
+
+    Unsigned integers (signed type + BZERO 2**(bits-1), how FITS stores uint16/uint32) are
+    recovered exactly by flipping the sign bit; other BSCALE/BZERO give float64, as the FITS
+    standard defines physical = BZERO + BSCALE * stored.
+    """
+    raw = hdu.data
+    if raw is None:
+        return None
+    bscale = hdu.header.get("BSCALE", 1)
+    bzero = hdu.header.get("BZERO", 0)
+    native = raw.dtype.newbyteorder("=")
+    if bscale == 1 and bzero == 0:
+        out = np.empty(raw.shape, native)
+        np.copyto(out, raw)
+        return out
+    unsigned = _UNSIGNED_BZERO.get(native)
+    if unsigned is not None and bscale == 1 and bzero == unsigned[0]:
+        kind = unsigned[1]
+        out = np.empty(raw.shape, kind)
+        np.bitwise_xor(raw.view(np.dtype(kind).newbyteorder(raw.dtype.byteorder)),
+                       kind(unsigned[0]), out=out)
+        return out
+    return raw.astype(np.float64) * bscale + bzero
+
+
 def _find_extension(hdul: fits.HDUList, *names: str) -> fits.ImageHDU | None:
     for name in names:
         if name in hdul:
@@ -316,7 +352,7 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str) -> ImageModel:
     sci_hdu = _find_extension(hdul, "SCI", "DATA")
     if sci_hdu is None:
         raise InputError(f"{path}: no SCI or DATA extension in this {what}")
-    data = sci_hdu.data
+    data = _image_data(sci_hdu)
     if data is None:
         raise InputError(f"{path}: the {sci_hdu.name} extension holds no data")
     if data.dtype.kind != "f":
@@ -332,18 +368,19 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str) -> ImageModel:
     shape = data.shape
 
     err_hdu = _find_extension(hdul, "ERR")
-    if err_hdu is not None and err_hdu.data is not None:
-        if err_hdu.data.shape != shape:
-            raise InputError(f"{path}: ERR shape {err_hdu.data.shape} differs from SCI {shape}")
-        if err_hdu.data.dtype.kind != "f":
-            raise InputError(f"{path}: ERR must be floating point, found {err_hdu.data.dtype.name}")
-        err = _native(err_hdu.data, np.float32)
+    err_raw = None if err_hdu is None else _image_data(err_hdu)
+    if err_raw is not None:
+        if err_raw.shape != shape:
+            raise InputError(f"{path}: ERR shape {err_raw.shape} differs from SCI {shape}")
+        if err_raw.dtype.kind != "f":
+            raise InputError(f"{path}: ERR must be floating point, found {err_raw.dtype.name}")
+        err = _native(err_raw, np.float32)
     else:
         err = np.zeros(shape, np.float32)
 
     dq_hdu = _find_extension(hdul, "DQ")
-    if dq_hdu is not None and dq_hdu.data is not None:
-        dq_raw = dq_hdu.data
+    dq_raw = None if dq_hdu is None else _image_data(dq_hdu)
+    if dq_raw is not None:
         if dq_raw.shape != shape and not (dq_raw.ndim == 2 and dq_raw.shape == shape[-2:]):
             raise InputError(f"{path}: DQ shape {dq_raw.shape} differs from SCI {shape}")
         if dq_raw.dtype.kind not in "ui":
@@ -357,19 +394,21 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str) -> ImageModel:
 
     subarr_map = None
     map_hdu = _find_extension(hdul, "SUBARR_MAP")
-    if map_hdu is not None and map_hdu.data is not None:
-        if map_hdu.data.shape != shape[-2:]:
+    map_raw = None if map_hdu is None else _image_data(map_hdu)
+    if map_raw is not None:
+        if map_raw.shape != shape[-2:]:
             raise InputError(
-                f"{path}: SUBARR_MAP shape {map_hdu.data.shape} differs from the image {shape[-2:]}"
+                f"{path}: SUBARR_MAP shape {map_raw.shape} differs from the image {shape[-2:]}"
             )
-        subarr_map = _native(map_hdu.data, np.uint16)
+        subarr_map = _native(map_raw, np.uint16)
 
     area = None
     area_hdu = _find_extension(hdul, "AREA")
-    if area_hdu is not None and area_hdu.data is not None:
-        if area_hdu.data.shape != shape[-2:]:
-            raise InputError(f"{path}: AREA shape {area_hdu.data.shape} differs from {shape[-2:]}")
-        area = _native(area_hdu.data, np.float32)
+    area_raw = None if area_hdu is None else _image_data(area_hdu)
+    if area_raw is not None:
+        if area_raw.shape != shape[-2:]:
+            raise InputError(f"{path}: AREA shape {area_raw.shape} differs from {shape[-2:]}")
+        area = _native(area_raw, np.float32)
 
     asdf_tree = None
     if "ASDF" in hdul:
