@@ -1,18 +1,20 @@
 """Entry point of ``iris-gui`` (and ``python -m iris_gui``).
 
     iris-gui [FILE.fits | ASN.json ...] [--demo] [--demo-size N] [--config image2.cfg]
-             [--output-dir DIR]
+             [--output-dir DIR] [--smoke-test OUTDIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .. import __version__
 
 DEMO_SIZE = 2048
+SMOKE_TEST_TIMEOUT_S = 600
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +29,103 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"demo frame size in pixels (default {DEMO_SIZE})")
     parser.add_argument("--config", metavar="FILE", help="parameter file to load (.cfg, .asdf)")
     parser.add_argument("--output-dir", metavar="DIR", help="folder for exported files")
+    parser.add_argument("--smoke-test", metavar="OUTDIR",
+                        help="non-interactive check (packaged builds, CI): open the inputs (the demo "
+                             "dataset when none are given), Run all, Export all to OUTDIR, quit; exit "
+                             "code 0 only if every product ran and a _cal file was written")
     parser.add_argument("--version", action="version", version=f"iris-gui {__version__}")
     return parser
+
+
+def _say(message: str) -> None:
+    stream = sys.stdout or sys.stderr  # a windowed build may have neither
+    if stream is not None:
+        print(message, file=stream, flush=True)
+
+
+def start_smoke_test(app, window, outdir: str, demo: bool, timeout: float = SMOKE_TEST_TIMEOUT_S) -> None:
+    """Drive the window through the public run/export API and quit with 0 (passed) or 1.
+
+    With --demo the window first runs the first product by itself (``run_when_demo_ready``);
+    then every product is run, everything exported to ``outdir``, and the app quits.
+    """
+    from PySide6.QtCore import QTimer
+
+    out = Path(outdir).resolve()
+    phase = ["demo-run" if demo else "run-all"]
+    started = time.perf_counter()
+
+    def finish(code: int, message: str) -> None:
+        if phase[0] == "done":
+            return
+        phase[0] = "done"
+        _say(f"smoke-test: {'PASSED' if code == 0 else 'FAILED'}: {message} "
+             f"({time.perf_counter() - started:.1f} s)")
+        app.exit(code)
+
+    def dialogs_shown() -> str:
+        return "; ".join(box.text() for box in window.error_dialogs)
+
+    def run_all() -> None:
+        phase[0] = "run-all"
+        if not window.session.all_products:
+            finish(1, "no product was opened" + (f": {dialogs_shown()}" if window.error_dialogs else ""))
+            return
+        _say(f"smoke-test: window shown; running {len(window.session.all_products)} product(s)")
+        window.run_all()
+
+    def run_completed(cancelled: int) -> None:
+        if phase[0] == "demo-run":
+            _say("smoke-test: demo dataset opened, first product run")
+            run_all()
+            return
+        if phase[0] != "run-all":
+            return
+        if cancelled:
+            finish(1, "the run was cancelled")
+            return
+        for product in window.session.all_products:
+            result = window.session.result_for(product)
+            if result is None or not result.ok:
+                finish(1, f"{product.name}: {result.error if result is not None else 'no result'}")
+                return
+            statuses = " ".join(f"{name}={step.status}" for name, step in result.steps.items())
+            _say(f"smoke-test: {product.name}: {statuses}")
+        expression = "session.current_product.name, sorted(session.results)[:2], np.__version__"
+        try:  # the in-process IPython console (qtconsole + ipykernel) works too
+            value = window.ensure_console().evaluate(expression)
+        except Exception as exc:  # any failure of the console fails the smoke test
+            finish(1, f"the console failed: {type(exc).__name__}: {exc}")
+            return
+        _say(f"smoke-test: console: {expression} -> {value!r}")
+        phase[0] = "export"
+        window.session.output_dir = str(out)
+        window.steps_panel.set_folders(window.session.output_dir, window.session.ref_dir)
+        window.session.apply_locations()
+        window.export_all()
+
+    def export_completed(written: list, errors: list) -> None:
+        if phase[0] != "export":
+            return
+        for path in written:
+            _say(f"smoke-test: wrote {path}")
+        cals = [p for p in written if Path(p).name.endswith(("_cal.fits", "_calints.fits"))]
+        if errors:
+            finish(1, "; ".join(errors))
+        elif not cals:
+            finish(1, "no _cal file was written")
+        else:
+            finish(0, f"{len(written)} file(s) in {out}")
+
+    window.runCompleted.connect(run_completed)
+    window.exportCompleted.connect(export_completed)
+    if not demo:
+        QTimer.singleShot(0, run_all)
+    watchdog = QTimer(window)
+    watchdog.setSingleShot(True)
+    watchdog.timeout.connect(lambda: finish(1, f"timed out after {timeout:.0f} s in phase {phase[0]}"
+                                               + (f": {dialogs_shown()}" if window.error_dialogs else "")))
+    watchdog.start(int(timeout * 1000))
 
 
 def demo_folder(size: int) -> Path:
@@ -45,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo_size < 64 or args.demo_size % 16:
         print("iris-gui: error: --demo-size must be a multiple of 16, at least 64", file=sys.stderr)
         return 2
+    if args.smoke_test and not args.inputs:
+        args.demo = True
 
     from PySide6.QtWidgets import QApplication
 
@@ -64,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.inputs:
         window.open_paths(args.inputs)
+    if args.smoke_test:
+        start_smoke_test(app, window, args.smoke_test, args.demo)
     if args.demo:
         folder = demo_folder(args.demo_size)
         window.statusBar().showMessage(f"Preparing the demo dataset in {folder} …")

@@ -1,0 +1,10 @@
+"""PyInstaller entry script of the bundled ``iris-image2`` (same as the ``iris-image2`` console script)."""
+
+import multiprocessing
+import sys
+
+from iris_gui.cli import main
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    sys.exit(main())
