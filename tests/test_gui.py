@@ -277,3 +277,13 @@ def test_demo_mode_writes_opens_and_runs_the_first_product(qtbot, window, tmp_pa
     assert window.steps_panel.status("resample") == "COMPLETE"
     # outputs of the demo go beside it unless the user chose a folder
     assert window.session.output_dir == str(tmp_path / "demo" / "output")
+
+
+def test_an_explicit_output_folder_survives_the_demo(qtbot, window, tmp_path):
+    """iris-gui --demo --output-dir DIR exports to DIR, not to the demo's own output folder."""
+    window.settings.remove("folders/output")
+    window.set_output_dir(str(tmp_path / "mine"))
+    with qtbot.waitSignal(window.inputs_panel.tree.model().rowsInserted, timeout=RUN_TIMEOUT_MS):
+        window.worker.requestDemo.emit(str(tmp_path / "demo"), 64)
+    qtbot.waitUntil(lambda: window.session.current_product is not None, timeout=RUN_TIMEOUT_MS)
+    assert window.session.output_dir == str(tmp_path / "mine")

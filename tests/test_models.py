@@ -414,3 +414,13 @@ def test_read_converts_scaled_and_unsigned_arrays_exactly(tmp_path):
         while isinstance(owner, np.ndarray) and owner.base is not None:
             owner = owner.base
         assert isinstance(owner, np.ndarray) and type(owner) is np.ndarray  # not the file's mmap
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """Outputs are readable like any new file (0666 - umask), not mkstemp's private 0600."""
+    from iris_gui.engine.files import _UMASK, atomic_write_text
+
+    path = atomic_write_text(tmp_path / "note.txt", "hello")
+    assert path.read_text() == "hello"
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~_UMASK
+    assert os.stat(path).st_mode & 0o044 == 0o044 & ~_UMASK  # group/others can read (umask 022)

@@ -32,6 +32,16 @@ def check_output_dir(directory: str | os.PathLike) -> Path:
     return directory
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+#: read once at import, before worker threads create files (os.umask is process-wide)
+_UMASK = _read_umask()
+
+
 def atomic_write(
     path: str | os.PathLike,
     write: Callable[[Path], None],
@@ -53,6 +63,9 @@ def atomic_write(
     temporary_path = Path(temporary)
     try:
         write(temporary_path)
+        # mkstemp creates the file 0600; give it the mode any new file gets (0666 - umask), so
+        # colleagues can read products written to a shared folder
+        os.chmod(temporary_path, 0o666 & ~_UMASK)
         os.replace(temporary_path, path)
     except BaseException:
         temporary_path.unlink(missing_ok=True)

@@ -99,9 +99,7 @@ def start_smoke_test(app, window, outdir: str, demo: bool, timeout: float = SMOK
             return
         _say(f"smoke-test: console: {expression} -> {value!r}")
         phase[0] = "export"
-        window.session.output_dir = str(out)
-        window.steps_panel.set_folders(window.session.output_dir, window.session.ref_dir)
-        window.session.apply_locations()
+        window.set_output_dir(str(out))
         window.export_all()
 
     def export_completed(written: list, errors: list) -> None:
@@ -155,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     window = MainWindow()
     if args.output_dir:
-        window.session.output_dir = str(Path(args.output_dir).resolve())
-        window.steps_panel.set_folders(window.session.output_dir, window.session.ref_dir)
-        window.session.apply_locations()
+        window.set_output_dir(args.output_dir)
     if args.config:
         window.load_parameters_from(args.config)
     window.show()

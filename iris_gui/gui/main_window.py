@@ -63,6 +63,8 @@ class MainWindow(QMainWindow):
         self.rerun_when_done = False
         #: run the first product as soon as the demo dataset is open (iris-gui --demo)
         self.run_when_demo_ready = False
+        #: the output folder was given explicitly (set_output_dir), not a default
+        self.output_dir_chosen = False
         self.error_dialogs: list[QMessageBox] = []
         self.partial: dict[str, ProductResult] = {}
         self.run_started = 0.0
@@ -222,13 +224,18 @@ class MainWindow(QMainWindow):
         w.demoReady.connect(self._demo_ready)
         w.failed.connect(self._worker_failed)
 
+    def set_output_dir(self, folder: str, *, chosen: bool = True) -> None:
+        """Export to ``folder``; ``chosen``: the user asked for it (e.g. --output-dir), so the
+        demo does not replace it with its own output folder."""
+        self.session.output_dir = str(Path(folder).resolve())
+        self.steps_panel.set_folders(self.session.output_dir, self.session.ref_dir)
+        self.session.apply_locations()
+        self.output_dir_chosen = self.output_dir_chosen or chosen
+
     def _demo_ready(self, asn) -> None:
         self.statusBar().clearMessage()
-        demo_output = Path(asn).parent / "output"
-        if not self.settings.value("folders/output"):
-            self.session.output_dir = str(demo_output)
-            self.steps_panel.set_folders(self.session.output_dir, self.session.ref_dir)
-            self.session.apply_locations()
+        if not self.output_dir_chosen and not self.settings.value("folders/output"):
+            self.set_output_dir(str(Path(asn).parent / "output"), chosen=False)
         self.open_paths([str(asn)])
         if self.run_when_demo_ready and self.session.current_product is not None:
             # a newcomer's first look: the first product processed, each step's result in view
