@@ -344,6 +344,28 @@ def test_blink_flips_the_shown_image_both_ways(qtbot, view):
     assert not view.blink_timer.isActive() and view.right.isVisible()
 
 
+def test_blink_between_two_products(qtbot, view):
+    """Another product's output of the same step is offered (same shape only) and blinks."""
+    result = hand_result()
+    other = hand_result(seed=5)
+    other.product = Product("second", [Member("second_rate.fits", "science")])
+    small = hand_result(shape=(44, 62))
+    small.product = Product("subarray", [Member("sub_rate.fits", "science")])
+    view.show_step(result, "flat_field", [result, other, small])
+    settle(qtbot, view)
+    label = vs.other_product_label("second")
+    assert label in view.views.sources
+    assert vs.other_product_label("subarray") not in view.views.sources  # other shape
+    view.choose("A", vs.AFTER)
+    view.choose("B", label)
+    view.set_mode(BLINK)
+    settle(qtbot, view)
+    assert view.left.array is result.steps["flat_field"].model.data
+    view.flip()
+    settle(qtbot, view)
+    assert view.left.array is other.steps["flat_field"].model.data
+
+
 def test_levels_shared_by_default_for_before_after(qtbot, view):
     result = shown(qtbot, view, hand_result())
     after = result.steps["flat_field"].model

@@ -813,10 +813,12 @@ class StepImageView(QWidget):
                 self.prev_plane_action, self.export_action]
 
     # ---- public API ------------------------------------------------------------------------------
-    def show_step(self, result: ProductResult | None, step_name: str) -> None:
-        """Show what ``step_name`` did to ``result`` (None: nothing yet)."""
+    def show_step(self, result: ProductResult | None, step_name: str,
+                  others: tuple[ProductResult, ...] | list[ProductResult] = ()) -> None:
+        """Show what ``step_name`` did to ``result`` (None: nothing yet); ``others`` are other
+        products' results, offered for blinking when their frames have the same shape."""
         self.result, self.step_name = result, step_name
-        views = step_views(result, step_name)
+        views = step_views(result, step_name, others)
         same = (list(views.sources) == list(self.views.sources)
                 and all(views.sources[k].model is self.views.sources[k].model
                         and views.sources[k].other is self.views.sources[k].other

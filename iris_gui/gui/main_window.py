@@ -602,7 +602,9 @@ class MainWindow(QMainWindow):
         result = None
         if product is not None:
             result = self.partial.get(product_key(product)) or self.session.current_result
-        self.image_view.show_step(result, name)
+        others = [r for r in map(self.session.result_for, self.session.all_products)
+                  if r is not None and r is not result]
+        self.image_view.show_step(result, name, others)
 
     # ---- export -------------------------------------------------------------------------------------
     def export_selected(self) -> None:

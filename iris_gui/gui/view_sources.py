@@ -154,8 +154,15 @@ def _same_shape(a: ImageModel, b: ImageModel) -> bool:
     return a.data.shape == b.data.shape
 
 
-def step_views(result: ProductResult | None, step_name: str) -> StepViews:
-    """Everything that can be shown for ``step_name`` of ``result``."""
+def other_product_label(product_name: str) -> str:
+    return f"After — {product_name}"
+
+
+def step_views(result: ProductResult | None, step_name: str,
+               others: tuple[ProductResult, ...] | list[ProductResult] = ()) -> StepViews:
+    """Everything that can be shown for ``step_name`` of ``result``; ``others``: results of
+    other products, whose output of the same step is offered when it has the same shape (to
+    blink one exposure against another)."""
     sources: OrderedDict[str, ViewSource] = OrderedDict()
     if result is None:
         return StepViews(sources)
@@ -190,6 +197,16 @@ def step_views(result: ProductResult | None, step_name: str) -> StepViews:
                 and other.model is not after and other.model is not before:
             label = f"{name} output"
             sources[label] = ViewSource(label, "data", other.model, "step")
+    for other_result in others:
+        if other_result is result or other_result.product.name == result.product.name:
+            continue
+        other_step = other_result.steps.get(step_name)
+        if other_step is None or other_step.status != "COMPLETE" or other_step.model is None:
+            continue
+        if after is not None and not _same_shape(after, other_step.model):
+            continue
+        label = other_product_label(other_result.product.name)
+        sources[label] = ViewSource(label, "data", other_step.model, "after")
     if after is not None:
         sources[ERR_AFTER] = ViewSource(ERR_AFTER, "err", after, "err")
         sources[DQ_AFTER] = ViewSource(DQ_AFTER, "dq", after, "dq")
