@@ -67,10 +67,11 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                             f"the science {model.filter}")
         backgrounds.append(background)
         context.progress(0.3 * (number + 1) / len(paths))
+    del background  # the list is the only reference left; subtract_background empties it
     started = time.perf_counter()
     out, background_model, combined = subtract_background(
         model, backgrounds, params["sigma"], params["maxiters"], cancel=context.cancel,
-        progress=lambda f: context.progress(0.3 + 0.7 * f),
+        progress=lambda f: context.progress(0.3 + 0.7 * f), release_backgrounds=True,
     )
     clipped = int(len(paths) * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
     context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid",
@@ -82,15 +83,20 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
 
 
 def subtract_background(model: ImageModel, backgrounds: list[ImageModel], sigma: float,
-                        maxiters: int | None, *, cancel=None, progress=None):
+                        maxiters: int | None, *, cancel=None, progress=None,
+                        release_backgrounds: bool = False):
     """The arithmetic of the step on backgrounds already cut to the model's window.
 
-    Returns (output model, combined background model, CombinedBackground).
+    ``release_backgrounds``: empty the ``backgrounds`` list once they are combined, so their
+    memory is free before the output is allocated (the output then reuses pages the process
+    already has, instead of new ones, which cost ~2.5 ms/MB on a first touch on the
+    development VM). Returns (output model, combined background model, CombinedBackground).
     """
     def report(fraction: float) -> None:
         if progress is not None:
             progress(fraction)
 
+    count = len(backgrounds)
     dark_subtracted = all(
         str(b.header.get("S_DARK", "")).strip().upper() == COMPLETE for b in backgrounds
     )
@@ -98,6 +104,8 @@ def subtract_background(model: ImageModel, backgrounds: list[ImageModel], sigma:
         [b.data for b in backgrounds], [b.err for b in backgrounds], [b.dq for b in backgrounds],
         sigma=sigma, maxiters=maxiters, cancel=cancel, progress=lambda f: report(0.7 * f),
     )
+    if release_backgrounds:
+        backgrounds.clear()
     sci_out = np.empty_like(model.data)
     err_out = np.empty_like(model.err)
     dq_out = np.empty_like(model.dq)
@@ -109,11 +117,11 @@ def subtract_background(model: ImageModel, backgrounds: list[ImageModel], sigma:
 
     run_image_blocks(model.shape, work, cancel=cancel, progress=lambda f: report(0.7 + 0.3 * f))
     out = model.derive(data=sci_out, err=err_out, dq=dq_out)
-    out.header["NBKG"] = (len(backgrounds), "background exposures averaged")
+    out.header["NBKG"] = (count, "background exposures averaged")
     out.header["BKGDKSUB"] = (dark_subtracted, "all backgrounds were dark-subtracted")
     background_model = model.derive(data=combined.data, err=combined.err, dq=combined.dq,
                                     subarr_map=None, area=None)
-    background_model.header["NBKG"] = len(backgrounds)
+    background_model.header["NBKG"] = count
     return out, background_model, combined
 
 
