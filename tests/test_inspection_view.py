@@ -407,6 +407,17 @@ def test_levels_shared_by_default_for_before_after(qtbot, view):
                                   im.quantize(result.input_model.data, low, high, "asinh"))
 
 
+def test_levels_not_shared_by_default_where_the_step_moves_the_level(qtbot, view):
+    """bkg_subtract removes the sky and photom changes the units: one set of levels would leave
+    a pane blank, so Before/After start with their own; switching to flat_field shares again."""
+    for step in ("bkg_subtract", "photom"):
+        shown(qtbot, view, hand_result(step=step), step)
+        assert not view.same_levels.isChecked(), step
+        assert view.resolved["A"] != view.resolved["B"]
+    shown(qtbot, view, hand_result(), "flat_field")
+    assert view.same_levels.isChecked()
+
+
 def test_colormap_changes_only_the_colour_table(qtbot, view):
     shown(qtbot, view, hand_result())
     index = view.left.index

@@ -73,7 +73,14 @@ from .colour_tables import (
     overlay_table,
 )
 from .display_tasks import LRUCache, TaskRunner
-from .view_sources import AFTER, BEFORE, SCIENCE_ROLES, StepViews, ViewSource, step_views
+from .view_sources import (
+    AFTER,
+    BEFORE,
+    StepViews,
+    ViewSource,
+    share_levels_by_default,
+    step_views,
+)
 
 log = logging.getLogger("iris_gui.gui")
 
@@ -988,11 +995,12 @@ class StepImageView(QWidget):
             self.blink_timer.stop()
 
     def _choice_changed(self) -> None:
-        pair = (self.left.choice.currentText(), self.right.choice.currentText())
+        pair = (self.step_name, self.left.choice.currentText(), self.right.choice.currentText())
         if pair != self._pair:
             self._pair = pair
             a, b = self.source("A"), self.source("B")
-            default = a is not None and b is not None and {a.role, b.role} <= SCIENCE_ROLES
+            default = a is not None and b is not None \
+                and share_levels_by_default(self.step_name, {a.role, b.role})
             self.same_levels.blockSignals(True)
             self.same_levels.setChecked(default)
             self.same_levels.blockSignals(False)

@@ -36,6 +36,14 @@ PRODUCT_LABELS = {"background": BACKGROUND, "dark": "Dark (reference used)",
 #: roles whose pixels are in the same units, for the "same levels" default
 SCIENCE_ROLES = frozenset({"before", "after"})
 
+#: steps whose output is on another level or in other units than their input (the sky removed;
+#: DN/s -> MJy/sr): shared Before/After levels would show one pane blank, so not by default
+LEVEL_CHANGING_STEPS = frozenset({"bkg_subtract", "photom"})
+
+
+def share_levels_by_default(step_name: str | None, roles: set[str]) -> bool:
+    return roles <= SCIENCE_ROLES and step_name not in LEVEL_CHANGING_STEPS
+
 #: steps that also get a Ratio view
 RATIO_STEPS = frozenset({"flat_field"})
 
