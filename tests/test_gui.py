@@ -287,3 +287,32 @@ def test_an_explicit_output_folder_survives_the_demo(qtbot, window, tmp_path):
         window.worker.requestDemo.emit(str(tmp_path / "demo"), 64)
     qtbot.waitUntil(lambda: window.session.current_product is not None, timeout=RUN_TIMEOUT_MS)
     assert window.session.output_dir == str(tmp_path / "mine")
+
+
+def test_float_fields_keep_small_values_and_none(qtbot, window):
+    """photmjsr ~2e-4 MJy/sr per DN/s and pixel scales of a few mas must survive the form, and
+    optional floats (None: use the table / the input's scale) must be settable to None."""
+    photmjsr = step_editor(window, "photom", "photmjsr")
+    assert photmjsr.value() is None and photmjsr.widget.text() == "None"
+    photmjsr.widget.lineEdit().setText("2.1e-4")
+    photmjsr.widget.interpretText()
+    assert window.session.config.steps["photom"]["photmjsr"] == 2.1e-4
+    assert photmjsr.widget.text() == "0.00021"
+    photmjsr.widget.lineEdit().setText("None")
+    photmjsr.widget.interpretText()
+    assert window.session.config.steps["photom"]["photmjsr"] is None
+
+    scale = step_editor(window, "resample", "pixel_scale")
+    assert scale.value() is None                       # not 0.0001 arcsec
+    scale.widget.setValue(0.0041)
+    assert window.session.config.steps["resample"]["pixel_scale"] == 0.0041
+    scale.reset_button.click()
+    assert window.session.config.steps["resample"]["pixel_scale"] is None
+    rotation = step_editor(window, "resample", "rotation")
+    assert rotation.value() == 0.0                     # north up by default ...
+    rotation.widget.setValue(rotation.widget.minimum())
+    assert window.session.config.steps["resample"]["rotation"] is None  # ... or detector axes
+    sigma = step_editor(window, "bkg_subtract", "sigma")
+    sigma.widget.lineEdit().setText("-1")              # out of bounds: not accepted
+    sigma.widget.interpretText()
+    assert window.session.config.steps["bkg_subtract"]["sigma"] == 3.0

@@ -418,6 +418,23 @@ def test_levels_not_shared_by_default_where_the_step_moves_the_level(qtbot, view
     assert view.same_levels.isChecked()
 
 
+def test_resample_shows_the_i2d_beside_its_input(qtbot, view):
+    """resample leaves the _cal unchanged (After = Before); pane B shows the i2d product, and
+    going back to another step shows its After again."""
+    result = hand_result()
+    cal = result.steps["flat_field"].model
+    i2d = make_model(np.full((NY + 6, NX + 4), 3.0, np.float32))
+    result.steps["resample"] = StepResult("COMPLETE", cal, products={"i2d": i2d})
+    shown(qtbot, view, result, "flat_field")
+    assert view.right.choice.currentText() == vs.AFTER
+    shown(qtbot, view, result, "resample")
+    assert view.right.choice.currentText() == vs.I2D
+    assert view.right.array is i2d.data
+    assert vs.DIFFERENCE in view.views.sources          # before/after have the same shape
+    shown(qtbot, view, result, "flat_field")
+    assert view.right.choice.currentText() == vs.AFTER
+
+
 def test_colormap_changes_only_the_colour_table(qtbot, view):
     shown(qtbot, view, hand_result())
     index = view.left.index

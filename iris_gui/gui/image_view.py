@@ -76,6 +76,7 @@ from .display_tasks import LRUCache, TaskRunner
 from .view_sources import (
     AFTER,
     BEFORE,
+    I2D,
     StepViews,
     ViewSource,
     share_levels_by_default,
@@ -833,8 +834,12 @@ class StepImageView(QWidget):
         self.views = views
         if not same:
             names = list(views.sources)
-            for pane, preferred in ((self.left, BEFORE), (self.right, AFTER)):
+            # resample leaves the _cal as it was (After = Before): its result is the i2d product
+            right_default = I2D if I2D in names else AFTER
+            for pane, preferred in ((self.left, BEFORE), (self.right, right_default)):
                 keep = pane.choice.currentText()
+                if pane is self.right and keep == AFTER:
+                    keep = right_default
                 pane.choice.blockSignals(True)
                 pane.choice.clear()
                 pane.choice.addItems(names)

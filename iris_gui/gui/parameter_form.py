@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,6 +30,43 @@ from ..engine.parameters import Parameter
 
 HIDDEN = ("skip",)
 NONE_TEXT = "None"
+
+
+class FloatSpinBox(QDoubleSpinBox):
+    """A spin box for floats of any magnitude: shows 8 significant digits (``2.1e-04`` stays
+    2.1e-04, where a fixed number of decimals would show 0.0002 or round it away), accepts
+    scientific notation, and steps adaptively. With a special value text (optional parameters)
+    the minimum stands for None and the text "None" can be typed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(15)  # Qt rounds values to this many decimals
+        self.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt naming)
+        return f"{value:.8g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802
+        text = text.strip()
+        if self.specialValueText() and text.lower() == self.specialValueText().lower():
+            return self.minimum()
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        stripped = text.strip()
+        special = self.specialValueText()
+        if special and stripped.lower() == special.lower():
+            return QValidator.State.Acceptable, text, pos
+        try:
+            value = float(stripped)
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos  # e.g. "2.1e-" while typing
+        if self.minimum() <= value <= self.maximum() and math.isfinite(value):
+            return QValidator.State.Acceptable, text, pos
+        return QValidator.State.Intermediate, text, pos
 
 
 class ParameterEditor(QWidget):
@@ -81,13 +119,14 @@ class ParameterEditor(QWidget):
             spin.valueChanged.connect(lambda _v: self._emit(self.value()))
             return spin
         if p.kind == "float":
-            spin = QDoubleSpinBox(self)
-            spin.setDecimals(4)
+            spin = FloatSpinBox(self)
             low = p.minimum if p.minimum is not None else -1e12
             if p.exclusive_minimum and p.minimum is not None:
-                low = p.minimum + 10 ** -spin.decimals()
+                low = p.minimum + max(abs(p.minimum) * 1e-12, 1e-12)
+            if p.optional:  # just below the minimum stands for None
+                low -= max(abs(low) * 1e-9, 1e-9)
+                spin.setSpecialValueText(NONE_TEXT)
             spin.setRange(low, p.maximum if p.maximum is not None else 1e12)
-            spin.setSingleStep(0.1)
             spin.valueChanged.connect(lambda _v: self._emit(self.value()))
             return spin
         if p.kind == "choice":
@@ -114,6 +153,8 @@ class ParameterEditor(QWidget):
                 return None
             return int(w.value())
         if p.kind == "float":
+            if p.optional and w.value() == w.minimum():
+                return None
             return float(w.value())
         if p.kind == "choice":
             return w.currentText()
@@ -131,7 +172,10 @@ class ParameterEditor(QWidget):
             elif p.kind == "int":
                 w.setValue(w.minimum() if value is None else int(value))
             elif p.kind == "float":
-                w.setValue(float(value) if value is not None and math.isfinite(value) else 0.0)
+                if value is None or not math.isfinite(value):
+                    w.setValue(w.minimum() if p.optional else 0.0)
+                else:
+                    w.setValue(float(value))
             elif p.kind == "choice":
                 w.setCurrentText(str(value))
             else:

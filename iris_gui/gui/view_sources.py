@@ -29,9 +29,10 @@ ERR_BEFORE = "ERR (before)"
 DQ_BEFORE = "DQ (before)"
 INPUT = "Exposure (rate input)"
 
+I2D = "i2d (resampled)"
+
 #: names the step products get in the menu (others: "<key> (product)")
-PRODUCT_LABELS = {"background": BACKGROUND, "dark": "Dark (reference used)",
-                  "i2d": "i2d (resampled)"}
+PRODUCT_LABELS = {"background": BACKGROUND, "dark": "Dark (reference used)", "i2d": I2D}
 
 #: roles whose pixels are in the same units, for the "same levels" default
 SCIENCE_ROLES = frozenset({"before", "after"})
