@@ -316,3 +316,16 @@ def test_float_fields_keep_small_values_and_none(qtbot, window):
     sigma.widget.lineEdit().setText("-1")              # out of bounds: not accepted
     sigma.widget.interpretText()
     assert window.session.config.steps["bkg_subtract"]["sigma"] == 3.0
+
+
+def test_opening_a_rate_file_shows_it_before_any_run(qtbot, window, demo_dataset):
+    """The science exposure is read on the worker and shown as soon as a product is opened."""
+    science = demo_dataset.directory / "iris_demo_rate.fits"
+    with qtbot.waitSignal(window.worker.previewReady, timeout=RUN_TIMEOUT_MS):
+        window.open_paths([str(science)])
+    qtbot.waitUntil(lambda: window.image_view.left.array is not None, timeout=RUN_TIMEOUT_MS)
+    expected = read_image(science).data
+    np.testing.assert_array_equal(window.image_view.left.array, expected)
+    assert window.session.current_result is None          # nothing has run
+    assert run_and_wait(qtbot, window) == 0
+    assert window._preview is None                        # the run's input replaced it

@@ -859,6 +859,8 @@ class StepImageView(QWidget):
         if result is None:
             self.caption.setText("Run a product to see each step's input and output.")
             self.release_caches()
+        elif not result.steps:
+            self.caption.setText(f"{result.product.name} — the exposure as read; not run yet")
         else:
             step = result.steps.get(step_name)
             status = step.status if step else "not run"

@@ -67,6 +67,9 @@ class MainWindow(QMainWindow):
         self.output_dir_chosen = False
         self.error_dialogs: list[QMessageBox] = []
         self.partial: dict[str, ProductResult] = {}
+        #: (product key, science model) shown before the product's first run; see _preview_result
+        self._preview: tuple[str, ImageModel] | None = None
+        self._preview_requested: str | None = None
         self.run_started = 0.0
         self.last_run_seconds: float | None = None
         self._run_total = 1
@@ -222,6 +225,7 @@ class MainWindow(QMainWindow):
         w.runFinished.connect(self._run_finished)
         w.exportFinished.connect(self._export_finished)
         w.demoReady.connect(self._demo_ready)
+        w.previewReady.connect(self._preview_ready)
         w.failed.connect(self._worker_failed)
 
     def set_output_dir(self, folder: str, *, chosen: bool = True) -> None:
@@ -516,6 +520,26 @@ class MainWindow(QMainWindow):
                     self.steps_panel.set_status(spec.name, "pending")
         self.progress_label.setText(f"{product.name} ({index + 1}/{total})")
 
+    def _preview_result(self, product: Product) -> ProductResult | None:
+        """Before a product has run: its science exposure alone (read on the worker, asked for
+        once), so opening a file shows it."""
+        key = product_key(product)
+        if self._preview is not None and self._preview[0] == key:
+            return ProductResult(product, self.session.config.copy(), self.session.ref_dir or "",
+                                 input_model=self._preview[1])
+        # a product with problems (missing or two science members) says so on its tree item
+        if key != self._preview_requested and not product.problems:
+            self._preview_requested = key
+            self.worker.requestPreview.emit(product)
+        return None
+
+    def _preview_ready(self, product: Product, model: ImageModel) -> None:
+        # only the latest preview is kept: a 4096² exposure is 192 MB
+        self._preview = (product_key(product), model)
+        if self._is_current(product) and self.session.current_result is None \
+                and product_key(product) not in self.partial:
+            self._show_step(self.steps_panel.current_step())
+
     def _input_ready(self, product: Product, model: ImageModel) -> None:
         partial = self.partial.get(product_key(product))
         if partial is not None:
@@ -546,6 +570,8 @@ class MainWindow(QMainWindow):
 
     def _product_done(self, result: ProductResult) -> None:
         self.partial.pop(product_key(result.product), None)
+        if self._preview is not None and self._preview[0] == product_key(result.product):
+            self._preview = None  # the run's own input model replaces it
         if result.cancelled:
             log.info("%s: cancelled; previous results kept", result.product.name)
             if self._is_current(result.product):
@@ -602,6 +628,8 @@ class MainWindow(QMainWindow):
         result = None
         if product is not None:
             result = self.partial.get(product_key(product)) or self.session.current_result
+            if result is None:
+                result = self._preview_result(product)
         others = [r for r in map(self.session.result_for, self.session.all_products)
                   if r is not None and r is not result]
         self.image_view.show_step(result, name, others)

@@ -33,12 +33,14 @@ class PipelineWorker(QObject):
     runFinished = Signal(int)                        # 1 if cancelled (int: see note)
     exportFinished = Signal(list, list)              # written paths, error messages
     demoReady = Signal(object)                       # DemoDataset
+    previewReady = Signal(object, object)            # Product, ImageModel (its science file)
     failed = Signal(str, str)                        # what, message
 
     # requests (emitted from the GUI thread, executed here)
     requestRun = Signal(object, list, object, object)  # pipeline, products, config, token
     requestExport = Signal(object, list, str)        # pipeline, [ProductResult], output dir
     requestDemo = Signal(str, int)                   # folder, size
+    requestPreview = Signal(object)                  # Product: read its science exposure
 
     def __init__(self) -> None:
         super().__init__()
@@ -46,6 +48,7 @@ class PipelineWorker(QObject):
         self.requestRun.connect(self._run)
         self.requestExport.connect(self._export)
         self.requestDemo.connect(self._demo)
+        self.requestPreview.connect(self._preview)
 
     def new_run_token(self) -> CancelToken:
         """Called on the GUI thread when a run is requested, so a Cancel clicked before the
@@ -100,6 +103,16 @@ class PipelineWorker(QObject):
             except Exception as exc:
                 errors.append(f"{result.product.name}: {type(exc).__name__}: {exc}")
         self.exportFinished.emit(written, errors)
+
+    @Slot(object)
+    def _preview(self, product) -> None:
+        """Read a product's science exposure so the window can show it before any run."""
+        from ..engine.models import read_image
+
+        try:
+            self.previewReady.emit(product, read_image(product.science))
+        except InputError as exc:
+            self.failed.emit("open", str(exc))
 
     @Slot(str, int)
     def _demo(self, folder: str, size: int) -> None:
