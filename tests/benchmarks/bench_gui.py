@@ -1,5 +1,5 @@
-"""Desktop window timings: cold start to first paint, Run to the last step's image on screen, and
-cancel latency, on the demo dataset.
+"""Desktop window timings: cold start to first paint, opening a rate file to its image on screen,
+Run to the last step's image on screen, and cancel latency, on the demo dataset.
 
     QT_QPA_PLATFORM=xcb xvfb-run -a python tests/benchmarks/bench_gui.py [--size 2048] [--repeat 3]
 
@@ -8,7 +8,8 @@ process: the clock starts just before the process is launched and stops at the w
 paint. "Run to last image" is the time from triggering Run on the iris_demo product until the
 window reports the run's results shown (``runCompleted``) and the pending paints are flushed.
 Cancel latency: Run all, cancel while bkg_subtract is in its combine loop, time until the run
-reports it stopped.
+reports it stopped. Open: File ▸ Open's code path on the science rate file, until the view has
+drawn it (the file is read on the worker, the display prepared on the view's pool).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def child(mode: str, asn: str, launched: float) -> dict:
         if mode == "start":
             app.quit()
             return
+        if mode == "open":
+            result["started"] = time.perf_counter()
+            window.open_paths([os.path.join(os.path.dirname(asn), "iris_demo_rate.fits")])
+            poll.start(2)
+            return
         window.open_paths([asn])
         QTimer.singleShot(200, start_run)
 
@@ -82,6 +88,16 @@ def child(mode: str, asn: str, launched: float) -> dict:
             result["cancel_latency"] = now - result["cancel_at"]
         app.quit()
 
+    def opened() -> None:
+        view = window.image_view
+        if view.left.index is not None and not view.busy:
+            poll.stop()
+            view.left.plot.viewport().repaint()
+            result["open_to_image"] = time.perf_counter() - result["started"]
+            app.quit()
+
+    poll = QTimer()
+    poll.timeout.connect(opened)
     window.runCompleted.connect(completed)
     canceller = CancelInTheLoop()
     if mode == "cancel":
@@ -110,7 +126,7 @@ def main() -> None:
     dataset = write_demo_dataset(folder, size=args.size)
     print(f"platform {os.environ.get('QT_QPA_PLATFORM', '(default)')}, demo {args.size}², "
           f"{args.repeat} run(s) each")
-    for mode in ("start", "run", "cancel"):
+    for mode in ("start", "open", "run", "cancel"):
         for _ in range(args.repeat):
             launched = time.time()
             completed = subprocess.run(
@@ -122,6 +138,8 @@ def main() -> None:
             r = json.loads(completed.stdout.strip().splitlines()[-1])
             if mode == "start":
                 print(f"cold start to first paint   {r['first_paint']:.2f} s")
+            elif mode == "open":
+                print(f"open rate file to its image  {r['open_to_image']:.2f} s")
             elif mode == "run":
                 print(f"Run to last step's image    {r['run_to_last_image']:.2f} s   "
                       f"steps (s, reading included): {r['steps']}")
