@@ -295,7 +295,6 @@ class Image2Pipeline:
         if step_result.model is model:
             step_result.model = model.derive()
         step_result.model.header[step.status_keyword] = step_result.status
-        step_result.compute = step_result.elapsed
         step_result.elapsed = time.perf_counter() - started
         step_result.reference_identities = {
             path: _file_identity(path) for path in step_result.references.values()

@@ -64,7 +64,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     out = model.derive(wcs=wcs)
     replace_wcs_keywords(out.sci_header, wcs)
     return StepResult(COMPLETE, out, references=references,
-                      elapsed=time.perf_counter() - started)
+                      compute=time.perf_counter() - started)
 
 
 STEP = StepSpec(

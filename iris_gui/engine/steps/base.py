@@ -41,10 +41,9 @@ class StepResult:
     #: files the step asks to be written when the product completes (path -> model); relative
     #: paths are taken relative to the output folder
     extra_outputs: dict[str, ImageModel] = field(default_factory=dict)
-    #: seconds the step took. A step sets it to the time of its arithmetic alone; the runner
-    #: moves that to ``compute`` and sets ``elapsed`` to the whole step, reading files included
+    #: seconds the whole step took, reading files included (set by the runner)
     elapsed: float = 0.0
-    #: seconds of arithmetic (reading inputs and references excluded), as timed by the step
+    #: seconds of arithmetic alone (reading inputs and references excluded), set by the step
     compute: float = 0.0
     #: True when the runner reused a cached result instead of running the step
     from_cache: bool = False

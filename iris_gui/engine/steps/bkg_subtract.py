@@ -78,7 +78,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                      len(paths), clipped)
     return StepResult(
         COMPLETE, out, warnings=warnings, products={"background": background_model},
-        elapsed=time.perf_counter() - started,
+        compute=time.perf_counter() - started,
     )
 
 

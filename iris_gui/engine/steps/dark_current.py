@@ -66,7 +66,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                         progress=lambda f: context.progress(0.2 + 0.8 * f))
     out.header["R_DARK"] = choice.path.rsplit("/", 1)[-1]
     result = StepResult(COMPLETE, out, references={"dark": choice.path},
-                        elapsed=time.perf_counter() - started)
+                        compute=time.perf_counter() - started)
     warning = dark_twice_warning(model)
     if warning:
         result.warnings.append(warning)

@@ -77,7 +77,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                      progress=lambda f: context.progress(0.2 + 0.8 * f))
     out.header["R_FLAT"] = choice.path.rsplit("/", 1)[-1]
     return StepResult(COMPLETE, out, references={"flat": choice.path},
-                      elapsed=time.perf_counter() - started)
+                      compute=time.perf_counter() - started)
 
 
 STEP = StepSpec(

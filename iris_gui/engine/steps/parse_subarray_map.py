@@ -104,7 +104,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
         context.log.info("parse_subarray_map: window %d at x=%d y=%d size %dx%d",
                          w.number, w.xstart, w.ystart, w.xsize, w.ysize)
     context.progress(1.0)
-    return StepResult(COMPLETE, out, warnings=notes, elapsed=time.perf_counter() - started)
+    return StepResult(COMPLETE, out, warnings=notes, compute=time.perf_counter() - started)
 
 
 def recorded_windows(model: ImageModel) -> list[MapWindow]:

@@ -119,7 +119,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     out.sci_header["BUNIT"] = unit
     header["R_PHOTOM"] = source
     return StepResult(COMPLETE, out, references=references, warnings=warnings,
-                      elapsed=time.perf_counter() - started)
+                      compute=time.perf_counter() - started)
 
 
 STEP = StepSpec(

@@ -298,7 +298,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if params["kernel"] not in FLUX_CONSERVING:
         warnings_out.append(f"kernel {params['kernel']} does not conserve flux")
     return StepResult(COMPLETE, model, products={"i2d": i2d}, warnings=warnings_out,
-                      elapsed=time.perf_counter() - started)
+                      compute=time.perf_counter() - started)
 
 
 STEP = StepSpec(
