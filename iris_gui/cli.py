@@ -15,13 +15,15 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
 from .engine.association import Association, load_inputs
 from .engine.config import PipelineConfig, load_parameters, save_parameters
 from .engine.errors import InputError
-from .engine.pipeline import Image2Pipeline, PipelineCallbacks, rerun_setup
+from .engine.pipeline import Image2Pipeline, PipelineCallbacks
+from .engine.provenance import rerun_setup
 from .engine.steps import STEPS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -144,13 +146,21 @@ class _Progress:
         self.stream.flush()
 
 
-def _configure_logging(quiet: bool) -> None:
+def _configure_logging(quiet: bool) -> Callable[[], None]:
+    """Send iris_gui's log to stderr; returns the function that puts the logger back (main is
+    also called in-process, by tests and the window's smoke test)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root = logging.getLogger("iris_gui")
+    saved = (list(root.handlers), root.level, root.propagate)
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)
     root.propagate = False
+
+    def restore() -> None:
+        root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]
+
+    return restore
 
 
 def run_demo_command(argv: list[str]) -> int:
@@ -190,7 +200,14 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     argv, overrides = split_step_overrides(argv)
     args = build_parser().parse_args(argv)
-    _configure_logging(args.quiet)
+    restore_logging = _configure_logging(args.quiet)
+    try:
+        return _run_configured(args, overrides)
+    finally:
+        restore_logging()
+
+
+def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
 
     ref_dir = args.ref_dir
     if args.from_output:

@@ -15,12 +15,8 @@ from iris_gui.engine.association import Member, Product, load_association
 from iris_gui.engine.cancel import CancelToken
 from iris_gui.engine.config import PipelineConfig
 from iris_gui.engine.models import read_image
-from iris_gui.engine.pipeline import (
-    Image2Pipeline,
-    PipelineCallbacks,
-    read_provenance,
-    rerun_setup,
-)
+from iris_gui.engine.pipeline import Image2Pipeline, PipelineCallbacks
+from iris_gui.engine.provenance import read_provenance, rerun_setup
 from iris_gui.engine.steps import STEPS
 
 STEP_NAMES = [s.name for s in STEPS]
