@@ -12,7 +12,17 @@ cfg layout (DESIGN.md §3)::
             config_file = flat_field.cfg     # a step cfg beside this file; section keys win
 
 asdf layout: ``class``, ``name``, ``parameters`` (pipeline-level) and ``steps``: a list of
-``{class, name, parameters}``.
+``{class, name, parameters}`` (stpipe's layout; ``meta``, ``asdf_library`` and ``history`` are
+accepted and ignored). Older files that hold ``steps`` as a mapping of step names, or parameters at
+the top level, are refused with a message saying so rather than half read.
+
+Every level is type-checked: a file whose top level, ``parameters``, ``steps``, a step entry or its
+``parameters`` is not what the layout says, a key that is not text, or a mapping or list where one
+value is expected, raises ParameterError naming the file and the place, e.g.
+``image2.asdf: steps[2] (flat_field): parameters must be a mapping, found a list``.
+
+``PipelineConfig.read_files`` lists (absolute paths) the file a configuration was loaded from and
+every step cfg it includes (``config_file = flat_field.cfg``).
 
 Everything is validated against the step declarations (``iris_gui.engine.steps``): an unknown step
 or parameter, a wrong type or an out-of-range value raises ParameterError naming the file and key.
@@ -36,7 +46,7 @@ from configobj import ConfigObj, ConfigObjError
 from .. import __version__
 from .errors import InputError, ParameterError
 from .files import atomic_write
-from .parameters import STPIPE_IGNORED_KEYS, Parameter
+from .parameters import STPIPE_IGNORED_KEYS, Parameter, describe
 from .steps import STEP_BY_NAME, STEPS, StepSpec
 
 log = logging.getLogger(__name__)
@@ -65,9 +75,13 @@ class PipelineConfig:
         default_factory=lambda: {s.name: s.defaults() for s in STEPS})
     #: file it was read from, if any
     source: str | None = None
+    #: absolute paths of every file it was read from: the parameter file and the step cfg files
+    #: it includes (``config_file = ...``), in the order read
+    read_files: list[str] = field(default_factory=list)
 
     def copy(self) -> PipelineConfig:
-        return PipelineConfig(copy.deepcopy(self.pipeline), copy.deepcopy(self.steps), self.source)
+        return PipelineConfig(copy.deepcopy(self.pipeline), copy.deepcopy(self.steps), self.source,
+                              list(self.read_files))
 
     def step(self, name: str) -> dict[str, Any]:
         return self.steps[name]
@@ -101,11 +115,26 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, document: dict[str, Any], where: str = "") -> PipelineConfig:
+        """The config ``to_dict`` wrote: ``{"pipeline": {...}, "steps": {step: {...}}}``;
+        ``where`` names the source (and the place in it) for messages."""
+        prefix = f"{where}: " if where else ""
+        _require_mapping(document, f"{prefix}the parameter set")
+        for key in document:
+            if key not in ("pipeline", "steps"):
+                raise ParameterError(f"{prefix}unexpected key {describe(key)} (a parameter set "
+                                     f"has pipeline and steps)")
         config = cls()
-        for key, value in (document.get("pipeline") or {}).items():
-            config.set(key, value, where)
-        for step_name, values in (document.get("steps") or {}).items():
+        pipeline = document.get("pipeline") or {}
+        _require_mapping(pipeline, f"{prefix}pipeline")
+        for key, value in pipeline.items():
+            config.set(_text_key(key, f"{prefix}pipeline"), value, where)
+        steps = document.get("steps") or {}
+        _require_mapping(steps, f"{prefix}steps")
+        for step_name, values in steps.items():
+            step_name = _text_key(step_name, f"{prefix}steps")
+            _require_mapping(values, f"{prefix}steps.{step_name}")
             for key, value in values.items():
+                key = _text_key(key, f"{prefix}steps.{step_name}")
                 config.set(f"steps.{step_name}.{key}", value, where)
         return config
 
@@ -116,6 +145,18 @@ class PipelineConfig:
     def fingerprint(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _require_mapping(value: Any, what: str) -> None:
+    """``what`` names the value with its source, e.g. ``"x.asdf: steps[2] (photom): parameters"``."""
+    if not isinstance(value, dict):
+        raise ParameterError(f"{what} must be a mapping, found {describe(value)}")
+
+
+def _text_key(key: Any, where: str) -> str:
+    if not isinstance(key, str):
+        raise ParameterError(f"{where}: key {describe(key)} is not text")
+    return key
 
 
 def _step_named(name: str, where: str) -> StepSpec:
@@ -160,30 +201,56 @@ def _apply_step_values(config: PipelineConfig, step: StepSpec, values: dict[str,
             log.info("%s: %s.suffix is None; keeping the default suffix", where, step.name)
             continue
         if isinstance(value, dict):
-            raise ParameterError(f"{where}: steps.{step.name}.{key}: unexpected section")
-        if isinstance(value, list):  # configobj list syntax "a, b"
-            value = ",".join(str(v) for v in value)
+            raise ParameterError(f"{where}: steps.{step.name}.{key}: must be a single value, "
+                                 f"found a section or mapping")
+        if isinstance(value, (list, tuple)):
+            value = _joined_list(step.parameter(key), value, f"{where}: steps.{step.name}.{key}")
         config.set(f"steps.{step.name}.{key}", value, where)
+
+
+def _joined_list(parameter: Parameter | None, value: list, label: str) -> Any:
+    """A list (configobj's ``a, b``, or an asdf sequence) as the text of a composite parameter
+    (``crval = 10.5, -20``); for any other parameter the list is refused by ``coerce``."""
+    if parameter is None or parameter.kind != "string":
+        return value
+    for item in value:
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise ParameterError(f"{label}: expected one value or a list of numbers or names, "
+                                 f"found a list holding {describe(item)}")
+    return ",".join(str(v) for v in value)
 
 
 # ---- cfg ------------------------------------------------------------------------------------------
 
-def _read_configobj(path: str) -> ConfigObj:
+def _check_readable(path: str, what: str = "parameter file") -> None:
     if not os.path.exists(path):
-        raise InputError(f"{path}: parameter file not found")
+        raise InputError(f"{path}: {what} not found")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a folder, not a {what}")
+
+
+def _read_configobj(path: str) -> ConfigObj:
+    _check_readable(path)
     try:
         return ConfigObj(path, file_error=True, raise_errors=True, interpolation=False,
                          encoding="utf-8")
-    except (ConfigObjError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"{path}: not a valid cfg file ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc})") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not a cfg file (it is not UTF-8 text)") from None
+    except ConfigObjError as exc:
+        line = getattr(exc, "line_number", None)
+        at = f"line {line}: " if line else ""
+        problem = {"DuplicateError": "a key or section given twice",
+                   "NestingError": "a section nested wrongly"}.get(type(exc).__name__,
+                                                                      "not a key = value line")
+        raise ParameterError(f"{path}: {at}{problem}; not a valid cfg file") from None
+    except OSError:
+        raise InputError(f"{path}: cannot be read (check that it is a readable file)") from None
 
 
 def load_cfg(path: str | os.PathLike) -> PipelineConfig:
     path = os.path.abspath(path)
     document = _read_configobj(path)
-    config = PipelineConfig(source=path)
+    config = PipelineConfig(source=path, read_files=[path])
     _check_pipeline_class(document.get("class"), f"{path}: class")
     for key, value in document.items():
         if key == "steps":
@@ -198,20 +265,35 @@ def load_cfg(path: str | os.PathLike) -> PipelineConfig:
         config.set(key, value, path)
     steps = document.get("steps", {})
     if not isinstance(steps, dict):
-        raise ParameterError(f"{path}: steps must be a section")
+        raise ParameterError(f"{path}: steps must be a [steps] section, found a value")
     for step_name, section in steps.items():
         step = _step_named(step_name, f"{path}: [steps]")
         if not isinstance(section, dict):
-            raise ParameterError(f"{path}: steps.{step_name} must be a [[{step_name}]] section")
+            raise ParameterError(f"{path}: steps.{step_name} must be a [[{step_name}]] section, "
+                                 f"found a value")
         where = f"{path}: [[{step_name}]]"
         config_file = section.get("config_file")
         if config_file:
-            step_path = os.path.join(os.path.dirname(path), str(config_file))
+            if not isinstance(config_file, str):
+                raise ParameterError(f"{where}: config_file must be one file name, found "
+                                     f"{describe(config_file)}")
+            step_path = os.path.abspath(os.path.join(os.path.dirname(path), config_file))
+            try:
+                _check_readable(step_path, "step parameter file")
+            except InputError:
+                raise InputError(f"{where}: config_file {config_file}: not found beside "
+                                 f"{os.path.basename(path)} (or not a file)") from None
             step_document = _read_configobj(step_path)
+            for key, value in step_document.items():
+                if isinstance(value, dict):
+                    raise ParameterError(f"{step_path}: unexpected section [{key}] (a step cfg "
+                                         f"holds key = value lines only)")
+            if step_path not in config.read_files:
+                config.read_files.append(step_path)
             _check_step_class(step, step_document.get("class"), step_path)
             _apply_step_values(config, step, dict(step_document), step_path)
         _check_step_class(step, section.get("class"), where)
-        _apply_step_values(config, step, dict(section), where)
+        _apply_step_values(config, step, dict(section), path)  # keys named steps.STEP.KEY
     return config
 
 
@@ -246,44 +328,88 @@ def _cfg_value(parameter: Parameter, value: Any) -> str:
 
 # ---- asdf -----------------------------------------------------------------------------------------
 
+#: top-level keys of an stpipe asdf parameter file
+_ASDF_TOP_KEYS = ("class", "name", "parameters", "steps", "meta", "asdf_library", "history")
+_ASDF_ENTRY_KEYS = ("class", "name", "parameters")
+
+
 def load_asdf(path: str | os.PathLike) -> PipelineConfig:
     import asdf
 
     path = os.path.abspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: parameter file not found")
+    _check_readable(path)
     try:
         with asdf.open(path, lazy_load=False, memmap=False) as af:
-            tree = _plain(af.tree)
-    except Exception as exc:
-        raise ParameterError(f"{path}: not a readable asdf parameter file ({exc})") from None
-    config = PipelineConfig(source=path)
-    _check_pipeline_class(tree.get("class"), f"{path}: class")
-    for key, value in (tree.get("parameters") or {}).items():
+            raw = af.tree
+            if not isinstance(raw, dict):
+                raise ParameterError(f"{path}: the top level must be a mapping, found "
+                                     f"{describe(raw)}")
+            tree = {key: raw[key] for key in raw if key not in ("asdf_library", "history")}
+            tree = _plain(tree, path, "")
+    except InputError:
+        raise
+    except Exception:
+        raise ParameterError(f"{path}: not a readable asdf parameter file") from None
+    config = PipelineConfig(source=path, read_files=[path])
+    for key in tree:
+        if key not in _ASDF_TOP_KEYS:
+            raise ParameterError(
+                f"{path}: unexpected top-level key {describe(key)} (an asdf parameter file has "
+                f"class, name, parameters and steps; pipeline options go under parameters)")
+    _check_pipeline_class(_text_value(tree.get("class"), f"{path}: class"), f"{path}: class")
+    parameters = tree.get("parameters") or {}
+    _require_mapping(parameters, f"{path}: parameters")
+    for key, value in parameters.items():
         if key in _PIPELINE_BY_NAME:
             config.set(key, value, f"{path}: parameters")
         elif key in STPIPE_IGNORED_KEYS or key in ("skip", "suffix", "name", "class"):
             continue
         else:
-            raise ParameterError(f"{path}: parameters.{key}: unknown pipeline parameter")
+            raise ParameterError(f"{path}: parameters.{key}: unknown pipeline parameter "
+                                 f"(known: {', '.join(_PIPELINE_BY_NAME)})")
     steps = tree.get("steps") or []
+    if isinstance(steps, dict):
+        raise ParameterError(f"{path}: steps is a mapping of step names (an older layout, not "
+                             f"read); write it as a list of {{class, name, parameters}}")
     if not isinstance(steps, list):
-        raise ParameterError(f"{path}: steps must be a list of {{class, name, parameters}}")
+        raise ParameterError(f"{path}: steps must be a list of {{class, name, parameters}}, "
+                             f"found {describe(steps)}")
     for index, entry in enumerate(steps):
-        if not isinstance(entry, dict) or "name" not in entry:
+        _require_mapping(entry, f"{path}: steps[{index}]")
+        if "name" not in entry:
             raise ParameterError(f"{path}: steps[{index}] needs a name")
-        step = _step_named(str(entry["name"]), f"{path}: steps[{index}]")
+        name = _text_value(entry["name"], f"{path}: steps[{index}].name")
+        step = _step_named(name, f"{path}: steps[{index}]")
         where = f"{path}: steps[{index}] ({step.name})"
-        _check_step_class(step, entry.get("class"), where)
-        _apply_step_values(config, step, dict(entry.get("parameters") or {}), where)
+        for key in entry:
+            if key not in _ASDF_ENTRY_KEYS:
+                raise ParameterError(f"{where}: unexpected key {describe(key)} (a step entry has "
+                                     f"class, name and parameters)")
+        _check_step_class(step, _text_value(entry.get("class"), f"{where}: class"), where)
+        values = entry.get("parameters") or {}
+        _require_mapping(values, f"{where}: parameters")
+        _apply_step_values(config, step, dict(values), where)
     return config
 
 
-def _plain(node: Any) -> Any:
+def _text_value(value: Any, label: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ParameterError(f"{label} must be text, found {describe(value)}")
+    return value
+
+
+def _plain(node: Any, path: str, place: str) -> Any:
+    """Plain dicts and lists; a key that is not text is refused, naming where it is."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        plain = {}
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise ParameterError(f"{path}: {place or 'top level'}: key {describe(key)} is "
+                                     f"not text")
+            plain[key] = _plain(value, path, f"{place}.{key}" if place else key)
+        return plain
     if isinstance(node, (list, tuple)):
-        return [_plain(v) for v in node]
+        return [_plain(v, path, f"{place}[{i}]") for i, v in enumerate(node)]
     return node
 
 

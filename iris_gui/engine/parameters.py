@@ -4,11 +4,17 @@ The runner, the cfg/asdf reader and writer, the command-line overrides and the G
 generated from these declarations. Values arrive as text (cfg files, command line) or as Python
 values (asdf files, the GUI); ``Parameter.coerce`` turns either into the declared type or raises a
 ParameterError that names the key and where it came from.
+
+A declaration can carry a ``check(value, label)``: a rule for composite values (a DQ mask written
+as flag names, an 'RA, Dec' pair, an output size) that ``coerce`` applies after the type and bounds,
+so a value is validated once, when it enters a configuration (file, command line, form,
+provenance), rather than when the step runs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +49,9 @@ class Parameter:
     reference: str | None = None
     #: exclusive bounds (minimum < value) rather than inclusive
     exclusive_minimum: bool = False
+    #: extra rule for the converted value: ``check(value, label)`` raises ParameterError naming
+    #: ``label``; not called for None
+    check: Callable[[Any, str], None] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -71,12 +80,19 @@ class Parameter:
             if self.optional:
                 return None
             raise ParameterError(f"{label}: a value is required (it cannot be None)")
+        if isinstance(value, (dict, list, tuple, set)) or (
+                isinstance(value, np.ndarray) and value.ndim > 0):
+            raise ParameterError(f"{label}: expected a single value, found {describe(value)}")
         converted = self._convert(value, label)
         self._check_bounds(converted, label)
+        if self.check is not None and converted is not None:
+            self.check(converted, label)
         return converted
 
     def _convert(self, value: Any, label: str) -> Any:
         kind = self.kind
+        if isinstance(value, np.ndarray):  # a 0-d array from an asdf file
+            value = value.item()
         if isinstance(value, np.generic):  # numpy scalars from arrays or widgets
             value = value.item()
         if kind == "bool":
@@ -90,10 +106,10 @@ class Parameter:
                     return True
                 if low in _FALSE:
                     return False
-            raise ParameterError(f"{label}: expected true or false, got {value!r}")
+            raise ParameterError(f"{label}: expected true or false, got {describe(value)}")
         if kind == "int":
             if isinstance(value, bool):
-                raise ParameterError(f"{label}: expected a whole number, got {value!r}")
+                raise ParameterError(f"{label}: expected a whole number, got {describe(value)}")
             if isinstance(value, int):
                 return value
             if isinstance(value, float) and value.is_integer():
@@ -103,16 +119,18 @@ class Parameter:
                     return int(value)
                 except ValueError:
                     pass
-            raise ParameterError(f"{label}: expected a whole number, got {value!r}")
+            raise ParameterError(f"{label}: expected a whole number, got {describe(value)}")
         if kind == "float":
             if isinstance(value, bool):
-                raise ParameterError(f"{label}: expected a number, got {value!r}")
+                raise ParameterError(f"{label}: expected a number, got {describe(value)}")
             try:
                 number = float(value)
             except (TypeError, ValueError):
-                raise ParameterError(f"{label}: expected a number, got {value!r}") from None
+                raise ParameterError(f"{label}: expected a number, got {describe(value)}") from None
             if math.isnan(number):
                 raise ParameterError(f"{label}: NaN is not an accepted value")
+            if math.isinf(number):
+                raise ParameterError(f"{label}: infinity is not an accepted value")
             return number
         if kind == "choice":
             text = str(value).strip()
@@ -120,11 +138,11 @@ class Parameter:
                 if text.lower() == choice.lower():
                     return choice
             raise ParameterError(
-                f"{label}: {value!r} is not one of {', '.join(self.choices)}"
+                f"{label}: {describe(value)} is not one of {', '.join(self.choices)}"
             )
         # string / path
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ParameterError(f"{label}: expected text, got {value!r}")
+            raise ParameterError(f"{label}: expected text, got {describe(value)}")
         text = str(value)
         if kind == "path" and not text:
             return None if self.optional else text
@@ -164,6 +182,21 @@ class Parameter:
         if self.optional:
             parts.append("or None")
         return ", ".join(parts)
+
+
+def describe(value: Any) -> str:
+    """A short human description of ``value`` for messages: its text (cut to 40 characters) for
+    plain values, its kind ("a mapping", "a list") otherwise."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return "an array"
+    if value is None or isinstance(value, (str, int, float, bool, np.generic)):
+        text = repr(value.item() if isinstance(value, np.generic) else value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return "a value that is not text or a number"
 
 
 def common_step_parameters(default_suffix: str) -> tuple[Parameter, ...]:

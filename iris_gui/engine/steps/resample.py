@@ -29,6 +29,16 @@ rateints: every integration is drizzled into the same output with its own weight
 the _i2d is the weighted mean of the integrations (one 2D image, not a cube). The pixel map is
 computed once and the per-integration work buffers are reused, so memory does not grow with
 the number of integrations.
+
+Limits (checked when a configuration is loaded, and the grid size again before any output array
+is allocated): the output grid may have at most ``MAX_OUTPUT_PIXELS`` = 2**28 pixels (16384²;
+1 GiB per float32 array, and drizzle keeps about five such arrays, so ~5 GiB in all).
+``output_shape`` is refused above it when read; otherwise the grid the input needs (its footprint
+at the output pixel scale, or out to ``crpix``) is estimated first and an over-large grid is
+refused with an InputError that names the parameters to change. At load time
+``pixel_scale_ratio`` must be within 0.01..100, ``pixel_scale`` within 0.0001..3600 arcsec,
+``crpix`` within ±2**20 pixels, ``crval`` RA within 0..360 and Dec within -90..90 degrees,
+``good_bits`` a 32-bit mask or known DQ flag names, ``fillval`` a number or NaN.
 """
 
 from __future__ import annotations
@@ -41,8 +51,8 @@ import numpy as np
 from drizzle.resample import Drizzle
 
 from ..blocks import run_image_blocks
-from ..dq import DO_NOT_USE, DQ_DTYPE, encode
-from ..errors import ParameterError
+from ..dq import DO_NOT_USE, DQ_DTYPE, DQ_FLAGS, encode
+from ..errors import InputError, ParameterError
 from ..models import ImageModel
 from ..parameters import Parameter
 from ..wcs import (
@@ -59,11 +69,18 @@ KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
 FLUX_CONSERVING = ("square", "point", "turbo")
 WEIGHT_TYPES = ("exptime", "ivm")
 ALL_BITS = 0xFFFFFFFF
+#: most output pixels a resample may make: 2**28 = 16384², 1 GiB per float32 array
+MAX_OUTPUT_PIXELS = 2 ** 28
+#: largest |crpix| accepted (the grid must reach the reference pixel when output_shape is not set)
+MAX_CRPIX = 2 ** 20
+PIXEL_SCALE_RATIO_RANGE = (0.01, 100.0)
+PIXEL_SCALE_RANGE_ARCSEC = (0.0001, 3600.0)
+_GOOD_BITS = "steps.resample.good_bits"
 
 
 # ---- parameter text -------------------------------------------------------------------------------
 
-def parse_good_bits(text: str) -> int:
+def parse_good_bits(text: str, label: str = _GOOD_BITS) -> int:
     """The DQ bits that still count as good: ``"~DO_NOT_USE+NON_SCIENCE"`` (every flag but those),
     ``"SATURATED,JUMP_DET"`` (only those), a number (``"6"``), or ``"0"``/``""`` (only DQ = 0)."""
     text = (text or "").strip()
@@ -75,16 +92,23 @@ def parse_good_bits(text: str) -> int:
         try:
             mask = int(body, 0)
         except ValueError:
-            try:
-                mask = encode(body)
-            except Exception as exc:
-                raise ParameterError(f"steps.resample.good_bits: {exc}") from None
+            for part in body.replace("+", ",").split(","):
+                if part.strip() and part.strip().upper() not in DQ_FLAGS:
+                    raise ParameterError(
+                        f"{label}: {part.strip()[:40]!r} is not a DQ flag name (names as in the "
+                        f"DQ table, e.g. DO_NOT_USE, SATURATED, or a number)") from None
+            mask = encode(body)
         if not 0 <= mask <= ALL_BITS:
-            raise ParameterError(f"steps.resample.good_bits: {body} is not a 32-bit mask")
+            raise ParameterError(f"{label}: {body[:40]} is not a 32-bit mask (0 .. 0xFFFFFFFF)")
     return (~mask & ALL_BITS) if invert else mask
 
 
-def _numbers(text: str | None, name: str, count: int = 2) -> tuple[float, ...] | None:
+def _label(name: str, label: str | None) -> str:
+    return label or f"steps.resample.{name}"
+
+
+def _numbers(text: str | None, name: str, count: int = 2,
+             label: str | None = None) -> tuple[float, ...] | None:
     if text is None or not str(text).strip():
         return None
     parts = [p for p in str(text).replace(",", " ").replace("(", " ").replace(")", " ")
@@ -94,22 +118,54 @@ def _numbers(text: str | None, name: str, count: int = 2) -> tuple[float, ...] |
     except ValueError:
         values = ()
     if len(values) != count or not all(math.isfinite(v) for v in values):
-        raise ParameterError(f"steps.resample.{name}: expected {count} numbers like '1024, 1024', "
-                             f"got {text!r}")
+        shown = str(text) if len(str(text)) <= 40 else str(text)[:37] + "..."
+        raise ParameterError(f"{_label(name, label)}: expected {count} numbers like "
+                             f"'1024, 1024', got {shown!r}")
     return values
 
 
-def parse_output_shape(text: str | None) -> tuple[int, int] | None:
-    values = _numbers(text, "output_shape")
+def parse_output_shape(text: str | None, label: str | None = None) -> tuple[int, int] | None:
+    """(nx, ny) from 'nx, ny', at most MAX_OUTPUT_PIXELS in all; None when not given."""
+    label = _label("output_shape", label)
+    values = _numbers(text, "output_shape", label=label)
     if values is None:
         return None
     if not all(v.is_integer() and v >= 1 for v in values):
-        raise ParameterError(f"steps.resample.output_shape: expected two whole numbers >= 1 "
-                             f"(nx, ny), got {text!r}")
-    return int(values[0]), int(values[1])
+        raise ParameterError(f"{label}: expected two whole numbers >= 1 (nx, ny), got {text!r}")
+    nx, ny = int(values[0]), int(values[1])
+    if nx * ny > MAX_OUTPUT_PIXELS:
+        raise ParameterError(f"{label}: {nx} x {ny} = {nx * ny:.3g} pixels, over the limit "
+                             f"of 2**28 (16384 x 16384)")
+    return nx, ny
 
 
-def parse_fillval(text: str) -> tuple[float, str]:
+def parse_crpix(text: str | None, label: str | None = None) -> tuple[float, float] | None:
+    """(x, y), 1-based, each within ±MAX_CRPIX; None when not given."""
+    label = _label("crpix", label)
+    values = _numbers(text, "crpix", label=label)
+    if values is None:
+        return None
+    if not all(abs(v) <= MAX_CRPIX for v in values):
+        raise ParameterError(f"{label}: {values[0]:g}, {values[1]:g} is out of range; each must "
+                             f"be within -{MAX_CRPIX} .. {MAX_CRPIX}")
+    return values[0], values[1]
+
+
+def parse_crval(text: str | None, label: str | None = None) -> tuple[float, float] | None:
+    """(RA, Dec) in degrees, RA within 0..360, Dec within -90..90; None when not given."""
+    label = _label("crval", label)
+    values = _numbers(text, "crval", label=label)
+    if values is None:
+        return None
+    ra, dec = values
+    if not 0.0 <= ra <= 360.0:
+        raise ParameterError(f"{label}: RA {ra:g} is out of range; it must be within 0 .. 360")
+    if not -90.0 <= dec <= 90.0:
+        raise ParameterError(f"{label}: Dec {dec:g} is out of range; it must be within -90 .. 90")
+    return ra, dec
+
+
+def parse_fillval(text: str, label: str | None = None) -> tuple[float, str]:
     """(value, the text drizzle is given): 'NaN' or 'INDEF' -> NaN; otherwise a number."""
     text = str(text).strip()
     if text.upper() in ("NAN", "INDEF", ""):
@@ -117,9 +173,20 @@ def parse_fillval(text: str) -> tuple[float, str]:
     try:
         value = float(text)
     except ValueError:
-        raise ParameterError(f"steps.resample.fillval: expected a number or NaN, got {text!r}") \
-            from None
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ParameterError(f"{_label('fillval', label)}: expected a number or NaN, "
+                             f"got {shown!r}") from None
     return value, repr(value)
+
+
+def check_output_size(out_shape: tuple[int, int], name: str) -> None:
+    """Refuse an output grid (ny, nx) above MAX_OUTPUT_PIXELS before anything is allocated."""
+    ny, nx = out_shape
+    if nx * ny > MAX_OUTPUT_PIXELS:
+        raise InputError(
+            f"resample: {name} needs a {nx} x {ny} output grid ({nx * ny:.3g} pixels), more than "
+            f"the limit of {MAX_OUTPUT_PIXELS} (2**28); raise steps.resample.pixel_scale_ratio "
+            f"or pixel_scale, or set output_shape")
 
 
 def _is_surface_brightness(model: ImageModel) -> bool:
@@ -277,8 +344,8 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
             f"so there is no sky grid to resample onto"))
     good_bits = parse_good_bits(params["good_bits"])
     _, fill_text = parse_fillval(params["fillval"])
-    crval = _numbers(params["crval"], "crval")
-    crpix = _numbers(params["crpix"], "crpix")
+    crval = parse_crval(params["crval"])
+    crpix = parse_crpix(params["crpix"])
     output_shape = parse_output_shape(params["output_shape"])
 
     started = time.perf_counter()
@@ -287,6 +354,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
         pixel_scale=params["pixel_scale"], rotation=params["rotation"],
         output_shape=output_shape, crpix=crpix, crval=crval,
     )
+    check_output_size(out_shape, model.name)
     context.log.info("resample: %s -> %d x %d output pixels of %.4g arcsec", model.name,
                      out_shape[1], out_shape[0], pixel_scale_deg(out_wcs) * 3600.0)
     i2d, notes = resample_model(
@@ -313,32 +381,40 @@ STEP = StepSpec(
     class_aliases=("jwst.resample.resample_step.ResampleStep",),
     parameters=(
         Parameter("pixel_scale_ratio", "float", 1.0, "Output pixel scale / input pixel scale "
-                  "(ignored when pixel_scale is given).", minimum=0.0, exclusive_minimum=True),
+                  "(ignored when pixel_scale is given). The output grid may have at most 2**28 "
+                  "pixels (16384²).", minimum=PIXEL_SCALE_RATIO_RANGE[0],
+                  maximum=PIXEL_SCALE_RATIO_RANGE[1]),
         Parameter("pixel_scale", "float", None, "Output pixel scale in arcsec (default: the "
-                  "input's, times pixel_scale_ratio).", minimum=0.0, exclusive_minimum=True,
-                  optional=True),
+                  "input's, times pixel_scale_ratio). The output grid may have at most 2**28 "
+                  "pixels (16384²).", minimum=PIXEL_SCALE_RANGE_ARCSEC[0],
+                  maximum=PIXEL_SCALE_RANGE_ARCSEC[1], optional=True),
         Parameter("rotation", "float", 0.0, "Position angle of the output +y axis, degrees east "
                   "of north: 0 = north up; None keeps the detector orientation.",
                   minimum=-360.0, maximum=360.0, optional=True),
-        Parameter("output_shape", "string", None, "Output size 'nx, ny' (default: just large "
-                  "enough for the whole input).", optional=True),
+        Parameter("output_shape", "string", None, "Output size 'nx, ny', at most 2**28 pixels "
+                  "in all (default: just large enough for the whole input).", optional=True,
+                  check=parse_output_shape),
         Parameter("crpix", "string", None, "Output reference pixel 'x, y', 1-based as in the "
-                  "FITS CRPIX keywords (default: input centred in the output).", optional=True),
-        Parameter("crval", "string", None, "Sky position 'RA, Dec' (degrees) at the output "
-                  "reference pixel (default: the input's centre).", optional=True),
+                  "FITS CRPIX keywords, each within ±2**20 (default: input centred in the "
+                  "output).", optional=True,
+                  check=parse_crpix),
+        Parameter("crval", "string", None, "Sky position 'RA, Dec' (degrees, RA 0..360, Dec "
+                  "-90..90) at the output reference pixel (default: the input's centre).",
+                  optional=True, check=parse_crval),
         Parameter("kernel", "choice", "square", "Drizzle kernel; gaussian and lanczos do not "
                   "conserve flux.", choices=KERNELS),
         Parameter("pixfrac", "float", 1.0, "Linear fraction of an input pixel its flux is "
                   "dropped onto.", minimum=0.0, maximum=1.0, exclusive_minimum=True),
         Parameter("fillval", "string", "NaN", "SCI value of output pixels no input pixel "
-                  "reached (a number, or NaN); their ERR is NaN, WHT 0 and DQ DO_NOT_USE."),
+                  "reached (a number, or NaN); their ERR is NaN, WHT 0 and DQ DO_NOT_USE.",
+                  check=parse_fillval),
         Parameter("weight_type", "choice", "exptime", "Pixel weights: exptime = integration "
                   "time (conserves flux); ivm = 1/ERR², which includes the source's Poisson noise "
                   "and so makes bright stars come out too faint (-17 % on the demo stars).",
                   choices=WEIGHT_TYPES),
         Parameter("good_bits", "string", "~DO_NOT_USE+NON_SCIENCE", "DQ flags that still count "
                   "as good: '~A+B' = every flag but A and B, 'A+B' = only those, a number, or 0 "
-                  "= only DQ 0."),
+                  "= only DQ 0.", check=parse_good_bits),
     ),
     run=run,
     default_suffix="i2d",
