@@ -3,6 +3,12 @@
 The document is JSON in a one-cell binary table extension named PROVENANCE (written by
 ``pipeline.provenance_hdu``): software, version, product, association, inputs (science,
 backgrounds), ref_dir, the full parameter set and each step's status and references.
+
+The document is checked at every level before anything is taken from it: a document that is not
+a JSON mapping, ``parameters``/``steps``/``inputs`` or a step's ``references`` that are not
+mappings, a science path that is not text, backgrounds that are not a list of paths, ... raise
+InputError naming the file and the place, e.g. ``x_cal.fits: provenance: steps.flat_field.references
+must be a mapping``. Parameter values go through the step declarations like a parameter file's.
 """
 
 from __future__ import annotations
@@ -17,27 +23,60 @@ from astropy.io import fits
 from .association import Product
 from .config import PipelineConfig
 from .errors import InputError
+from .parameters import describe
 
 PROVENANCE_EXTENSION = "PROVENANCE"
 
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
-    """The provenance document an iris_gui output carries."""
+    """The provenance document an iris_gui output carries (a mapping; contents not yet checked)."""
     path = str(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: file not found")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a folder, not an iris_gui output file")
     try:
         with fits.open(path, memmap=False) as hdul:
             if PROVENANCE_EXTENSION not in hdul:
                 raise InputError(f"{path}: has no {PROVENANCE_EXTENSION} extension; "
                                  f"it was not written by iris_gui")
-            text = hdul[PROVENANCE_EXTENSION].data["JSON"][0]
-            text = text.decode() if isinstance(text, bytes) else str(text)
-            return json.loads(text)
+            table = hdul[PROVENANCE_EXTENSION].data
+            names = getattr(getattr(table, "columns", None), "names", None) or []
+            if "JSON" not in names or len(table) < 1:
+                raise InputError(f"{path}: provenance: the {PROVENANCE_EXTENSION} extension has "
+                                 f"no JSON cell")
+            text = table["JSON"][0]
     except InputError:
         raise
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"{path}: provenance could not be read ({exc})") from exc
+    except Exception:
+        raise InputError(f"{path}: provenance could not be read (not a readable FITS file?)") \
+            from None
+    try:
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        document = json.loads(text)
+    except ValueError:
+        raise InputError(f"{path}: provenance: not valid JSON") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: provenance must be a JSON mapping, found {describe(document)}")
+    return document
+
+
+def _mapping(value: Any, what: str, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {what} must be a mapping, found {describe(value)}")
+    return value
+
+
+def _text(value: Any, what: str, where: str, required: bool = False,
+          kind: str = "a file path") -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        found = "nothing" if value is None or value == "" else describe(value)
+        raise InputError(f"{where}: {what} must be {kind} (text), found {found}")
+    return value
 
 
 def rerun_setup(path: str | os.PathLike) -> tuple[Product, PipelineConfig, str]:
@@ -50,20 +89,34 @@ def rerun_setup(path: str | os.PathLike) -> tuple[Product, PipelineConfig, str]:
 
     document = read_provenance(path)
     where = f"{path}: provenance"
-    config = PipelineConfig.from_dict(document.get("parameters") or {}, where)
-    for step_name, info in (document.get("steps") or {}).items():
-        for kind, ref_path in (info.get("references") or {}).items():
+    parameters = _mapping(document.get("parameters"), "parameters", where)
+    config = PipelineConfig.from_dict(parameters, f"{where}: parameters")
+    steps = _mapping(document.get("steps"), "steps", where)
+    for step_name, info in steps.items():
+        info = _mapping(info, f"steps.{step_name}", where)
+        references = _mapping(info.get("references"), f"steps.{step_name}.references", where)
+        for kind, ref_path in references.items():
+            ref_path = _text(ref_path, f"steps.{step_name}.references.{kind}", where, True)
             key = f"override_{kind}"
             if step_name in config.steps and key in config.steps[step_name] and \
                     os.path.exists(ref_path):
                 config.steps[step_name][key] = ref_path
-    inputs = document.get("inputs") or {}
+    inputs = _mapping(document.get("inputs"), "inputs", where)
     science = inputs.get("science")
     if not science:
-        raise InputError(f"{where}: no science input recorded")
+        raise InputError(f"{where}: no science input recorded (inputs.science)")
+    science = _text(science, "inputs.science", where, True)
+    backgrounds = inputs.get("backgrounds") or []
+    if not isinstance(backgrounds, list):
+        raise InputError(f"{where}: inputs.backgrounds must be a list of file paths, found "
+                         f"{describe(backgrounds)}")
+    for index, background in enumerate(backgrounds):
+        _text(background, f"inputs.backgrounds[{index}]", where, True)
+    name = _text(document.get("product"), "product", where, kind="a name") or Path(path).stem
+    asn_path = _text(document.get("association"), "association", where)
+    ref_dir = _text(document.get("ref_dir"), "ref_dir", where)
     members = [Member(science, "science", Path(science).name)]
-    members += [Member(b, "background", Path(b).name) for b in inputs.get("backgrounds", [])]
+    members += [Member(b, "background", Path(b).name) for b in backgrounds]
     problems = [f"input {m.path} no longer exists" for m in members if not os.path.exists(m.path)]
-    product = Product(str(document.get("product") or Path(path).stem), members, problems,
-                      asn_path=document.get("association"))
-    return product, config, str(document.get("ref_dir") or Path(science).parent)
+    product = Product(name, members, problems, asn_path=asn_path)
+    return product, config, ref_dir or str(Path(science).parent)
