@@ -166,12 +166,20 @@ def _configure_logging(quiet: bool) -> Callable[[], None]:
 def run_demo_command(argv: list[str]) -> int:
     parser = _Parser(prog="iris-image2 demo", description="Write the demo dataset.")
     parser.add_argument("directory")
-    parser.add_argument("--size", type=int, default=2048, help="frame size in pixels (default 2048)")
+    from .engine.demo import (
+        DEMO_MAX_SIZE,
+        DEMO_MIN_SIZE,
+        DEMO_SIZE_STEP,
+        check_demo_size,
+        write_demo_dataset,
+    )
+
+    parser.add_argument("--size", default="2048",
+                        help=f"frame size in pixels, a multiple of {DEMO_SIZE_STEP} from "
+                             f"{DEMO_MIN_SIZE} to {DEMO_MAX_SIZE} (default 2048)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    if args.size < 64 or args.size > 8192:
-        raise UsageError(f"--size {args.size}: must be between 64 and 8192")
-    from .engine.demo import write_demo_dataset
+    args.size = check_demo_size(args.size, "--size")  # InputError: one line, exit 2
 
     started = time.perf_counter()
     dataset = write_demo_dataset(args.directory, size=args.size, seed=args.seed)

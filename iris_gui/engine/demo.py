@@ -54,6 +54,7 @@ import numpy as np
 from astropy.io import fits
 
 from .dq import DQ_DTYPE, DQ_FLAGS
+from .errors import InputError
 from .files import atomic_write_text, check_output_dir
 from .models import ImageModel, PhotomRow, SubarrayWindow, write_image, write_photom
 
@@ -67,6 +68,34 @@ DARK_NAME = "iris_demo_dark.fits"
 FLAT_NAME = "iris_demo_flat.fits"
 FLAT_OTHER_NAME = "iris_demo_flat_h.fits"
 PHOTOM_NAME = "iris_demo_photom.fits"
+
+
+# ---- the one rule for the demo size (iris-image2 demo --size, iris-gui --demo-size) ----------------
+
+DEMO_MIN_SIZE = 64
+#: ~10 GB of memory and ~1 min at 8192 (600 MB, 4 s at 2048; memory grows as size²)
+DEMO_MAX_SIZE = 8192
+#: the subarray and SUBARR_MAP windows are size/4 and size/8 wide, placed at multiples of size/8
+DEMO_SIZE_STEP = 16
+
+
+class DemoSizeError(InputError, ValueError):
+    """A demo size outside the rule: an InputError (one line for people) that is also the
+    ValueError write_demo_dataset has always raised for bad arguments."""
+
+
+def check_demo_size(size: object, option: str = "demo size") -> int:
+    """``size`` as an int if it is a multiple of DEMO_SIZE_STEP within DEMO_MIN_SIZE ..
+    DEMO_MAX_SIZE; otherwise DemoSizeError naming ``option`` and the allowed sizes."""
+    try:
+        value = int(size)  # type: ignore[call-overload]
+        whole = not isinstance(size, bool) and float(size) == value  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        whole, value = False, 0
+    if not whole or not DEMO_MIN_SIZE <= value <= DEMO_MAX_SIZE or value % DEMO_SIZE_STEP:
+        raise DemoSizeError(f"{option} {str(size).strip()[:20]}: must be a multiple of {DEMO_SIZE_STEP} from "
+                            f"{DEMO_MIN_SIZE} to {DEMO_MAX_SIZE} (e.g. 256, 1024, 2048)")
+    return value
 
 
 def background_name(index: int) -> str:
@@ -348,11 +377,26 @@ def write_demo_dataset(
     """Write the demo dataset into ``directory`` (created if needed) and return what was written.
 
     The same ``size`` and ``seed`` give identical files; ``progress(fraction)`` is called after
-    each file.
+    each file. ``size`` follows :func:`check_demo_size`; a machine without the memory it needs
+    gets an InputError saying so.
     """
-    size = int(size)
-    if size < 64 or size % 16:
-        raise ValueError(f"demo size must be a multiple of 16 and at least 64, not {size}")
+    try:
+        return _write_demo_dataset(directory, size, seed, n_backgrounds, nints, progress)
+    except MemoryError:
+        raise InputError(f"demo size {size}: not enough memory to make it (about "
+                         f"{0.6 * (int(size) / 2048) ** 2:.1f} GB needed); try a smaller size") \
+            from None
+
+
+def _write_demo_dataset(
+    directory: str | os.PathLike,
+    size: int,
+    seed: int,
+    n_backgrounds: int,
+    nints: int,
+    progress: Callable[[float], None] | None,
+) -> DemoDataset:
+    size = check_demo_size(size)
     if n_backgrounds < 1:
         raise ValueError("the demo dataset needs at least one background")
     if nints < 1:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from .. import __version__
+from ..engine.demo import DEMO_MAX_SIZE, DEMO_MIN_SIZE, DEMO_SIZE_STEP, check_demo_size
+from ..engine.errors import InputError
 
 DEMO_SIZE = 2048
 SMOKE_TEST_TIMEOUT_S = 600
@@ -25,8 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help="open the demo dataset (written to the cache folder if absent) and "
                              "run its first product")
-    parser.add_argument("--demo-size", type=int, default=DEMO_SIZE, metavar="N",
-                        help=f"demo frame size in pixels (default {DEMO_SIZE})")
+    parser.add_argument("--demo-size", default=str(DEMO_SIZE), metavar="N",
+                        help=f"demo frame size in pixels, a multiple of {DEMO_SIZE_STEP} from "
+                             f"{DEMO_MIN_SIZE} to {DEMO_MAX_SIZE} (default {DEMO_SIZE})")
     parser.add_argument("--config", metavar="FILE", help="parameter file to load (.cfg, .asdf)")
     parser.add_argument("--output-dir", metavar="DIR", help="folder for exported files")
     parser.add_argument("--smoke-test", metavar="OUTDIR",
@@ -137,8 +140,10 @@ def demo_folder(size: int) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.demo_size < 64 or args.demo_size % 16:
-        print("iris-gui: error: --demo-size must be a multiple of 16, at least 64", file=sys.stderr)
+    try:
+        args.demo_size = check_demo_size(args.demo_size, "--demo-size")
+    except InputError as exc:
+        print(f"iris-gui: error: {exc}", file=sys.stderr)
         return 2
     if args.smoke_test and not args.inputs:
         args.demo = True
