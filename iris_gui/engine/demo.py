@@ -73,7 +73,7 @@ PHOTOM_NAME = "iris_demo_photom.fits"
 # ---- the one rule for the demo size (iris-image2 demo --size, iris-gui --demo-size) ----------------
 
 DEMO_MIN_SIZE = 64
-#: ~10 GB of memory and ~1 min at 8192 (600 MB, 4 s at 2048; memory grows as size²)
+#: 8192 takes ~9 GB of memory and ~75 s (2048: 0.6 GB, 4 s; memory grows as size²)
 DEMO_MAX_SIZE = 8192
 #: the subarray and SUBARR_MAP windows are size/4 and size/8 wide, placed at multiples of size/8
 DEMO_SIZE_STEP = 16

@@ -184,9 +184,8 @@ def check_output_size(out_shape: tuple[int, int], name: str) -> None:
     ny, nx = out_shape
     if nx * ny > MAX_OUTPUT_PIXELS:
         raise InputError(
-            f"resample: {name} needs a {nx} x {ny} output grid ({nx * ny:.3g} pixels), more than "
-            f"the limit of {MAX_OUTPUT_PIXELS} (2**28); raise steps.resample.pixel_scale_ratio "
-            f"or pixel_scale, or set output_shape")
+            f"resample: {name} needs a {nx} x {ny} output grid, over the limit of 2**28 pixels; "
+            f"raise steps.resample.pixel_scale_ratio or pixel_scale, or set output_shape")
 
 
 def _is_surface_brightness(model: ImageModel) -> bool:
