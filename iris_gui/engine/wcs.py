@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -32,6 +33,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
+from . import header_values
 from .blocks import rows_per_block, run_row_blocks
 from .cancel import CancelToken, check_cancel
 from .errors import InputError
@@ -119,7 +121,7 @@ def build_wcs(header: fits.Header, image_shape: tuple[int, int],
     if "RADECSYS" in work and "RADESYS" not in work:  # the pre-2002 spelling
         work["RADESYS"] = work["RADECSYS"]
     work.remove("RADECSYS", ignore_missing=True, remove_all=True)
-    if "WCSAXES" in work and int(work["WCSAXES"]) != 2:
+    if "WCSAXES" in work:
         work["WCSAXES"] = 2
     if distortion is not None:
         for card in distortion.cards:
@@ -135,7 +137,10 @@ def build_wcs(header: fits.Header, image_shape: tuple[int, int],
             wcs = WCS(work, relax=True, fix=True)
             wcs.wcs.set()
     except Exception as exc:  # astropy/wcslib raise many types for bad values
-        raise InputError(f"{where}: the WCS keywords do not make a valid WCS ({exc})") from exc
+        log.debug("%s: WCS construction failed: %r", where, exc)
+        raise InputError(
+            f"{where}: the WCS keywords (CTYPE1/CTYPE2 = {header.get('CTYPE1')!r}/"
+            f"{header.get('CTYPE2')!r}) do not make a valid WCS") from exc
     if not wcs.has_celestial or wcs.wcs.lng != 0 or wcs.wcs.lat != 1:
         raise InputError(
             f"{where}: CTYPE1/CTYPE2 = {header.get('CTYPE1')!r}/{header.get('CTYPE2')!r} do not "
@@ -149,11 +154,17 @@ def build_wcs(header: fits.Header, image_shape: tuple[int, int],
 
 def read_distortion(path: str) -> fits.Header:
     """The SIP keywords (plus CRPIX and window keywords) of a distortion reference file."""
+    if not os.path.isfile(path):  # a folder, pipe or device: never opened (a FIFO would block)
+        raise InputError(f"{path}: distortion reference is missing or not a regular file")
     try:
-        with fits.open(path, memmap=False) as hdul:
-            headers = [hdu.header for hdu in hdul]
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable FITS distortion reference ({exc})") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False) as hdul:
+                hdul.verify("silentfix")
+                headers = [hdu.header.copy() for hdu in hdul]
+    except (OSError, ValueError, TypeError, OverflowError, fits.VerifyError) as exc:
+        log.debug("%s: reading failed: %r", path, exc)
+        raise InputError(f"{path}: not a readable FITS distortion reference") from exc
     from .models import reference_kind
 
     declared = reference_kind(headers[0])
@@ -171,9 +182,10 @@ def read_distortion(path: str) -> fits.Header:
     for card in header.cards:
         if is_sip_keyword(card.keyword) or card.keyword in ("CRPIX1", "CRPIX2"):
             keep[card.keyword] = card.value
-    for key in ("SUBSTRT1", "SUBSTRT2"):
-        if key in headers[0]:
-            keep[key] = headers[0][key]
+    header_values.wcs_values(keep, path)  # numbers, or InputError naming the key
+    for key, value in header_values.window_values(headers[0], path).items():
+        if key.startswith("SUBSTRT"):
+            keep[key] = value
     return keep
 
 
@@ -183,9 +195,12 @@ def check_distortion_centre(distortion: fits.Header, header: fits.Header, xstart
     must be the same detector pixel as the exposure's, or the coefficients do not apply."""
     if "CRPIX1" not in distortion or "CRPIX2" not in distortion:
         return
-    ref = (float(distortion["CRPIX1"]) + int(distortion.get("SUBSTRT1", 1)) - 1,
-           float(distortion["CRPIX2"]) + int(distortion.get("SUBSTRT2", 1)) - 1)
-    sci = (float(header["CRPIX1"]) + xstart - 1, float(header["CRPIX2"]) + ystart - 1)
+    theirs = header_values.wcs_values(distortion, path)
+    ours = header_values.wcs_values(header, "the exposure")
+    start = header_values.window_values(distortion, path)
+    ref = (theirs["CRPIX1"] + start.get("SUBSTRT1", 1) - 1,
+           theirs["CRPIX2"] + start.get("SUBSTRT2", 1) - 1)
+    sci = (ours["CRPIX1"] + xstart - 1, ours["CRPIX2"] + ystart - 1)
     if abs(ref[0] - sci[0]) > 1e-3 or abs(ref[1] - sci[1]) > 1e-3:
         raise InputError(
             f"{path}: the SIP coefficients are centred on detector pixel "

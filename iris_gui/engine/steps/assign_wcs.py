@@ -19,12 +19,21 @@ pixel as the exposure's reference pixel, else the step fails with a clear messag
 
 The model carries the WCS object (``model.wcs``) and its standard keywords are written into the
 SCI header. rateints: one WCS for every integration. Missing keywords -> SKIPPED with the reason.
+
+A degenerate linear part (an all-zero or singular CD matrix, CDELT 0: pixels that do not map to
+the sky) -> SKIPPED with the reason, like a missing WCS: the calibration steps do not need it and
+the _cal is still written, S_WCS = SKIPPED says its WCS is unusable, and resample skips. (wcslib
+would have read an all-zero CD matrix as 1 degree per pixel and gone on.) A pixel scale above
+``ABSURD_SCALE_DEG`` gives a warning.
 """
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
+
+from ..header_values import degenerate_reason
 from ..models import ImageModel
 from ..parameters import Parameter
 from ..references import find_reference
@@ -32,11 +41,15 @@ from ..wcs import (
     build_wcs,
     check_distortion_centre,
     missing_wcs_keywords,
+    pixel_scale_deg,
     read_distortion,
     replace_wcs_keywords,
     wcs_source,
 )
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
+
+#: a pixel scale above this (degrees per pixel) is reported as a warning
+ABSURD_SCALE_DEG = 1.0
 
 
 def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
@@ -46,6 +59,10 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if missing:
         return StepResult(SKIPPED, model, reason=(
             f"{model.name}: no WCS: the {where} lacks {', '.join(missing)}"))
+    degenerate = degenerate_reason(header, f"{model.name}: {where}")
+    if degenerate:
+        return StepResult(SKIPPED, model, reason=(
+            f"the WCS of {model.name} is degenerate: {degenerate} ({where})"))
 
     distortion = None
     references: dict[str, str] = {}
@@ -61,9 +78,18 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
         context.log.debug("assign_wcs: no distortion reference (%s)", why_none)
 
     wcs = build_wcs(header, model.image_shape, distortion, where=f"{model.name}: {where}")
+    matrix = wcs.pixel_scale_matrix
+    if not np.all(np.isfinite(matrix)) or np.linalg.det(matrix) == 0:  # e.g. a singular SIP term
+        return StepResult(SKIPPED, model, reason=(
+            f"the WCS of {model.name} is degenerate: its pixel-to-sky matrix is singular"))
+    warnings = []
+    scale = pixel_scale_deg(wcs)
+    if scale > ABSURD_SCALE_DEG:
+        warnings.append(f"{model.name}: the WCS pixel scale is {scale:.3g} degrees per pixel "
+                        f"(imager pixels are milliarcseconds); check CDELT/CD in the {where}")
     out = model.derive(wcs=wcs)
     replace_wcs_keywords(out.sci_header, wcs)
-    return StepResult(COMPLETE, out, references=references,
+    return StepResult(COMPLETE, out, references=references, warnings=warnings,
                       compute=time.perf_counter() - started)
 
 
