@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +25,15 @@ from . import __version__
 from .engine.association import Association, load_inputs
 from .engine.config import PipelineConfig, load_parameters, save_parameters
 from .engine.errors import InputError
+from .engine.output_plan import OutputPlan
+from .engine.outputs import plan_product
 from .engine.pipeline import Image2Pipeline, PipelineCallbacks
 from .engine.provenance import rerun_setup
 from .engine.steps import STEPS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("iris_gui.cli")
 
 
 class UsageError(Exception):
@@ -188,12 +195,47 @@ def run_demo_command(argv: list[str]) -> int:
     return EXIT_OK
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled like Ctrl-C (the product being written is removed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, _frame) -> None:
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> Callable[[], None]:
+    """SIGTERM/SIGHUP raise Terminated in the main thread; returns what puts them back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    saved = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            saved[signum] = signal.signal(signum, _raise_terminated)
+
+    def restore() -> None:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+    return restore
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    restore_signals = _install_signal_handlers()
     try:
         if argv and argv[0] == "demo":
             return run_demo_command(argv[1:])
         return _run(argv)
+    except Terminated as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"iris-image2: stopped by {name}; unfinished products were not written",
+              file=sys.stderr)
+        return 128 + exc.signum
     except UsageError as exc:
         print(f"iris-image2: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -203,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("iris-image2: interrupted; unfinished products were not written", file=sys.stderr)
         return 130
+    finally:
+        restore_signals()
 
 
 def _run(argv: list[str]) -> int:
@@ -239,6 +283,10 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         config.pipeline["save_bsub"] = True
     if ref_dir is not None and not Path(ref_dir).is_dir():
         raise InputError(f"--ref-dir {ref_dir}: not a folder")
+    plan = _plan_run(args, config, associations, output_dir, ref_dir)
+    stale = plan.remove_stale_temporaries()
+    if stale:
+        log.info("removed %d temporary file(s) left by an earlier run that was stopped", stale)
     if args.save_parameters:
         save_parameters(config, args.save_parameters)
 
@@ -247,17 +295,37 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
                               callbacks=progress.callbacks(), cache=False)
     results = []
     for association in associations:
-        results.extend(pipeline.run(association))
+        results.extend(pipeline.run(association, output_dir=output_dir, plan=plan))
+    # each failure was logged once, as it happened; the summary only counts
     failed = [r for r in results if not r.ok]
-    for result in failed:
-        print(f"iris-image2: {result.product.name}: {result.error or 'cancelled'}", file=sys.stderr)
     if not args.quiet:
-        written = sum(len(r.outputs) for r in results)
+        written = sum(1 for r in results for path in r.outputs if path.exists())
+        names = f"; failed: {', '.join(r.product.name for r in failed)}" if failed else ""
         print(f"iris-image2: {len(results) - len(failed)}/{len(results)} product(s) done, "
-              f"{written} file(s) written to {Path(output_dir).resolve()}", file=sys.stderr)
+              f"{written} file(s) written to {Path(output_dir).resolve()}{names}", file=sys.stderr)
     if not failed:
         return EXIT_OK
     return EXIT_USAGE if all(r.error_is_input for r in failed) else EXIT_FAILED
+
+
+def _plan_run(args: argparse.Namespace, config: PipelineConfig, associations: list[Association],
+              output_dir: str, ref_dir: str | None) -> OutputPlan:
+    """Every file this run writes and reads, checked before anything runs (exit 2 if not)."""
+    plan = OutputPlan()
+    for path in getattr(config, "read_files", None) or ([config.source] if config.source else []):
+        plan.add_read(path, f"the parameter file {Path(path).name}")
+    if args.from_output:
+        plan.add_read(args.from_output, f"the file being re-made ({Path(args.from_output).name})")
+    for association in associations:
+        if association.path:
+            plan.add_read(association.path, f"the association {Path(association.path).name}")
+        for product in association.products:
+            product_ref_dir = ref_dir or os.path.dirname(product.science)
+            plan_product(plan, product, config, output_dir, product_ref_dir)
+    if args.save_parameters:
+        plan.add_file(args.save_parameters, "", "", "--save-parameters")
+    plan.check()
+    return plan
 
 
 if __name__ == "__main__":  # pragma: no cover

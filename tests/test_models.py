@@ -346,9 +346,9 @@ def test_failed_write_leaves_no_partial_or_temp_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(fits.HDUList, "writeto", broken_writeto)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="cannot write .*out_cal.fits: disk full"):
         write_image(_model((5, 5)), target)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="cannot write .*new_cal.fits: disk full"):
         write_image(_model((5, 5)), tmp_path / "new_cal.fits")
     assert len(seen_temp) == 2
     assert all(os.path.dirname(t) == str(tmp_path) for t in seen_temp)

@@ -236,7 +236,7 @@ def test_never_overwrites_an_input(small_product):
     from iris_gui.engine.association import Association
 
     results = Image2Pipeline(config, output_dir=folder).run(Association([product_bad]))
-    assert not results[0].ok and "input file" in results[0].error
+    assert not results[0].ok and "which this run reads" in results[0].error
     assert open(small_product.science, "rb").read() == before
     assert product.name == "sci_rate"
 

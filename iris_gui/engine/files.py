@@ -1,9 +1,19 @@
-"""Safe file writing: never onto an input, always through a temporary file and a rename."""
+"""Safe file writing: never onto an input, always through a temporary file and a rename.
+
+Temporary files are ``.iris-<10 hex of the final name>-<pid>.part`` in the final file's folder:
+short whatever the final name (a 250-byte product name still has a legal temporary name), and
+recognisable, so a later run can remove those a killed run left (``remove_stale_temporaries``).
+``write_all_or_nothing`` writes a product's files: all to temporaries first, renamed only when
+every one is complete; on any error or interrupt the temporaries and the files already renamed
+are removed.
+"""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
-import tempfile
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -42,6 +52,102 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+class OutputWriteError(Exception):
+    """A file could not be written (disk full, permission, name). The message says which."""
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """The temporary name ``path`` is written under before it is renamed into place."""
+    path = Path(path)
+    tag = hashlib.sha1(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return path.with_name(f".iris-{tag}-{os.getpid()}.part")
+
+
+_TEMPORARY = re.compile(r"^\.iris-([0-9a-f]{10})-(\d+)\.part$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove temporaries of ``path`` left by runs that are no longer alive; returns them."""
+    path = Path(path)
+    tag = hashlib.sha1(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match and match.group(1) == tag and not _pid_alive(int(match.group(2))):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``no space left on device`` rather than ``[Errno 28] No space left on device: 'x'``."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the name is too long for this file system"
+    text = exc.strerror or (os.strerror(exc.errno) if exc.errno else "") or str(exc) or "failed"
+    return text[0].lower() + text[1:]
+
+
+def write_all_or_nothing(files: list[tuple[Path, Callable[[Path], None]]]) -> list[Path]:
+    """Write every ``(path, write)`` of one product, or none of them.
+
+    ``write(temporary)`` writes one file. All are written to temporaries first; only then is each
+    renamed into place. On any failure, Ctrl-C or termination the temporaries and the files of
+    this call already renamed are removed and the exception goes on (an OSError becomes an
+    OutputWriteError naming the file).
+    """
+    pending: list[tuple[Path, Path]] = []
+    renamed: list[Path] = []
+    current: Path | None = None
+    try:
+        for path, write in files:
+            current = Path(path)
+            temporary = temporary_path(current)
+            pending.append((temporary, current))
+            write(temporary)
+            # give the file the mode any new file gets (0666 - umask), so colleagues can read
+            # products written to a shared folder
+            os.chmod(temporary, 0o666 & ~_UMASK)
+        for temporary, path in pending:
+            current = path
+            os.replace(temporary, path)
+            renamed.append(path)
+    except BaseException as exc:
+        for temporary, _ in pending:
+            _unlink_quietly(temporary)
+        for path in renamed:
+            _unlink_quietly(path)
+        if isinstance(exc, OSError):
+            raise OutputWriteError(f"cannot write {current}: {describe_os_error(exc)}") from None
+        raise
+    return renamed
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def atomic_write(
     path: str | os.PathLike,
     write: Callable[[Path], None],
@@ -57,19 +163,11 @@ def atomic_write(
     for other in protected:
         if same_file(path, other):
             raise InputError(f"output {path} is an input file; refusing to overwrite it")
-    directory = check_output_dir(path.parent if str(path.parent) else Path("."))
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    os.close(fd)
-    temporary_path = Path(temporary)
+    check_output_dir(path.parent if str(path.parent) else Path("."))
     try:
-        write(temporary_path)
-        # mkstemp creates the file 0600; give it the mode any new file gets (0666 - umask), so
-        # colleagues can read products written to a shared folder
-        os.chmod(temporary_path, 0o666 & ~_UMASK)
-        os.replace(temporary_path, path)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
+        write_all_or_nothing([(path, write)])
+    except OutputWriteError as exc:
+        raise InputError(str(exc)) from None
     return path
 
 

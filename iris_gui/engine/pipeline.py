@@ -14,7 +14,6 @@ flat_field on. Only the newest result per product and step is kept, so memory st
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import json
 import logging
@@ -27,17 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from astropy.io import fits
-
-from .. import __version__
 from .association import Association, Product
 from .cancel import CancelToken
 from .config import PipelineConfig
 from .errors import Cancelled, InputError
-from .files import check_output_dir
-from .models import ImageModel, read_image, write_image
-from .provenance import PROVENANCE_EXTENSION
+from .files import OutputWriteError
+from .models import ImageModel, read_image
+from .output_plan import OutputPlan
+from .outputs import (  # noqa: F401 (re-exported: callers import them from here)
+    files_of,
+    output_path,
+    output_suffix,
+    plan_product,
+    provenance_document,
+    provenance_hdu,
+    stamp_model,
+    write_product,
+)
 from .references import folder_signature
 from .steps import (
     COMPLETE,
@@ -119,15 +124,6 @@ def _file_identity(path: str) -> tuple:
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def output_suffix(base: str, is_3d: bool) -> str:
-    """``cal`` -> ``calints`` for rateints products (DESIGN.md §3)."""
-    return f"{base}ints" if is_3d and base in ("cal", "bsub") else base
-
-
-def output_path(output_dir: Path, product_name: str, suffix: str) -> Path:
-    return Path(output_dir) / f"{product_name}_{suffix}.fits"
 
 
 class Image2Pipeline:
@@ -216,6 +212,10 @@ class Image2Pipeline:
                 cancel.check()
             model = self._read_input(product)
             result.input_model = model
+            for message in getattr(model, "read_warnings", ()):
+                log.warning("%s: %s", product.name, message)
+                if callbacks.warning:
+                    callbacks.warning(product, None, message)
             if callbacks.input_ready:
                 callbacks.input_ready(product, model)
             key = _digest(
@@ -256,9 +256,10 @@ class Image2Pipeline:
             result.error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             result.error_is_input = isinstance(exc, InputError)
             if not isinstance(exc, InputError):
-                log.exception("%s: %s failed", product.name, current_step.name if current_step else "input")
-            else:
-                log.error("%s: %s", product.name, result.error)
+                where = current_step.name if current_step else "reading the input"
+                result.error = f"{where} failed unexpectedly: {result.error}"
+                log.debug("%s: %s", product.name, where, exc_info=True)
+            log.error("%s: %s", product.name, result.error)
             if current_step is not None:
                 failed = StepResult(FAILED, result.input_model, reason=result.error)  # type: ignore[arg-type]
                 result.steps[current_step.name] = failed
@@ -303,8 +304,14 @@ class Image2Pipeline:
         return step_result
 
     def run(self, association: Association, cancel: CancelToken | None = None, *,
-            write: bool = True, output_dir: str | os.PathLike | None = None) -> list[ProductResult]:
-        """Run every product in turn (writing each one's outputs when it completes)."""
+            write: bool = True, output_dir: str | os.PathLike | None = None,
+            plan: OutputPlan | None = None) -> list[ProductResult]:
+        """Run every product in turn, writing each one's outputs when it completes.
+
+        With a ``plan`` (already checked over the whole run) each product writes only its
+        planned files; without one, each product's own plan is checked before it writes. A
+        product that cannot be written fails alone; the others go on.
+        """
         results = []
         total = len(association.products)
         for index, product in enumerate(association.products):
@@ -313,7 +320,10 @@ class Image2Pipeline:
             result = self.run_product(product, cancel)
             if result.ok and write:
                 try:
-                    self.write_outputs(result, output_dir)
+                    self.write_outputs(result, output_dir, plan)
+                except OutputWriteError as exc:
+                    result.error, result.error_is_input = str(exc), False
+                    log.error("%s: %s", product.name, exc)
                 except InputError as exc:
                     result.error, result.error_is_input = str(exc), True
                     log.error("%s: %s", product.name, exc)
@@ -327,104 +337,47 @@ class Image2Pipeline:
     # ---- outputs -------------------------------------------------------------------------------
     def planned_outputs(self, result: ProductResult, output_dir: Path) -> dict[Path, ImageModel]:
         """Every file ``write_outputs`` would write, with the model for each."""
-        name = result.product.name
-        is_3d = result.is_3d
-        config = result.config
-        planned: dict[Path, ImageModel] = {}
-        for step in STEPS:
-            step_result = result.steps.get(step.name)
-            if step_result is None:
-                continue
-            if config.steps[step.name]["save_results"] and step_result.status == COMPLETE:
-                suffix = config.steps[step.name]["suffix"] or step.default_suffix
-                planned[output_path(output_dir, name, suffix)] = step_result.model
-            if config.pipeline["save_results"] and step_result.status == COMPLETE:
-                for key, suffix in step.saved_products:
-                    if key in step_result.products:
-                        planned[output_path(output_dir, name, suffix)] = step_result.products[key]
-            for extra, model in step_result.extra_outputs.items():
-                planned[Path(extra) if os.path.isabs(extra) else output_dir / extra] = model
-        if config.pipeline["save_bsub"]:
-            bsub = result.bsub
-            if bsub is not None:
-                planned[output_path(output_dir, name, output_suffix("bsub", is_3d))] = bsub
-            else:
-                log.warning("%s: save_bsub is set but bkg_subtract did not run; no _bsub written",
-                            name)
-        if config.pipeline["save_results"] and result.final is not None:
-            planned[output_path(output_dir, name, output_suffix("cal", is_3d))] = result.final
-        return planned
+        return files_of(result, Path(os.path.abspath(output_dir)))
 
-    def write_outputs(self, result: ProductResult,
-                      output_dir: str | os.PathLike | None = None) -> list[Path]:
+    def write_outputs(self, result: ProductResult, output_dir: str | os.PathLike | None = None,
+                      plan: OutputPlan | None = None) -> list[Path]:
+        """Write a finished product whole or not at all (see ``outputs.write_product``)."""
         if not result.ok:
             raise InputError(f"{result.product.name}: nothing to write, the product did not finish")
         directory = Path(output_dir or self.output_dir or Path.cwd())
-        check_output_dir(directory)
-        protected = list(result.product.input_paths)
-        for step_result in result.steps.values():
-            protected.extend(step_result.references.values())
-        provenance = provenance_document(result)
-        written = []
-        for path, model in self.planned_outputs(result, directory).items():
-            stamped = stamp_model(model, result, provenance)
-            written.append(write_image(stamped, path, protected=protected,
-                                       extra_hdus=[provenance_hdu(provenance)]))
+        written = write_product(result, directory, plan)
+        for path in written:
             log.info("%s: wrote %s", result.product.name, path)
         result.outputs = written
         return written
 
+    def plan_outputs(self, results: list[ProductResult],
+                     output_dir: str | os.PathLike) -> OutputPlan:
+        """One checked plan for exporting finished ``results`` together (the window's Export)."""
+        plan = OutputPlan()
+        for result in results:
+            plan_product(plan, result.product, result.config, output_dir, result.ref_dir,
+                         is_3d=result.is_3d)
+        plan.check()
+        return plan
 
-# ---- provenance --------------------------------------------------------------------------------
+    def export_results(self, results: list[ProductResult],
+                       output_dir: str | os.PathLike) -> tuple[list[Path], list[str]]:
+        """Write finished ``results`` through one plan checked first over all of them.
 
-def provenance_document(result: ProductResult) -> dict[str, Any]:
-    """Everything needed to re-make a product: inputs, references, parameters, statuses."""
-    return {
-        "software": "iris_gui",
-        "version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "product": result.product.name,
-        "association": result.product.asn_path,
-        "inputs": {"science": os.path.abspath(result.product.science),
-                   "backgrounds": [os.path.abspath(p) for p in result.product.backgrounds]},
-        "ref_dir": os.path.abspath(result.ref_dir),
-        "parameters": result.config.to_dict(),
-        "steps": {
-            name: {
-                "status": step.status,
-                "reason": step.reason,
-                "references": {k: os.path.abspath(v) for k, v in step.references.items()},
-                "warnings": list(step.warnings),
-            }
-            for name, step in result.steps.items()
-        },
-    }
-
-
-def provenance_hdu(document: dict[str, Any]) -> fits.BinTableHDU:
-    text = json.dumps(document, indent=1)
-    column = fits.Column(name="JSON", format=f"{max(1, len(text))}A", array=np.array([text]))
-    hdu = fits.BinTableHDU.from_columns([column], name=PROVENANCE_EXTENSION)
-    hdu.header["COMMENT"] = "iris_gui provenance: inputs, references and parameters (JSON)"
-    return hdu
-
-
-def stamp_model(model: ImageModel, result: ProductResult,
-                provenance: dict[str, Any]) -> ImageModel:
-    """A copy of ``model`` whose header records version, statuses and references."""
-    out = model.derive()
-    header = out.header
-    header["CAL_SW"] = ("iris_gui", "calibration software")
-    header["CAL_VER"] = (__version__, "calibration software version")
-    header["DATE"] = (provenance["created"], "file creation time (UTC)")
-    header["PARFINGR"] = (result.config.fingerprint(), "fingerprint of the full parameter set")
-    for step in STEPS:
-        step_result = result.steps.get(step.name)
-        if step_result is not None:
-            header[step.status_keyword] = step_result.status
-        if step_result is not None and step_result.reason and step_result.status == SKIPPED:
-            header.add_history(f"{step.name} skipped: {step_result.reason}"[:70])
-    for step_result in result.steps.values():
-        for kind, path in step_result.references.items():
-            header[f"R_{kind.upper()}"[:8]] = Path(path).name
-    return out
+        Returns the files written and one line per product that could not be written. A plan
+        violation writes nothing at all (one line, naming the product, path and rule).
+        """
+        try:
+            plan = self.plan_outputs(results, output_dir)
+        except InputError as exc:
+            return [], [str(exc)]
+        written: list[Path] = []
+        errors: list[str] = []
+        for result in results:
+            try:
+                written.extend(self.write_outputs(result, output_dir, plan))
+            except (InputError, OutputWriteError) as exc:
+                errors.append(str(exc) if str(exc).startswith(result.product.name)
+                              else f"{result.product.name}: {exc}")
+        return written, errors

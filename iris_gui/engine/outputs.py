@@ -1,0 +1,267 @@
+"""What a product writes: its planned files, their provenance stamp, and writing them whole.
+
+``plan_products`` adds every file a set of products will write (and every file they read) to an
+``OutputPlan`` before anything runs; ``write_product`` writes one finished product's files through
+``files.write_all_or_nothing``, refusing any file that is not in the plan.
+
+Header text we write is ASCII (FITS allows nothing else): product and file names with other
+characters are written with backslash escapes (``donn\\xe9es``), so any name works.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from astropy.io import fits
+
+from .. import __version__
+from .association import Product
+from .config import PipelineConfig
+from .errors import InputError
+from .files import OutputWriteError, check_output_dir, write_all_or_nothing
+from .models import ImageModel, model_to_hdul
+from .output_plan import OutputPlan
+from .provenance import PROVENANCE_EXTENSION
+from .references import folder_signature
+from .steps import COMPLETE, SKIPPED, STEPS
+
+if TYPE_CHECKING:
+    from .pipeline import ProductResult
+
+
+def output_suffix(base: str, is_3d: bool) -> str:
+    """``cal`` -> ``calints`` for rateints products."""
+    return f"{base}ints" if is_3d and base in ("cal", "bsub") else base
+
+
+def output_path(output_dir: Path, product_name: str, suffix: str) -> Path:
+    return Path(output_dir) / f"{product_name}_{suffix}.fits"
+
+
+def product_source(product: Product) -> str:
+    """The input a product came from, for messages: its association, or its rate file."""
+    try:
+        return product.asn_path or product.science
+    except InputError:
+        return product.name
+
+
+def _science_is_3d(path: str) -> bool:
+    """Whether the science file holds integrations (a header look only; False if unreadable)."""
+    try:
+        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+            for name in ("SCI", "DATA"):
+                if name in hdul:
+                    return int(hdul[name].header.get("NAXIS", 0)) == 3
+    except Exception:  # the run itself will say what is wrong with the file
+        return False
+    return False
+
+
+# ---- planning ------------------------------------------------------------------------------------
+
+def plan_product(plan: OutputPlan, product: Product, config: PipelineConfig,
+                 output_dir: str | os.PathLike, ref_dir: str | os.PathLike,
+                 is_3d: bool | None = None) -> None:
+    """Add what ``product`` reads and every file it may write with ``config`` to ``plan``."""
+    source = product_source(product)
+    for member in product.members:
+        plan.add_read(member.path, f"{member.exptype} member {Path(member.path).name} of "
+                                   f"product {product.name}")
+    if product.asn_path:
+        plan.add_read(product.asn_path, f"the association {Path(product.asn_path).name}")
+    for step in STEPS:
+        params = config.steps[step.name]
+        for parameter in step.all_parameters:
+            if parameter.reference and params.get(parameter.name):
+                plan.add_read(params[parameter.name], f"the {parameter.reference} reference "
+                                                      f"{Path(params[parameter.name]).name}")
+        if step.reference_kind and not params["skip"]:
+            for path, _mtime in folder_signature(Path(ref_dir), step.reference_kind):
+                plan.add_read(path, f"the {step.reference_kind} reference {Path(path).name}")
+    if is_3d is None:
+        try:
+            is_3d = _science_is_3d(product.science)
+        except InputError:
+            is_3d = False
+    name = product.name
+    steps = config.steps
+    for step in STEPS:
+        params = steps[step.name]
+        if params["skip"]:
+            continue
+        if params["save_results"]:
+            suffix = params["suffix"] or step.default_suffix
+            plan.add_product_file(output_dir, name, suffix, source, f"{step.name} save_results")
+        if config.pipeline["save_results"]:
+            for _key, suffix in step.saved_products:
+                plan.add_product_file(output_dir, name, suffix, source, f"_{suffix}")
+    dark_output = steps["dark_current"].get("dark_output")
+    if dark_output and not steps["dark_current"]["skip"]:
+        plan.add_named_file(output_dir, dark_output, name, source, "dark_output")
+    if config.pipeline["save_bsub"] and not steps["bkg_subtract"]["skip"]:
+        suffix = output_suffix("bsub", is_3d)
+        plan.add_product_file(output_dir, name, suffix, source, f"_{suffix}")
+    if config.pipeline["save_results"]:
+        suffix = output_suffix("cal", is_3d)
+        plan.add_product_file(output_dir, name, suffix, source, f"_{suffix}")
+
+
+def plan_products(products: Iterable[tuple[Product, PipelineConfig, str | os.PathLike]],
+                  output_dir: str | os.PathLike, plan: OutputPlan | None = None) -> OutputPlan:
+    """A plan over ``(product, config, ref_dir)`` triples, not yet checked."""
+    plan = plan if plan is not None else OutputPlan()
+    for product, config, ref_dir in products:
+        plan_product(plan, product, config, output_dir, ref_dir)
+    return plan
+
+
+# ---- provenance and header stamp -------------------------------------------------------------------
+
+def ascii_text(text: Any) -> str:
+    """``text`` with every non-ASCII or non-printable character as a backslash escape."""
+    text = str(text)
+    if text.isascii() and text.isprintable():
+        return text
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in escaped)
+
+
+def _ascii_header(header: fits.Header) -> None:
+    """Make every string value and HISTORY/COMMENT card of ``header`` ASCII, in place."""
+    for index, card in enumerate(header.cards):
+        value = card.value
+        if isinstance(value, str) and not (value.isascii() and value.isprintable()):
+            if card.keyword in ("HISTORY", "COMMENT", ""):
+                header[index] = ascii_text(value)
+            else:
+                header[index] = (ascii_text(value), card.comment)
+
+
+def provenance_document(result: ProductResult) -> dict[str, Any]:
+    """Everything needed to re-make a product: inputs, references, parameters, statuses."""
+    return {
+        "software": "iris_gui",
+        "version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "product": result.product.name,
+        "association": result.product.asn_path,
+        "inputs": {"science": os.path.abspath(result.product.science),
+                   "backgrounds": [os.path.abspath(p) for p in result.product.backgrounds]},
+        "ref_dir": os.path.abspath(result.ref_dir),
+        "parameters": result.config.to_dict(),
+        "steps": {
+            name: {
+                "status": step.status,
+                "reason": step.reason,
+                "references": {k: os.path.abspath(v) for k, v in step.references.items()},
+                "warnings": list(step.warnings),
+            }
+            for name, step in result.steps.items()
+        },
+    }
+
+
+def provenance_hdu(document: dict[str, Any]) -> fits.BinTableHDU:
+    text = json.dumps(document, indent=1)  # ensure_ascii: any name survives the FITS table
+    column = fits.Column(name="JSON", format=f"{max(1, len(text))}A", array=np.array([text]))
+    hdu = fits.BinTableHDU.from_columns([column], name=PROVENANCE_EXTENSION)
+    hdu.header["COMMENT"] = "iris_gui provenance: inputs, references and parameters (JSON)"
+    return hdu
+
+
+def stamp_model(model: ImageModel, result: ProductResult,
+                provenance: dict[str, Any]) -> ImageModel:
+    """A copy of ``model`` whose header records version, statuses and references (ASCII)."""
+    out = model.derive()
+    header = out.header
+    header["CAL_SW"] = ("iris_gui", "calibration software")
+    header["CAL_VER"] = (__version__, "calibration software version")
+    header["DATE"] = (provenance["created"], "file creation time (UTC)")
+    header["PARFINGR"] = (result.config.fingerprint(), "fingerprint of the full parameter set")
+    for step in STEPS:
+        step_result = result.steps.get(step.name)
+        if step_result is not None:
+            header[step.status_keyword] = step_result.status
+        if step_result is not None and step_result.reason and step_result.status == SKIPPED:
+            header.add_history(ascii_text(f"{step.name} skipped: {step_result.reason}")[:70])
+    for step_result in result.steps.values():
+        for kind, path in step_result.references.items():
+            header[f"R_{kind.upper()}"[:8]] = ascii_text(Path(path).name)[:68]
+    _ascii_header(header)
+    _ascii_header(out.sci_header)
+    return out
+
+
+# ---- writing ---------------------------------------------------------------------------------------
+
+def files_of(result: ProductResult, output_dir: Path) -> dict[Path, ImageModel]:
+    """Every file a finished product writes, with the model for each."""
+    name = result.product.name
+    is_3d = result.is_3d
+    config = result.config
+    planned: dict[Path, ImageModel] = {}
+    for step in STEPS:
+        step_result = result.steps.get(step.name)
+        if step_result is None:
+            continue
+        complete = step_result.status == COMPLETE
+        if config.steps[step.name]["save_results"] and complete:
+            suffix = config.steps[step.name]["suffix"] or step.default_suffix
+            planned[output_path(output_dir, name, suffix)] = step_result.model
+        if config.pipeline["save_results"] and complete:
+            for key, suffix in step.saved_products:
+                if key in step_result.products:
+                    planned[output_path(output_dir, name, suffix)] = step_result.products[key]
+        for extra, model in step_result.extra_outputs.items():
+            planned[Path(output_dir) / extra] = model
+    if config.pipeline["save_bsub"] and result.bsub is not None:
+        planned[output_path(output_dir, name, output_suffix("bsub", is_3d))] = result.bsub
+    if config.pipeline["save_results"] and result.final is not None:
+        planned[output_path(output_dir, name, output_suffix("cal", is_3d))] = result.final
+    return planned
+
+
+def write_product(result: ProductResult, output_dir: str | os.PathLike,
+                  plan: OutputPlan | None = None) -> list[Path]:
+    """Write a finished product's files whole or not at all.
+
+    Without a ``plan``, one is made and checked for this product alone. Raises OutputPlanError
+    (a rule broken: nothing written) or OutputWriteError (the disk said no: nothing left behind).
+    """
+    directory = Path(os.path.abspath(output_dir))
+    if plan is None:
+        plan = OutputPlan()
+        plan_product(plan, result.product, result.config, directory, result.ref_dir,
+                     is_3d=result.is_3d)
+        plan.check()
+    check_output_dir(directory)
+    allowed = plan.paths_for(result.product.name, product_source(result.product))
+    files = files_of(result, directory)
+    for path in files:
+        if Path(os.path.abspath(path)) not in allowed:
+            raise OutputWriteError(f"{result.product.name}: {path} is not in the output plan; "
+                                   f"nothing written (this is a bug)")
+    provenance = provenance_document(result)
+    table = provenance_hdu(provenance)
+    writers = []
+    for path, model in files.items():
+        stamped = stamp_model(model, result, provenance)
+
+        def write(temporary: Path, stamped: ImageModel = stamped) -> None:
+            hdul = model_to_hdul(stamped, [table])
+            hdul.writeto(temporary, output_verify="silentfix")
+
+        writers.append((path, write))
+    return write_all_or_nothing(writers)
+
+
+__all__ = ["files_of", "output_path", "output_suffix", "plan_product",
+           "plan_products", "provenance_document", "provenance_hdu", "stamp_model",
+           "write_product"]
