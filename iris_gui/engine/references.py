@@ -1,10 +1,17 @@
 """Choosing and loading reference files (dark, flat, photom).
 
-With an ``override_*`` parameter the given file is used. Otherwise the reference folder is scanned
-for files whose REFTYPE (or DATAMODL) names the kind and whose INSTRUME, DETECTOR, FILTER (flats
-only) and detector window fit the exposure; an exact window match beats a larger reference that
-contains the window, then the file name decides. Only headers are read during the scan, and the
-scan is remembered per folder until the folder changes.
+With an ``override_*`` parameter the given file is used, provided its REFTYPE (or DATAMODL) says it
+is of the right kind; a file that does not (a science rate file given as override_dark, a flat given
+as a dark) is refused unless the step's ``force_override`` is set, and then still warned about.
+Otherwise the reference folder is scanned for files whose REFTYPE (or DATAMODL) names the kind and
+whose INSTRUME, DETECTOR, FILTER (flats only) and detector window fit the exposure; an exact window
+match beats a larger reference that contains the window, then the file name decides. Only headers
+are read during the scan, and the scan is remembered per folder until the folder changes.
+
+What is suspicious is said as a warning carried by the choice (``ReferenceChoice.warnings``, which
+the steps put on their StepResult): a reference chosen while the exposure or the reference has no
+INSTRUME or DETECTOR (so that check could not be made), a forced override. ``missing_reference_warning``
+is the one wording for a step skipped because no reference was found.
 """
 
 from __future__ import annotations
@@ -44,6 +51,13 @@ class ReferenceChoice:
     path: str
     #: how it was chosen, for the log and the GUI
     explanation: str
+    #: what is suspicious about the choice, for the step's warnings
+    warnings: tuple[str, ...] = ()
+
+
+#: reference kind -> the step that reads it (for messages that say which switch to use)
+STEP_FOR_KIND = {"dark": "dark_current", "flat": "flat_field", "photom": "photom",
+                 "distortion": "assign_wcs"}
 
 
 def _text(header: fits.Header, key: str) -> str | None:
@@ -135,14 +149,65 @@ def folder_signature(folder: Path, kind: str) -> tuple:
         return ()
 
 
+def _override_kind_problem(kind: str, declared: str | None, override: str) -> str | None:
+    """Why ``override`` is not a ``kind`` reference by its own header, or None if it is."""
+    if declared == kind:
+        return None
+    if declared is None:
+        return f"override_{kind} {override} has no REFTYPE/DATAMODL saying it is a {kind}"
+    return f"override_{kind} {override} is a {declared} reference, not a {kind}"
+
+
+def check_override(kind: str, override: str, force: bool) -> str | None:
+    """Refuse an override whose REFTYPE/DATAMODL is not of ``kind`` (InputError), unless
+    ``force``: then the warning to give. None when the override is of the right kind, or when its
+    header cannot be read (loading it then says why)."""
+    try:
+        declared = read_reference_header(override).kind
+    except Exception:  # not FITS, damaged: the loader reports it with the file name
+        return None
+    problem = _override_kind_problem(kind, declared, override)
+    if problem is None:
+        return None
+    step = STEP_FOR_KIND.get(kind, kind)
+    if not force:
+        raise InputError(f"{problem}; set steps.{step}.force_override = True to use it anyway")
+    return f"{problem}; used anyway because force_override is set"
+
+
+def _unchecked_identity(kind: str, science: ImageModel, ref: ReferenceHeader) -> str | None:
+    """The warning for a reference matched without the INSTRUME or DETECTOR check."""
+    checks, reasons = [], []
+    for check, key, ours, theirs in (("instrument", "INSTRUME", science.instrument, ref.instrument),
+                                     ("detector", "DETECTOR", science.detector, ref.detector)):
+        if not ours:
+            checks.append(check)
+            reasons.append(f"{science.name} has no {key}")
+        elif not theirs:
+            checks.append(check)
+            reasons.append(f"{Path(ref.path).name} has no {key}")
+    if not checks:
+        return None
+    return (f"{kind} reference {Path(ref.path).name} chosen without the "
+            f"{' and '.join(checks)} check: {'; '.join(reasons)}")
+
+
 def find_reference(
-    kind: str, science: ImageModel, ref_dir: Path, override: str | None
+    kind: str, science: ImageModel, ref_dir: Path, override: str | None,
+    force: bool | None = None,
 ) -> tuple[ReferenceChoice | None, str]:
-    """The reference to use, or (None, why none fits)."""
+    """The reference to use, or (None, why none fits).
+
+    ``force``: the step's ``force_override``. False refuses an override whose REFTYPE/DATAMODL
+    is not of ``kind`` (InputError); True accepts it with a warning; None (a caller without the
+    switch) does not look.
+    """
     if override:
         if not os.path.exists(override):
             raise InputError(f"{override}: {kind} reference given as override does not exist")
-        return ReferenceChoice(str(override), f"{Path(override).name} (override_{kind})"), ""
+        warning = None if force is None else check_override(kind, str(override), force)
+        return ReferenceChoice(str(override), f"{Path(override).name} (override_{kind})",
+                               (warning,) if warning else ()), ""
 
     window = science.window
     candidates: list[tuple[int, str, ReferenceHeader]] = []
@@ -183,14 +248,29 @@ def find_reference(
         f"({'same window' if candidates[0][0] == 0 else 'covers the window'}; "
         f"{len(candidates)} candidate(s))"
     )
-    return ReferenceChoice(best.path, explanation), ""
+    unchecked = _unchecked_identity(kind, science, best)
+    return ReferenceChoice(best.path, explanation, (unchecked,) if unchecked else ()), ""
 
 
-def load_reference_image(kind: str, path: str, science: ImageModel) -> ImageModel:
-    """Read an image reference and cut it to the science exposure's window."""
+def missing_reference_warning(kind: str, science: ImageModel, ref_dir: Path) -> str:
+    """The warning of a step, left on, that was skipped because no reference was found."""
+    wanted = [science.instrument or "no INSTRUME", science.detector or "no DETECTOR"]
+    if kind == "flat":
+        wanted.append(science.filter or "no FILTER")
+    step = STEP_FOR_KIND.get(kind, kind)
+    return (f"{step} skipped: no {kind} reference for {'/'.join(wanted)} in {ref_dir}; "
+            f"switch the step off to silence this")
+
+
+def load_reference_image(kind: str, path: str, science: ImageModel,
+                         force: bool = False) -> ImageModel:
+    """Read an image reference and cut it to the science exposure's window.
+
+    A file declaring another kind is refused unless ``force`` (the step's force_override, already
+    warned about by ``find_reference``)."""
     reference = read_image(path, what=f"{kind} reference")
     declared = reference_kind(reference.header)
-    if declared is not None and declared != kind:
+    if declared is not None and declared != kind and not force:
         raise InputError(f"{path}: is a {declared} reference, not a {kind} reference")
     if reference.data.ndim != 2:
         raise InputError(f"{path}: {kind} reference must be 2D, found shape {reference.data.shape}")

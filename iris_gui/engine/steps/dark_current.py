@@ -7,6 +7,12 @@ with the dark's DQ. rateints: the same 2D dark is subtracted from every integrat
 If bkg_subtract already ran with backgrounds that were not dark-subtracted, those backgrounds
 carried the dark and removed it once; subtracting it again here removes it twice. The step still
 does what it is told, but says so loudly (a warning in the log and on the step in the GUI).
+
+Also said as warnings: no dark found in the reference folder (the step is skipped, left on); a dark
+with no finite pixel in the exposure's window (nothing is subtracted, since a NaN dark pixel counts
+as 0: the output is the input with the dark's DQ, so the step completes rather than fails); the
+reference-choice warnings of ``find_reference`` (identity unchecked, forced override). An
+override_dark whose REFTYPE/DATAMODL does not say DARK is refused unless ``force_override``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from ..blocks import run_image_blocks
 from ..models import ImageModel
 from ..parameters import Parameter
 from ..pixel_math import add_in_quadrature, finite_or_zero
-from ..references import find_reference, load_reference_image
+from ..references import find_reference, load_reference_image, missing_reference_warning
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
 
@@ -54,18 +60,25 @@ def subtract_dark(model: ImageModel, dark: ImageModel, *, cancel=None, progress=
 
 
 def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
-    choice, why_none = find_reference("dark", model, context.ref_dir, params["override_dark"])
+    force = params["force_override"]
+    choice, why_none = find_reference("dark", model, context.ref_dir, params["override_dark"],
+                                      force=force)
     if choice is None:
-        return StepResult(SKIPPED, model, reason=why_none)
+        return StepResult(SKIPPED, model, reason=why_none,
+                          warnings=[missing_reference_warning("dark", model, context.ref_dir)])
     context.log.info("dark_current: %s", choice.explanation)
-    dark = load_reference_image("dark", choice.path, model)
+    dark = load_reference_image("dark", choice.path, model, force=force)
+    warnings = list(choice.warnings)
+    if not np.isfinite(dark.data).any():
+        warnings.append(f"dark {choice.path.rsplit('/', 1)[-1]} has no finite pixel in the "
+                        f"window of {model.name}: nothing was subtracted")
     context.progress(0.2)
 
     started = time.perf_counter()
     out = subtract_dark(model, dark, cancel=context.cancel,
                         progress=lambda f: context.progress(0.2 + 0.8 * f))
     out.header["R_DARK"] = choice.path.rsplit("/", 1)[-1]
-    result = StepResult(COMPLETE, out, references={"dark": choice.path},
+    result = StepResult(COMPLETE, out, references={"dark": choice.path}, warnings=warnings,
                         compute=time.perf_counter() - started)
     warning = dark_twice_warning(model)
     if warning:
@@ -87,6 +100,8 @@ STEP = StepSpec(
     parameters=(
         Parameter("override_dark", "path", None, "Dark reference file to use instead of the one "
                   "chosen from the reference folder.", optional=True, reference="dark"),
+        Parameter("force_override", "bool", False, "Use override_dark even if its "
+                  "REFTYPE/DATAMODL does not say it is a dark (a warning is still given)."),
         Parameter("dark_output", "path", None, "Also save the dark actually subtracted (cut to "
                   "the exposure's window) to this file.", optional=True),
     ),

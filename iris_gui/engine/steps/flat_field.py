@@ -5,6 +5,13 @@ ERR 0) and flagged NO_FLAT_FIELD (2**18) in the output — the upstream 2025 cod
 ERR is propagated for a quotient: ERR_out² = (ERR/flat)² + (SCI_out·ERR_flat/flat)².
 DQ is OR-ed with the flat's DQ. A flat smaller than the science skips the step (with the reason);
 a subarray window outside the flat is an error. ``inverse`` multiplies instead (to re-apply a flat).
+
+Suspicious references are said as warnings: no flat found in the reference folder (skipped, left
+on); a flat with no usable pixel in the exposure's window (all NaN, zero or flagged): the data pass
+uncorrected with every pixel flagged NO_FLAT_FIELD, which says so on each pixel, so the step
+completes. A flat whose usable pixels in the window are all negative fails the product: dividing by
+it would flip the sign of every pixel and look like data. An override_flat whose REFTYPE/DATAMODL
+does not say FLAT is refused unless ``force_override`` (then still warned about).
 """
 
 from __future__ import annotations
@@ -15,10 +22,16 @@ import numpy as np
 
 from ..blocks import run_image_blocks
 from ..dq import NO_FLAT_FIELD
+from ..errors import InputError
 from ..models import ImageModel
 from ..parameters import Parameter
 from ..pixel_math import add_in_quadrature
-from ..references import ReferenceTooSmall, find_reference, load_reference_image
+from ..references import (
+    ReferenceTooSmall,
+    find_reference,
+    load_reference_image,
+    missing_reference_warning,
+)
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
 _NO_FLAT = np.uint32(NO_FLAT_FIELD)
@@ -33,6 +46,21 @@ def usable_flat(flat: ImageModel, rows: slice) -> tuple[np.ndarray, np.ndarray, 
     err = np.where(bad | ~np.isfinite(flat.err[rows]), np.float32(0), flat.err[rows])
     dq = dq | (bad.astype(np.uint32) * _NO_FLAT)
     return value, err, dq
+
+
+def flat_problem(flat: ImageModel, path: str, science: ImageModel) -> str | None:
+    """The warning for a flat without one usable pixel; InputError if every usable one is
+    negative (dividing would flip the data's sign)."""
+    value = flat.data
+    usable = np.isfinite(value) & (value != 0) & ((flat.dq & _NO_FLAT) == 0)
+    name = path.rsplit("/", 1)[-1]
+    if not usable.any():
+        return (f"flat {name} has no usable pixel in the window of {science.name} (all NaN, zero "
+                f"or flagged NO_FLAT_FIELD): nothing was divided, every pixel is flagged")
+    if not (value[usable] > 0).any():
+        raise InputError(f"flat {path}: every usable pixel in the window of {science.name} is "
+                         f"negative; dividing by it would flip the sign of the data")
+    return None
 
 
 def apply_flat(model: ImageModel, flat: ImageModel, inverse: bool = False, *, cancel=None,
@@ -62,21 +90,28 @@ def apply_flat(model: ImageModel, flat: ImageModel, inverse: bool = False, *, ca
 
 
 def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
-    choice, why_none = find_reference("flat", model, context.ref_dir, params["override_flat"])
+    force = params["force_override"]
+    choice, why_none = find_reference("flat", model, context.ref_dir, params["override_flat"],
+                                      force=force)
     if choice is None:
-        return StepResult(SKIPPED, model, reason=why_none)
+        return StepResult(SKIPPED, model, reason=why_none,
+                          warnings=[missing_reference_warning("flat", model, context.ref_dir)])
     context.log.info("flat_field: %s", choice.explanation)
+    warnings = list(choice.warnings)
     try:
-        flat = load_reference_image("flat", choice.path, model)
+        flat = load_reference_image("flat", choice.path, model, force=force)
     except ReferenceTooSmall as exc:
-        return StepResult(SKIPPED, model, reason=str(exc), warnings=[str(exc)])
+        return StepResult(SKIPPED, model, reason=str(exc), warnings=[*warnings, str(exc)])
+    problem = flat_problem(flat, choice.path, model)
+    if problem:
+        warnings.append(problem)
     context.progress(0.2)
 
     started = time.perf_counter()
     out = apply_flat(model, flat, params["inverse"], cancel=context.cancel,
                      progress=lambda f: context.progress(0.2 + 0.8 * f))
     out.header["R_FLAT"] = choice.path.rsplit("/", 1)[-1]
-    return StepResult(COMPLETE, out, references={"flat": choice.path},
+    return StepResult(COMPLETE, out, references={"flat": choice.path}, warnings=warnings,
                       compute=time.perf_counter() - started)
 
 
@@ -91,6 +126,8 @@ STEP = StepSpec(
     parameters=(
         Parameter("override_flat", "path", None, "Flat reference file to use instead of the one "
                   "chosen from the reference folder.", optional=True, reference="flat"),
+        Parameter("force_override", "bool", False, "Use override_flat even if its "
+                  "REFTYPE/DATAMODL does not say it is a flat (a warning is still given)."),
         Parameter("inverse", "bool", False, "Multiply by the flat instead of dividing "
                   "(re-applies a flat that was divided out)."),
     ),

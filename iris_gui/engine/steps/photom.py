@@ -15,8 +15,12 @@ pixel at the WCS reference pixel (|det CD| there, in sr and arcsec²) — left o
 when the model has no WCS (assign_wcs skipped); BUNIT = 'MJy/sr' (also in the SCI header);
 R_PHOTOM (the table's file name, or 'N/A' with the ``photmjsr`` parameter).
 
-No table row for the exposure's FILTER -> SKIPPED with the reason; a table without the FILTER,
-PHOTMJSR and UNCERTAINTY columns -> an error naming the file and the missing columns.
+No table found, no FILTER keyword, no table row for the exposure's FILTER, or a row whose PHOTMJSR
+is 0, negative or NaN -> SKIPPED with the reason and a warning (the step was left on and did
+nothing; the data stay in DN/s and say so, so this is not a failure); a table without the FILTER,
+PHOTMJSR and UNCERTAINTY columns -> an error naming the file and the missing columns. An
+override_photom whose REFTYPE/DATAMODL does not say PHOTOM is refused unless ``force_override``
+(then still warned about).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 from ..blocks import run_image_blocks
 from ..models import ImageModel, read_photom
 from ..parameters import Parameter
-from ..references import find_reference
+from ..references import find_reference, missing_reference_warning
 from ..wcs import ARCSEC2_PER_SR, pixel_area_sr
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
@@ -70,35 +74,41 @@ def photometry_keywords(factor: float, wcs) -> dict[str, tuple[float, str]]:
 
 def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     references: dict[str, str] = {}
+    warnings: list[str] = []
+
+    def skipped(reason: str, warning: str | None = None) -> StepResult:
+        return StepResult(SKIPPED, model, reason=reason,
+                          warnings=[*warnings, warning or f"photom skipped: {reason}"])
+
     if params["photmjsr"] is not None:
         factor = float(params["photmjsr"])
         source = "N/A"
         context.log.info("photom: PHOTMJSR = %g from the photmjsr parameter", factor)
     else:
-        choice, why_none = find_reference("photom", model, context.ref_dir, params["override_photom"])
+        choice, why_none = find_reference("photom", model, context.ref_dir,
+                                          params["override_photom"],
+                                          force=params["force_override"])
         if choice is None:
-            return StepResult(SKIPPED, model, reason=why_none)
+            return skipped(why_none, missing_reference_warning("photom", model, context.ref_dir))
         context.log.info("photom: %s", choice.explanation)
+        warnings.extend(choice.warnings)
         table = read_photom(choice.path)
         if model.filter is None:
-            return StepResult(SKIPPED, model, reason=(
-                f"{model.name} has no FILTER keyword, so no row of {choice.path} can be chosen"))
+            return skipped(
+                f"{model.name} has no FILTER keyword, so no row of {choice.path} can be chosen")
         row = table.row_for(model.filter)
         if row is None:
             filters = ", ".join(r.filter for r in table.rows) or "none"
-            return StepResult(SKIPPED, model, reason=(
-                f"photom table {choice.path} has no row for FILTER={model.filter} "
-                f"(rows: {filters})"))
+            return skipped(f"photom table {choice.path} has no row for FILTER={model.filter} "
+                           f"(rows: {filters})")
         factor = row.photmjsr
         if not math.isfinite(factor) or factor <= 0:
-            return StepResult(SKIPPED, model, reason=(
-                f"photom table {choice.path}: PHOTMJSR for FILTER={model.filter} is {factor}, "
-                f"not a positive number"))
+            return skipped(f"photom table {choice.path}: PHOTMJSR for FILTER={model.filter} is "
+                           f"{factor}, not a positive number")
         references["photom"] = choice.path
         source = choice.path.rsplit("/", 1)[-1]
     context.progress(0.1)
 
-    warnings = []
     if not params["inverse"] and str(model.header.get("S_PHOTOM", "")).upper() == COMPLETE:
         warnings.append("photom already applied to this input (S_PHOTOM = COMPLETE): the data "
                         "are converted a second time")
@@ -135,6 +145,8 @@ STEP = StepSpec(
     parameters=(
         Parameter("override_photom", "path", None, "Photom reference table to use instead of "
                   "the one chosen from the reference folder.", optional=True, reference="photom"),
+        Parameter("force_override", "bool", False, "Use override_photom even if its "
+                  "REFTYPE/DATAMODL does not say it is a photom table (a warning is still given)."),
         Parameter("photmjsr", "float", None, "Use this conversion factor (MJy/sr per DN/s) "
                   "instead of the table's; no reference table is read.", minimum=0.0,
                   exclusive_minimum=True, optional=True),
