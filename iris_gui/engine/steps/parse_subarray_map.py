@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dq import SUBARRAY_MAP_FLAG
+from ..header_values import DETECTOR_LIMIT, integer
 from ..models import ImageModel
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
@@ -112,8 +113,10 @@ def recorded_windows(model: ImageModel) -> list[MapWindow]:
     windows = []
     for number in range(1, MAX_WINDOWS + 1):
         keys = [f"SMAP{number}{suffix}" for suffix in ("XS", "YS", "NX", "NY")]
-        if all(k in model.header for k in keys):
-            windows.append(MapWindow(number, *(int(model.header[k]) for k in keys)))
+        values = [integer(model.header, k, model.name, minimum=0, maximum=DETECTOR_LIMIT)
+                  for k in keys]
+        if all(v is not None for v in values):
+            windows.append(MapWindow(number, *values))
     return windows
 
 
