@@ -329,3 +329,22 @@ def test_opening_a_rate_file_shows_it_before_any_run(qtbot, window, demo_dataset
     assert window.session.current_result is None          # nothing has run
     assert run_and_wait(qtbot, window) == 0
     assert window._preview is None                        # the run's input replaced it
+
+
+def test_a_step_skipped_for_want_of_a_reference_shows_its_warning_and_reason(qtbot, window,
+                                                                            demo_dataset, tmp_path):
+    """A rate file alone in its folder: dark_current has no dark; the step says so (⚠), keeps
+    its skip reason in view, and the tooltip has the warning. Switched off, it is quiet."""
+    lonely = tmp_path / "alone" / demo_dataset.science.name
+    lonely.parent.mkdir()
+    shutil.copy(demo_dataset.science, lonely)
+    window.open_paths([str(lonely)])
+    assert run_and_wait(qtbot, window) == 0
+    panel = window.steps_panel
+    assert panel.status("dark_current") == "warning"
+    assert panel.status_text("dark_current").startswith("⚠ skipped: no dark reference")
+    tooltip = panel.items["dark_current"].toolTip(1)
+    assert "switch the step off to silence this" in tooltip and "no dark reference in" in tooltip
+    panel.items["dark_current"].setCheckState(0, Qt.CheckState.Unchecked)
+    assert run_and_wait(qtbot, window) == 0
+    assert panel.status("dark_current") == "SKIPPED"

@@ -541,6 +541,8 @@ class StepImageView(QWidget):
 
     #: emitted whenever the view has nothing left to compute for what it shows
     settled = Signal()
+    #: a file action of the view failed: title, message naming the file (the window shows it)
+    failed = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1572,17 +1574,25 @@ class StepImageView(QWidget):
     def export_png(self, path: str) -> QImage:
         image = self.export_image()
         if not image.save(path, "PNG"):
-            raise OSError(f"could not write {path}")
+            raise OSError("the image could not be written (check the folder exists and is "
+                          "writable)")
         return image
 
     def export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", "inspection.png",
                                               "PNG images (*.png)")
         if path:
-            try:
-                self.export_png(path)
-            except OSError as exc:
-                log.error("export view: %s", exc)
-            else:
-                log.info("view exported to %s", path)
+            self.export_png_reporting(path)
+
+    def export_png_reporting(self, path: str) -> bool:
+        """``export_png`` with any failure emitted as ``failed`` (a dialog in the window)."""
+        from .failures import failure_message
+
+        try:
+            self.export_png(path)
+        except Exception as exc:
+            self.failed.emit("Export view", failure_message(exc, "write the PNG", path))
+            return False
+        log.info("view exported to %s", path)
+        return True
 

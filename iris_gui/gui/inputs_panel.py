@@ -1,4 +1,5 @@
-"""The inputs: associations -> products -> members, with problems shown on the item."""
+"""The inputs: associations -> products -> members, with problems shown on the item (a missing
+or doubled science member, a science file that could not be read)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,12 @@ class InputsPanel(QWidget):
         buttons.addStretch(1)
         layout.addLayout(buttons)
 
-    def show_associations(self, associations: list[Association], current: Product | None) -> None:
+    def show_associations(self, associations: list[Association], current: Product | None,
+                          failures: dict[str, str] | None = None) -> None:
+        """``failures``: product key -> why its science file could not be read."""
+        from .session import product_key
+
+        failures = failures or {}
         self.tree.blockSignals(True)
         try:
             self.tree.clear()
@@ -104,10 +110,14 @@ class InputsPanel(QWidget):
                 for product in association.products:
                     item = QTreeWidgetItem([product.name, "product"])
                     item.setData(0, ROLE, product)
-                    if product.problems:
+                    problems = list(product.problems)
+                    if product_key(product) in failures:
+                        problems.append(failures[product_key(product)])
+                        item.setText(1, "unreadable")
+                    if problems:
                         item.setText(0, f"⚠ {product.name}")
                         item.setForeground(0, QBrush(PROBLEM_COLOUR))
-                        item.setToolTip(0, "\n".join(product.problems))
+                        item.setToolTip(0, "\n".join(problems))
                     top.addChild(item)
                     for member in product.members:
                         child = QTreeWidgetItem([Path(member.path).name, member.exptype])

@@ -1,4 +1,13 @@
-"""The iris_gui main window: inputs, steps and parameters, run/cancel, live results, export."""
+"""The iris_gui main window: inputs, steps and parameters, run/cancel, live results, export.
+
+Every action that reads or writes a file (open from the menu, a drop, the command line or the
+recent list; the preview of a selected product; load/save parameters; new/save association;
+export; copy command line; the PNG of the view) reports any failure, not only the engine's
+InputError, in a dialog naming the file and in the log dock (``show_error``), through
+``failures.failure_message``. Nothing may escape a Qt slot: each slot catches what it can meet.
+A product whose science file cannot be read is marked on its item (⚠, red, the message as its
+tooltip) and the view shows nothing, so it does not look like a normal, loaded input.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +34,10 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..engine.association import Association, Product, save_association
 from ..engine.config import load_parameters, save_parameters
-from ..engine.errors import InputError
 from ..engine.models import ImageModel
 from ..engine.pipeline import ProductResult
 from ..engine.steps import STEP_BY_NAME, STEPS, StepResult, StepSpec
+from .failures import failure_message
 from .image_view import StepImageView
 from .inputs_panel import BuildAssociationDialog, InputsPanel
 from .log_dock import LogPanel
@@ -70,6 +79,8 @@ class MainWindow(QMainWindow):
         #: (product key, science model) shown before the product's first run; see _preview_result
         self._preview: tuple[str, ImageModel] | None = None
         self._preview_requested: str | None = None
+        #: product key -> why its science file could not be read (shown on its item)
+        self.open_failures: dict[str, str] = {}
         self.run_started = 0.0
         self.last_run_seconds: float | None = None
         self._run_total = 1
@@ -226,7 +237,9 @@ class MainWindow(QMainWindow):
         w.exportFinished.connect(self._export_finished)
         w.demoReady.connect(self._demo_ready)
         w.previewReady.connect(self._preview_ready)
+        w.previewFailed.connect(self._preview_failed)
         w.failed.connect(self._worker_failed)
+        self.image_view.failed.connect(self.show_error)
 
     def set_output_dir(self, folder: str, *, chosen: bool = True) -> None:
         """Export to ``folder``; ``chosen``: the user asked for it (e.g. --output-dir), so the
@@ -245,8 +258,11 @@ class MainWindow(QMainWindow):
             # a newcomer's first look: the first product processed, each step's result in view
             self.run_current()
 
+    WORKER_TITLES = {"open": "Cannot open input", "run": "Run failed", "export": "Export failed",
+                     "demo": "Demo dataset"}
+
     def _worker_failed(self, what: str, message: str) -> None:
-        self.show_error(f"{what} failed", message)
+        self.show_error(self.WORKER_TITLES.get(what, f"{what} failed"), message)
 
     # ---- settings ---------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -319,9 +335,16 @@ class MainWindow(QMainWindow):
         for path in paths:
             try:
                 association = self.session.open_path(path)
-            except InputError as exc:
-                self.show_error("Cannot open input", str(exc))
+            except Exception as exc:  # any failure: a dialog naming the file, nothing added
+                self.show_error("Cannot open input", failure_message(exc, "open", path))
                 continue
+            for product in association.products:  # opened again: read it again
+                key = product_key(product)
+                self.open_failures.pop(key, None)
+                if key == self._preview_requested:
+                    self._preview_requested = None
+                if self._preview is not None and self._preview[0] == key:
+                    self._preview = None
             self._add_recent(os.path.abspath(path))
             for problem in association.problems:
                 log.warning("%s", problem)
@@ -339,7 +362,11 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _association_built(self, dialog: BuildAssociationDialog) -> None:
-        association = dialog.association()
+        try:
+            association = dialog.association()
+        except Exception as exc:
+            self.show_error("New association", failure_message(exc, "build the association"))
+            return
         if not association.products:
             self.show_error("New association", "Mark at least one file as science.")
             return
@@ -361,8 +388,9 @@ class MainWindow(QMainWindow):
     def save_association_to(self, association: Association, path: str) -> None:
         try:
             save_association(association, path)
-        except InputError as exc:
-            self.show_error("Save association", str(exc))
+        except Exception as exc:
+            self.show_error("Save association",
+                            failure_message(exc, "save the association to", path))
             return
         association.path = os.path.abspath(path)
         self._remember_folder("asn", path)
@@ -385,7 +413,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_inputs(self) -> None:
         self.inputs_panel.show_associations(self.session.associations,
-                                            self.session.current_product)
+                                            self.session.current_product, self.open_failures)
 
     def select_product(self, product: Product | None) -> None:
         self.session.current_product = product
@@ -400,14 +428,18 @@ class MainWindow(QMainWindow):
     def _parameter_changed(self, step: str, name: str, value: Any) -> None:
         try:
             self.session.config.set(f"steps.{step}.{name}", value)
-        except InputError as exc:
-            self.show_error("Invalid parameter", str(exc))
+        except Exception as exc:
+            self.show_error("Invalid parameter", failure_message(exc, f"set steps.{step}.{name}"))
             self.steps_panel.show_config(self.session.config)
             return
         self._parameters_changed(step)
 
     def _pipeline_option_changed(self, name: str, value: Any) -> None:
-        self.session.config.set(name, value)
+        try:
+            self.session.config.set(name, value)
+        except Exception as exc:
+            self.show_error("Invalid parameter", failure_message(exc, f"set {name}"))
+            self.steps_panel.show_config(self.session.config)
 
     def _output_dir_changed(self, folder: str) -> None:
         if folder:
@@ -436,8 +468,9 @@ class MainWindow(QMainWindow):
     def load_parameters_from(self, path: str) -> bool:
         try:
             config = load_parameters(path)
-        except InputError as exc:
-            self.show_error("Cannot load parameters", str(exc))
+        except Exception as exc:  # the form keeps the parameters it had
+            self.show_error("Cannot load parameters",
+                            failure_message(exc, "load parameters from", path))
             return False
         self._remember_folder("params", path)
         self.session.set_config(config)
@@ -455,8 +488,9 @@ class MainWindow(QMainWindow):
     def save_parameters_to(self, path: str) -> bool:
         try:
             save_parameters(self.session.config, path)
-        except InputError as exc:
-            self.show_error("Cannot save parameters", str(exc))
+        except Exception as exc:
+            self.show_error("Cannot save parameters",
+                            failure_message(exc, "save parameters to", path))
             return False
         self._remember_folder("params", path)
         log.info("parameters saved to %s", path)
@@ -533,8 +567,18 @@ class MainWindow(QMainWindow):
             self.worker.requestPreview.emit(product)
         return None
 
+    def _preview_failed(self, product: Product, message: str) -> None:
+        """The science file of ``product`` cannot be read (the dialog came through ``failed``):
+        mark its item so it does not look like a normal input; the view stays empty."""
+        self.open_failures[product_key(product)] = message
+        self._refresh_inputs()
+        if self._is_current(product):
+            self.statusBar().showMessage(f"{product.name}: cannot be read", 10000)
+
     def _preview_ready(self, product: Product, model: ImageModel) -> None:
         # only the latest preview is kept: a 4096² exposure is 192 MB
+        if self.open_failures.pop(product_key(product), None) is not None:
+            self._refresh_inputs()
         self._preview = (product_key(product), model)
         if self._is_current(product) and self.session.current_result is None \
                 and product_key(product) not in self.partial:
@@ -580,6 +624,8 @@ class MainWindow(QMainWindow):
         self.session.store_result(result)
         if result.error:
             self.show_error(f"{result.product.name} failed", result.error)
+        elif self.open_failures.pop(product_key(result.product), None) is not None:
+            self._refresh_inputs()  # it was read after all
         if self._is_current(result.product):
             self._show_statuses(result)
             self._show_step(self.steps_panel.current_step())
@@ -608,11 +654,11 @@ class MainWindow(QMainWindow):
         text = f"{result.status.lower()}{timing}{cached}"
         tooltip = result.reason or text
         state = result.status
-        if result.warnings:
-            state, text = "warning", f"⚠ {text}"
-            tooltip = "\n".join(result.warnings)
-        elif result.status == "SKIPPED" and result.reason:
+        if result.status == "SKIPPED" and result.reason:
             text = f"skipped: {result.reason}"
+        if result.warnings:  # the step says what is suspicious; its reason stays in view too
+            state, text = "warning", f"⚠ {text}"
+            tooltip = "\n".join(([result.reason] if result.reason else []) + result.warnings)
         self.steps_panel.set_status(name, state, text, tooltip)
 
     def _show_statuses(self, result: ProductResult | None) -> None:
@@ -657,18 +703,18 @@ class MainWindow(QMainWindow):
     def _export_finished(self, written: list, errors: list) -> None:
         for path in written:
             log.info("exported %s", path)
-        if errors:
-            self.show_error("Export failed", "\n".join(errors))
+        # errors were shown already: the worker's failed signal (a dialog and the log)
         self.statusBar().showMessage(f"exported {len(written)} file(s) to "
-                                     f"{self.session.output_dir}", 10000)
+                                     f"{self.session.output_dir}"
+                                     + (f"; {len(errors)} failed" if errors else ""), 10000)
         self.exportCompleted.emit(written, errors)
 
     def copy_command_line(self) -> str | None:
         cfg = Path(self.session.output_dir) / "iris_gui_image2.cfg"
         try:
             text = self.session.command_line(cfg)
-        except InputError as exc:
-            self.show_error("Copy command line", str(exc))
+        except Exception as exc:
+            self.show_error("Copy command line", failure_message(exc, "save parameters to", cfg))
             return None
         QGuiApplication.clipboard().setText(text)
         log.info("copied: %s", text)

@@ -2,20 +2,24 @@
 
 The worker never touches widgets. The engine's callbacks (called on the worker thread) are turned
 into queued signals, so every slot that updates the window runs on the GUI thread.
+
+Every request catches every exception (none may escape a slot) and emits ``failed(what, message)``
+with a message naming the file (``failures.failure_message``): run, export (also listed in
+``exportFinished``'s errors), preview (also ``previewFailed``, so the window marks the product)
+and demo.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..engine.cancel import CancelToken
 from ..engine.config import PipelineConfig
-from ..engine.errors import InputError
 from ..engine.pipeline import Image2Pipeline, PipelineCallbacks, ProductResult
+from .failures import failure_message
 
 log = logging.getLogger("iris_gui.gui")
 
@@ -34,6 +38,7 @@ class PipelineWorker(QObject):
     exportFinished = Signal(list, list)              # written paths, error messages
     demoReady = Signal(object)                       # DemoDataset
     previewReady = Signal(object, object)            # Product, ImageModel (its science file)
+    previewFailed = Signal(object, str)              # Product, message (also sent as failed)
     failed = Signal(str, str)                        # what, message
 
     # requests (emitted from the GUI thread, executed here)
@@ -72,9 +77,9 @@ class PipelineWorker(QObject):
     @Slot(object, list, object, object)
     def _run(self, pipeline: Image2Pipeline, products: list, config: PipelineConfig,
              token: CancelToken) -> None:
-        pipeline.callbacks = self.callbacks()
         cancelled = False
         try:
+            pipeline.callbacks = self.callbacks()
             for index, product in enumerate(products):
                 if token.cancelled:
                     cancelled = True
@@ -86,8 +91,7 @@ class PipelineWorker(QObject):
                     cancelled = True
                     break
         except Exception as exc:  # the engine reports product failures itself; this is a bug
-            log.error("run failed: %s", traceback.format_exc())
-            self.failed.emit("run", f"{type(exc).__name__}: {exc}")
+            self.failed.emit("run", failure_message(exc, "run"))
         # A bool argument crossing threads trips a refcount bug in PySide6 6.12 at exit.
         self.runFinished.emit(int(cancelled))
 
@@ -98,21 +102,26 @@ class PipelineWorker(QObject):
         for result in results:
             try:
                 written.extend(str(p) for p in pipeline.write_outputs(result, output_dir))
-            except InputError as exc:
-                errors.append(str(exc))
             except Exception as exc:
-                errors.append(f"{result.product.name}: {type(exc).__name__}: {exc}")
+                name = getattr(getattr(result, "product", None), "name", "a product")
+                errors.append(failure_message(exc, f"export {name} to", output_dir))
+        if errors:
+            self.failed.emit("export", "\n".join(errors))
         self.exportFinished.emit(written, errors)
 
     @Slot(object)
     def _preview(self, product) -> None:
         """Read a product's science exposure so the window can show it before any run."""
-        from ..engine.models import read_image
+        from ..engine import models
 
         try:
-            self.previewReady.emit(product, read_image(product.science))
-        except InputError as exc:
-            self.failed.emit("open", str(exc))
+            model = models.read_image(product.science)
+        except Exception as exc:
+            message = failure_message(exc, "open", getattr(product, "science", None))
+            self.failed.emit("open", message)
+            self.previewFailed.emit(product, message)
+            return
+        self.previewReady.emit(product, model)
 
     @Slot(str, int)
     def _demo(self, folder: str, size: int) -> None:
@@ -125,7 +134,7 @@ class PipelineWorker(QObject):
             dataset = write_demo_dataset(folder, size=size)
             self.demoReady.emit(dataset.asn)
         except Exception as exc:
-            self.failed.emit("demo", f"could not write the demo dataset in {folder}: {exc}")
+            self.failed.emit("demo", failure_message(exc, "write the demo dataset in", folder))
 
 
 class WorkerThread:
