@@ -9,6 +9,8 @@ warn, never warn, warn but run anyway) fails a test.
 from __future__ import annotations
 
 import math
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -300,3 +302,24 @@ def test_pipeline_logs_step_warnings_at_warning_level(tmp_path, caplog):
         Association([Product("x", [Member(str(science), "science")])]), write=False)
     records = [r for r in caplog.records if "switch the step off" in r.getMessage()]
     assert len(records) == 3 and all(r.levelname == "WARNING" for r in records)
+
+
+def test_override_that_is_a_named_pipe_does_not_block_the_kind_check(tmp_path):
+    fifo = tmp_path / "dark_pipe.fits"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def choose():
+        try:
+            outcome.append(run_step("dark_current", make_model(SCIENCE),
+                                    context_for(ref_dir=tmp_path), override_dark=str(fifo)))
+        except InputError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=choose, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("the override check blocked on a named pipe")
+    assert isinstance(outcome[0], InputError) and "dark_pipe.fits" in str(outcome[0])

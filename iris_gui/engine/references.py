@@ -162,6 +162,8 @@ def check_override(kind: str, override: str, force: bool) -> str | None:
     """Refuse an override whose REFTYPE/DATAMODL is not of ``kind`` (InputError), unless
     ``force``: then the warning to give. None when the override is of the right kind, or when its
     header cannot be read (loading it then says why)."""
+    if not os.path.isfile(override):  # a folder, a pipe (opening it would block): the loader
+        return None                   # refuses it with the file name
     try:
         declared = read_reference_header(override).kind
     except Exception:  # not FITS, damaged: the loader reports it with the file name
