@@ -337,3 +337,13 @@ def test_demo_in_a_read_only_folder_is_reported(qtbot, window, read_only_dir):
     with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT_MS):
         window.worker.requestDemo.emit(str(read_only_dir / "demo"), 64)
     reported(qtbot, window, str(read_only_dir / "demo"))
+
+
+def test_new_association_with_a_symlink_loop_is_reported_not_raised(qtbot, window, tmp_path):
+    loop = tmp_path / "loop_rate.fits"
+    loop.symlink_to(loop)
+    dialog = window.new_association_dialog([str(loop)])
+    dialog.accept()
+    # the member is not found: said on the product, the window keeps going
+    item = window.inputs_panel.tree.topLevelItem(0).child(0)
+    assert item.text(0).startswith("⚠") and "loop_rate.fits" in item.toolTip(0)

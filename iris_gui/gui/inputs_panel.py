@@ -3,6 +3,7 @@ or doubled science member, a science file that could not be read)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -193,7 +194,11 @@ class BuildAssociationDialog(QDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         item = QTableWidgetItem(Path(path).name)
-        item.setData(ROLE, str(Path(path).resolve()))
+        try:
+            resolved = str(Path(path).resolve())
+        except (OSError, RuntimeError):  # a symlink loop: keep the path; opening it says why
+            resolved = os.path.abspath(path)
+        item.setData(ROLE, resolved)
         item.setToolTip(str(path))
         self.table.setItem(row, 0, item)
         combo = QComboBox(self.table)
