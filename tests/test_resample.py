@@ -515,3 +515,22 @@ def test_fillval_fills_sci_and_err_is_nan_where_nothing_contributed():
     uncovered = i2d.extra_arrays["WHT"] == 0
     assert uncovered.any() and np.all(i2d.data[uncovered] == -1.5)
     assert np.isnan(i2d.err[uncovered]).all()
+
+
+@pytest.mark.parametrize("shape, status", [((1, 1), "SKIPPED"), ((1, 3), "SKIPPED"),
+                                           ((3, 1), "SKIPPED"), ((2, 2), "COMPLETE")])
+def test_images_too_small_to_drizzle_skip_resample_and_keep_the_cal(tmp_path, capsys, shape,
+                                                                    status):
+    from factories import write_model
+
+    from iris_gui.cli import main
+
+    wcs = dict(CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=1, CRPIX2=1, CRVAL1=10.0,
+               CRVAL2=20.0, CD1_1=-1e-5, CD1_2=0.0, CD2_1=0.0, CD2_2=1e-5)
+    science = write_model(tmp_path / "t_rate.fits", np.ones(shape), **wcs)
+    assert main([str(science), "--output-dir", str(tmp_path / "out")]) == 0
+    with fits.open(tmp_path / "out" / "t_cal.fits") as hdul:
+        assert hdul[0].header["S_RESAMP"] == status
+    assert (tmp_path / "out" / "t_i2d.fits").exists() == (status == "COMPLETE")
+    if status == "SKIPPED":
+        assert "drizzling needs at least 2 pixels" in capsys.readouterr().err

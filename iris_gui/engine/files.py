@@ -102,6 +102,9 @@ def describe_os_error(exc: OSError) -> str:
     """``no space left on device`` rather than ``[Errno 28] No space left on device: 'x'``."""
     if exc.errno == errno.ENAMETOOLONG:
         return "the name is too long for this file system"
+    if exc.errno is None and "space" in str(exc).lower():
+        # astropy checks free space itself and raises a bare OSError with its own figures
+        return "no space left on device"
     text = exc.strerror or (os.strerror(exc.errno) if exc.errno else "") or str(exc) or "failed"
     return text[0].lower() + text[1:]
 

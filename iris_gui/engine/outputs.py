@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import stat
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,13 +57,21 @@ def product_source(product: Product) -> str:
 def _science_is_3d(path: str) -> bool:
     """Whether the science file holds integrations (a header look only; False if unreadable)."""
     try:
-        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            for name in ("SCI", "DATA"):
-                if name in hdul:
-                    return int(hdul[name].header.get("NAXIS", 0)) == 3
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a pipe would block the open; reading the product will refuse it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _naxis_of_science(path) == 3
     except Exception:  # the run itself will say what is wrong with the file
         return False
-    return False
+
+
+def _naxis_of_science(path: str) -> int:
+    with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+        for name in ("SCI", "DATA"):
+            if name in hdul:
+                return int(hdul[name].header.get("NAXIS", 0))
+    return 0
 
 
 # ---- planning ------------------------------------------------------------------------------------

@@ -336,11 +336,20 @@ def resample_model(
 
 # ---- the step --------------------------------------------------------------------------------------
 
+#: drizzle's pixel map needs neighbours in both directions to find each pixel's corners
+MIN_RESAMPLE_SIDE = 2
+
+
 def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if model.wcs is None:
         return StepResult(SKIPPED, model, reason=(
             f"{model.name} has no WCS (assign_wcs skipped or the header has no WCS keywords), "
             f"so there is no sky grid to resample onto"))
+    ny, nx = model.image_shape
+    if ny < MIN_RESAMPLE_SIDE or nx < MIN_RESAMPLE_SIDE:
+        return StepResult(SKIPPED, model, reason=(
+            f"{model.name} is {nx}x{ny} pixels; drizzling needs at least "
+            f"{MIN_RESAMPLE_SIDE} pixels on each side"))
     good_bits = parse_good_bits(params["good_bits"])
     _, fill_text = parse_fillval(params["fillval"])
     crval = parse_crval(params["crval"])
