@@ -272,7 +272,7 @@ def test_export_bug_is_reported(qtbot, window, demo_dataset, monkeypatch):
     window.open_paths([str(demo_dataset.science)])
     assert run_and_wait(qtbot, window) == 0
 
-    def broken(self, result, output_dir=None):
+    def broken(self, result, output_dir=None, plan=None):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(Image2Pipeline, "write_outputs", broken)

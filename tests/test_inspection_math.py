@@ -326,3 +326,13 @@ def test_radix_sort_equals_numpy(n):
     values[n // 10: n // 5] = -values[n // 10: n // 5]
     values[-3:] = [np.inf, -np.inf, 1e-45]
     np.testing.assert_array_equal(im.sort_float32(values), np.sort(values))
+
+
+def test_histogram_of_a_constant_frame_has_a_usable_range():
+    from iris_gui.gui.inspect_math import frame_info
+
+    info = frame_info(np.ones((8, 8), np.float32))
+    counts, edges = info.histogram(1.0, 1.0)
+    assert counts.sum() == info.sample.size and edges[0] < 1.0 < edges[-1]
+    counts, edges = info.histogram(1.0 - 1e-6, 1.0 + 1e-6)   # zscale of a constant frame
+    assert counts.sum() == info.sample.size and np.all(np.diff(edges) > 0)

@@ -380,4 +380,8 @@ class Image2Pipeline:
             except (InputError, OutputWriteError) as exc:
                 errors.append(str(exc) if str(exc).startswith(result.product.name)
                               else f"{result.product.name}: {exc}")
+            except Exception as exc:  # a bug: that product fails, the others are still written
+                log.error("%s: export failed (details below)", result.product.name, exc_info=exc)
+                errors.append(f"{result.product.name}: could not be exported to {output_dir}: "
+                              f"unexpected internal error (the log has the details)")
         return written, errors

@@ -172,6 +172,11 @@ class FrameInfo:
             lo = max(lo, self.vmin)
             hi = min(hi, self.vmax)
             lo, hi = min(lo, low), max(hi, high)
+        if not hi - lo > 1e-4 * max(abs(lo), abs(hi), 1e-30):
+            # a constant frame: numpy cannot make 200 float32 bins of a (nearly) empty range
+            centre = 0.5 * (lo + hi)
+            half = max(abs(centre) * 1e-3, 0.5)
+            lo, hi = centre - half, centre + half
         counts, edges = np.histogram(self.sample, bins=bins, range=(float(lo), float(hi)))
         return counts, edges.astype(np.float64)
 

@@ -97,14 +97,12 @@ class PipelineWorker(QObject):
 
     @Slot(object, list, str)
     def _export(self, pipeline: Image2Pipeline, results: list, output_dir: str) -> None:
-        written: list[str] = []
-        errors: list[str] = []
-        for result in results:
-            try:
-                written.extend(str(p) for p in pipeline.write_outputs(result, output_dir))
-            except Exception as exc:
-                name = getattr(getattr(result, "product", None), "name", "a product")
-                errors.append(failure_message(exc, f"export {name} to", output_dir))
+        # one output plan over every exported product, checked before anything is written
+        try:
+            paths, errors = pipeline.export_results(results, output_dir)
+            written = [str(p) for p in paths]
+        except Exception as exc:
+            written, errors = [], [failure_message(exc, "export to", output_dir)]
         if errors:
             self.failed.emit("export", "\n".join(errors))
         self.exportFinished.emit(written, errors)
