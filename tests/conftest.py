@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import subprocess  # noqa: E402
+
 import pytest  # noqa: E402
 
 
@@ -15,3 +17,26 @@ def demo_dataset(tmp_path_factory):
     from iris_gui.engine.demo import write_demo_dataset
 
     return write_demo_dataset(tmp_path_factory.mktemp("demo"), size=256, seed=7)
+
+
+@pytest.fixture()
+def read_only_folder(tmp_path):
+    """A folder nobody can write in, root included (CI runs as root, whom chmod does not stop):
+    a read-only bind mount as root, a 0o500 folder otherwise."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        for args in (["--bind", str(folder)], ["-o", "remount,bind,ro"]):
+            result = subprocess.run(["mount", *args, str(folder)], capture_output=True, text=True)
+            if result.returncode != 0:
+                pytest.fail(f"mount {' '.join(args)} failed: {result.stderr.strip()}")
+        try:
+            yield folder
+        finally:
+            subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o500)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o700)

@@ -9,9 +9,7 @@ and injected (RuntimeError, PermissionError) where only a bug or the system coul
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,25 +48,9 @@ def window(qtbot, tmp_path):
 
 
 @pytest.fixture()
-def read_only_dir(tmp_path):
-    """A folder nobody, root included, can write in."""
-    folder = tmp_path / "readonly"
-    folder.mkdir()
-    if os.geteuid() == 0:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs",
-                                  str(folder)], capture_output=True)
-        if mounted.returncode != 0:
-            pytest.skip("cannot mount a read-only tmpfs here")
-        try:
-            yield folder
-        finally:
-            subprocess.run(["umount", str(folder)], check=False)
-    else:
-        folder.chmod(0o555)
-        try:
-            yield folder
-        finally:
-            folder.chmod(0o755)
+def read_only_dir(read_only_folder):
+    """A folder nobody, root included, can write in (see conftest)."""
+    return read_only_folder
 
 
 def reported(qtbot, win, *fragments: str) -> str:

@@ -398,21 +398,6 @@ def test_full_disk_fails_the_product_with_one_line(tmp_path, capsys, small_disk)
     assert os.listdir(small_disk) == []
 
 
-@pytest.fixture()
-def read_only_folder(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() == 0:
-        _mount(["--bind", str(folder)], folder)
-        _mount(["-o", "remount,bind,ro"], folder)
-        yield folder
-        subprocess.run(["umount", str(folder)], check=True)
-    else:
-        folder.chmod(0o500)
-        yield folder
-        folder.chmod(0o700)
-
-
 def test_unwritable_output_folder_is_one_line(tmp_path, capsys, read_only_folder):
     science = rate(tmp_path / "x_rate.fits")
     code, err = run(capsys, science, "--output-dir", read_only_folder)
