@@ -405,3 +405,22 @@ def test_unwritable_output_folder_is_one_line(tmp_path, capsys, read_only_folder
     line = one_error(err)
     assert str(read_only_folder) in line and "Errno" not in line
     assert os.listdir(read_only_folder) == []
+
+
+def test_unicode_reference_names_are_recorded_in_ascii(tmp_path, capsys):
+    """R_DARK/R_FLAT/R_PHOTOM of references named with any characters (FITS headers are ASCII)."""
+    from iris_gui.engine.models import PhotomRow, write_photom
+
+    science = rate(tmp_path / "x_rate.fits")
+    write_model(tmp_path / "dunkel_ü.fits", np.zeros((16, 16)), REFTYPE="DARK")
+    write_model(tmp_path / "plat_é.fits", np.ones((16, 16)), REFTYPE="FLAT")
+    header = fits.Header({"REFTYPE": "PHOTOM", "INSTRUME": "IRIS", "DETECTOR": "IMAGER"})
+    write_photom([PhotomRow("KN3", 2.0, 0.1)], header, tmp_path / "photom_ø.fits")
+    code, err = run(capsys, science, "--output-dir", tmp_path / "out")
+    assert code == 0, err
+    with fits.open(tmp_path / "out" / "x_cal.fits") as hdul:
+        header = hdul[0].header
+        assert (header["S_DARK"], header["S_FLAT"], header["S_PHOTOM"]) == ("COMPLETE",) * 3
+        assert header["R_DARK"] == "dunkel_\\xfc.fits"
+        assert header["R_FLAT"] == "plat_\\xe9.fits"
+        assert header["R_PHOTOM"] == "photom_\\xf8.fits"

@@ -27,6 +27,7 @@ from .association import Product
 from .config import PipelineConfig
 from .errors import InputError
 from .files import OutputWriteError, check_output_dir, write_all_or_nothing
+from .fits_text import ascii_text, file_name_value
 from .models import ImageModel, model_to_hdul
 from .output_plan import OutputPlan
 from .provenance import PROVENANCE_EXTENSION
@@ -134,15 +135,6 @@ def plan_products(products: Iterable[tuple[Product, PipelineConfig, str | os.Pat
 
 # ---- provenance and header stamp -------------------------------------------------------------------
 
-def ascii_text(text: Any) -> str:
-    """``text`` with every non-ASCII or non-printable character as a backslash escape."""
-    text = str(text)
-    if text.isascii() and text.isprintable():
-        return text
-    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in escaped)
-
-
 def _ascii_header(header: fits.Header) -> None:
     """Make every string value and HISTORY/COMMENT card of ``header`` ASCII, in place."""
     for index, card in enumerate(header.cards):
@@ -203,7 +195,7 @@ def stamp_model(model: ImageModel, result: ProductResult,
             header.add_history(ascii_text(f"{step.name} skipped: {step_result.reason}")[:70])
     for step_result in result.steps.values():
         for kind, path in step_result.references.items():
-            header[f"R_{kind.upper()}"[:8]] = ascii_text(Path(path).name)[:68]
+            header[f"R_{kind.upper()}"[:8]] = file_name_value(path)
     _ascii_header(header)
     _ascii_header(out.sci_header)
     return out

@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from ..blocks import run_image_blocks
+from ..fits_text import file_name_value
 from ..models import ImageModel
 from ..parameters import Parameter
 from ..pixel_math import add_in_quadrature, finite_or_zero
@@ -77,7 +78,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     started = time.perf_counter()
     out = subtract_dark(model, dark, cancel=context.cancel,
                         progress=lambda f: context.progress(0.2 + 0.8 * f))
-    out.header["R_DARK"] = choice.path.rsplit("/", 1)[-1]
+    out.header["R_DARK"] = file_name_value(choice.path)
     result = StepResult(COMPLETE, out, references={"dark": choice.path}, warnings=warnings,
                         compute=time.perf_counter() - started)
     warning = dark_twice_warning(model)

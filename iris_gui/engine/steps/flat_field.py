@@ -23,6 +23,7 @@ import numpy as np
 from ..blocks import run_image_blocks
 from ..dq import NO_FLAT_FIELD
 from ..errors import InputError
+from ..fits_text import file_name_value
 from ..models import ImageModel
 from ..parameters import Parameter
 from ..pixel_math import add_in_quadrature
@@ -110,7 +111,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     started = time.perf_counter()
     out = apply_flat(model, flat, params["inverse"], cancel=context.cancel,
                      progress=lambda f: context.progress(0.2 + 0.8 * f))
-    out.header["R_FLAT"] = choice.path.rsplit("/", 1)[-1]
+    out.header["R_FLAT"] = file_name_value(choice.path)
     return StepResult(COMPLETE, out, references={"flat": choice.path}, warnings=warnings,
                       compute=time.perf_counter() - started)
 

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from ..blocks import run_image_blocks
+from ..fits_text import file_name_value
 from ..models import ImageModel, read_photom
 from ..parameters import Parameter
 from ..references import find_reference, missing_reference_warning
@@ -127,7 +128,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     unit = RATE_UNIT if params["inverse"] else SURFACE_BRIGHTNESS_UNIT
     header["BUNIT"] = (unit, "units of SCI and ERR")
     out.sci_header["BUNIT"] = unit
-    header["R_PHOTOM"] = source
+    header["R_PHOTOM"] = file_name_value(source)
     return StepResult(COMPLETE, out, references=references, warnings=warnings,
                       compute=time.perf_counter() - started)
 
