@@ -107,7 +107,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
             return skipped(f"photom table {choice.path}: PHOTMJSR for FILTER={model.filter} is "
                            f"{factor}, not a positive number")
         references["photom"] = choice.path
-        source = choice.path.rsplit("/", 1)[-1]
+        source = file_name_value(choice.path)
     context.progress(0.1)
 
     if not params["inverse"] and str(model.header.get("S_PHOTOM", "")).upper() == COMPLETE:
@@ -128,7 +128,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     unit = RATE_UNIT if params["inverse"] else SURFACE_BRIGHTNESS_UNIT
     header["BUNIT"] = (unit, "units of SCI and ERR")
     out.sci_header["BUNIT"] = unit
-    header["R_PHOTOM"] = file_name_value(source)
+    header["R_PHOTOM"] = source
     return StepResult(COMPLETE, out, references=references, warnings=warnings,
                       compute=time.perf_counter() - started)
 
