@@ -323,3 +323,25 @@ def test_override_that_is_a_named_pipe_does_not_block_the_kind_check(tmp_path):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail("the override check blocked on a named pipe")
     assert isinstance(outcome[0], InputError) and "dark_pipe.fits" in str(outcome[0])
+
+
+def test_distortion_override_of_the_wrong_kind_is_refused_unless_forced(tmp_path, capsys):
+    """assign_wcs has the same force_override switch as the other reference steps."""
+    from iris_gui.cli import main
+
+    wcs = dict(CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRPIX1=8.5, CRPIX2=8.5, CRVAL1=10.0,
+               CRVAL2=20.0, CD1_1=-1e-5, CD1_2=0.0, CD2_1=0.0, CD2_2=1e-5)
+    science = write_model(tmp_path / "x_rate.fits", np.ones((16, 16)), **wcs)
+    not_distortion = write_model(tmp_path / "other.fits", np.ones((16, 16)), **wcs)
+    out = tmp_path / "out"
+    code = main([str(science), "--output-dir", str(out), "-q",
+                 f"--steps.assign_wcs.override_distortion={not_distortion}"])
+    err = capsys.readouterr().err
+    assert code != 0 and "force_override" in err and "other.fits" in err
+    assert not out.exists() or not list(out.iterdir())
+    code = main([str(science), "--output-dir", str(out), "-q",
+                 f"--steps.assign_wcs.override_distortion={not_distortion}",
+                 "--steps.assign_wcs.force_override=true"])
+    err = capsys.readouterr().err
+    # forced: past the kind check, so the file itself is read (and it has no SIP terms)
+    assert "force_override" not in err and "other.fits" in err and "SIP" in err

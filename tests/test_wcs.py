@@ -335,7 +335,7 @@ def test_distortion_reference_problems_are_clear_errors(tmp_path):
     with pytest.raises(InputError, match=r"nosip\.fits.*no SIP keywords"):
         run_assign_wcs(model, override_distortion=str(no_sip))
     a_flat = write_distortion(tmp_path / "flat.fits", reftype="FLAT")
-    with pytest.raises(InputError, match=r"flat\.fits: is a flat reference"):
+    with pytest.raises(InputError, match=r"flat\.fits is a flat reference, not a distortion"):
         run_assign_wcs(model, override_distortion=str(a_flat))
     with pytest.raises(InputError, match="does not exist"):
         run_assign_wcs(model, override_distortion=str(tmp_path / "absent.fits"))

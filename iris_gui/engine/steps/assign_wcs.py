@@ -67,7 +67,9 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     distortion = None
     references: dict[str, str] = {}
     choice, why_none = find_reference("distortion", model, context.ref_dir,
-                                      params["override_distortion"])
+                                      params["override_distortion"],
+                                      force=params["force_override"])
+    warnings = list(choice.warnings) if choice is not None else []
     if choice is not None:
         context.log.info("assign_wcs: distortion %s", choice.explanation)
         distortion = read_distortion(choice.path)
@@ -82,7 +84,6 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if not np.all(np.isfinite(matrix)) or np.linalg.det(matrix) == 0:  # e.g. a singular SIP term
         return StepResult(SKIPPED, model, reason=(
             f"the WCS of {model.name} is degenerate: its pixel-to-sky matrix is singular"))
-    warnings = []
     scale = pixel_scale_deg(wcs)
     if scale > ABSURD_SCALE_DEG:
         warnings.append(f"{model.name}: the WCS pixel scale is {scale:.3g} degrees per pixel "
@@ -108,6 +109,9 @@ STEP = StepSpec(
                   "SIP keywords) to use instead of the one chosen from the reference folder; "
                   "none found there means no distortion beyond the header's.", optional=True,
                   reference="distortion"),
+        Parameter("force_override", "bool", False, "Use override_distortion even if its "
+                  "REFTYPE/DATAMODL does not say it is a distortion reference (a warning is "
+                  "still given)."),
     ),
     run=run,
     default_suffix="assign_wcs",
