@@ -424,3 +424,13 @@ def test_unicode_reference_names_are_recorded_in_ascii(tmp_path, capsys):
         assert header["R_DARK"] == "dunkel_\\xfc.fits"
         assert header["R_FLAT"] == "plat_\\xe9.fits"
         assert header["R_PHOTOM"] == "photom_\\xf8.fits"
+
+
+@pytest.mark.parametrize("kind", ["association", "config"])
+def test_named_pipe_as_association_or_parameter_file_is_refused_at_once(tmp_path, capsys, kind):
+    pipe = tmp_path / ("p_asn.json" if kind == "association" else "p.cfg")
+    os.mkfifo(pipe)
+    science = rate(tmp_path / "x_rate.fits")
+    argv = [pipe] if kind == "association" else [science, "--config", pipe]
+    code, err = run(capsys, *argv, "--output-dir", tmp_path / "out")   # would block if opened
+    assert code == 2 and "is a named pipe" in one_error(err)

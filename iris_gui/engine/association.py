@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .files import atomic_write_text
+from .files import atomic_write_text, check_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
     """Read and validate an image2 ASN. With ``strict`` any problem raises InputError naming the
     file; otherwise products carry their problems and only an unreadable file raises."""
     path = os.path.abspath(path)
+    check_regular_file(path, "association file")
     try:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)

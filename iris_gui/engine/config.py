@@ -45,7 +45,7 @@ from configobj import ConfigObj, ConfigObjError
 
 from .. import __version__
 from .errors import InputError, ParameterError
-from .files import atomic_write
+from .files import atomic_write, check_regular_file
 from .parameters import STPIPE_IGNORED_KEYS, Parameter, describe
 from .steps import STEP_BY_NAME, STEPS, StepSpec
 
@@ -223,10 +223,7 @@ def _joined_list(parameter: Parameter | None, value: list, label: str) -> Any:
 # ---- cfg ------------------------------------------------------------------------------------------
 
 def _check_readable(path: str, what: str = "parameter file") -> None:
-    if not os.path.exists(path):
-        raise InputError(f"{path}: {what} not found")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a folder, not a {what}")
+    check_regular_file(path, what)  # a named pipe would block the read
 
 
 def _read_configobj(path: str) -> ConfigObj:

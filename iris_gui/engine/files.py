@@ -14,10 +14,37 @@ import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import InputError
+
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path: str | os.PathLike, what: str, *, noun: str | None = None) -> None:
+    """InputError unless ``path`` is a regular file (or a link to one). Only ``os.stat`` is
+    used, so a named pipe cannot block. ``what`` names the file (``association file``)."""
+    path = str(path)
+    noun = noun or what
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(f"{path}: {what} is a link to {os.readlink(path)}, which does not "
+                             f"exist") from None
+        raise InputError(f"{path}: {what} not found") from None
+    except OSError:
+        raise InputError(f"{path}: {what} cannot be looked at (no access to its folder)") \
+            from None
+    for test, kind in _FILE_KINDS:
+        if test(info.st_mode):
+            raise InputError(f"{path}: is {kind}, not a {noun}")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: is not a regular file, not a {noun}")
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

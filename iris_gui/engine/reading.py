@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import re
-import stat
 import warnings
 from typing import Any
 
@@ -33,6 +32,7 @@ from astropy.io import fits
 
 from .dq import DQ_DTYPE
 from .errors import InputError
+from .files import check_regular_file
 from .header_values import check_science_header
 from .models import ImageModel, _native
 
@@ -54,9 +54,6 @@ _ASDF_METADATA = {
     "S_DARK": ("cal_step", "dark_sub"),
 }
 
-_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"),
-               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-               (stat.S_ISSOCK, "a socket"))
 _LEGAL_KEYWORD = re.compile(r"^[A-Z0-9_-]*$")
 _COMMENTARY = ("", "COMMENT", "HISTORY", "CONTINUE")
 #: what=... values whose INSTRUME/DETECTOR are compared with something (warn when absent)
@@ -69,21 +66,7 @@ _READ_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, AttributeE
 
 
 def _check_regular_file(path: str, what: str) -> None:
-    try:
-        info = os.stat(path)  # follows symlinks; never opens, so a FIFO cannot block
-    except FileNotFoundError:
-        if os.path.islink(path):
-            raise InputError(f"{path}: {what} is a link to {os.readlink(path)}, which does not "
-                             f"exist") from None
-        raise InputError(f"{path}: {what} not found") from None
-    except OSError:
-        raise InputError(f"{path}: {what} cannot be looked at (no access to its folder)") \
-            from None
-    for test, kind in _FILE_KINDS:
-        if test(info.st_mode):
-            raise InputError(f"{path}: is {kind}, not a FITS {what}")
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{path}: is not a regular file, not a FITS {what}")
+    check_regular_file(path, what, noun=f"FITS {what}")
 
 
 def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageModel:
