@@ -434,3 +434,14 @@ def test_named_pipe_as_association_or_parameter_file_is_refused_at_once(tmp_path
     argv = [pipe] if kind == "association" else [science, "--config", pipe]
     code, err = run(capsys, *argv, "--output-dir", tmp_path / "out")   # would block if opened
     assert code == 2 and "is a named pipe" in one_error(err)
+
+
+def test_output_folder_that_is_a_file_is_refused_before_running(tmp_path, capsys):
+    science = rate(tmp_path / "x_rate.fits")
+    before = science.read_bytes()
+    code, err = run(capsys, science, "--output-dir", science)
+    assert code == 2 and "science member" in one_error(err) and "started" not in err
+    (tmp_path / "notes.txt").write_text("x")
+    code, err = run(capsys, science, "--output-dir", tmp_path / "notes.txt")
+    assert code == 2 and "is a file" in one_error(err)
+    assert science.read_bytes() == before

@@ -13,7 +13,7 @@ in one line naming the product, the path and the rule:
 - an output that is (by resolved path, or by device and inode for hard links) a file the run
   reads;
 - two outputs that are the same file, across every input of the run;
-- an output that is an existing folder.
+- an output that is an existing folder, or an output folder that is a file.
 
 Nothing is written unless the whole plan passes. The writer (``pipeline.write_outputs``) only
 writes files that are in the plan.
@@ -82,6 +82,7 @@ class OutputPlan:
     def __init__(self) -> None:
         self.outputs: list[PlannedOutput] = []
         self._reads: dict[str, str] = {}   # resolved path -> what it is, for messages
+        self._folders: set[str] = set()
 
     # ---- building -----------------------------------------------------------------------------
     def add_read(self, path: str | os.PathLike, what: str) -> None:
@@ -105,6 +106,8 @@ class OutputPlan:
     def add_file(self, path: str | os.PathLike, product: str, source: str, what: str) -> Path:
         path = Path(os.path.abspath(path))
         self.outputs.append(PlannedOutput(path, product, source, what))
+        if product:
+            self._folders.add(str(path.parent))
         return path
 
     # ---- queries ------------------------------------------------------------------------------
@@ -122,6 +125,12 @@ class OutputPlan:
             identity = _identity(Path(resolved))
             if identity is not None:
                 read_identities.setdefault(identity, (resolved, what))
+        for folder in sorted(self._folders):
+            if os.path.lexists(folder) and not os.path.isdir(folder):
+                what = self._reads.get(os.path.realpath(folder))
+                raise OutputPlanError(f"output folder {folder} is "
+                                      f"{what + ', which this run reads' if what else 'a file'}"
+                                      f"; choose a folder")
         seen: dict[str, PlannedOutput] = {}
         for output in self.outputs:
             label = f"product {output.product}: " if output.product else ""
