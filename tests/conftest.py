@@ -40,3 +40,24 @@ def read_only_folder(tmp_path):
             yield folder
         finally:
             folder.chmod(0o700)
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path):
+    """The real main window with its own settings file and output folder; closing it quits and
+    waits for the engine thread."""
+    from PySide6.QtCore import QSettings
+
+    from iris_gui.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    win.session.output_dir = str(out)
+    win.session.apply_locations()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.engine is None  # the engine thread was quit and waited

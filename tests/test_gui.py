@@ -11,31 +11,15 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
 from iris_gui.cli import main as cli_main  # noqa: E402
 from iris_gui.engine.config import load_parameters  # noqa: E402
 from iris_gui.engine.models import read_image  # noqa: E402
 from iris_gui.engine.steps import STEPS  # noqa: E402
-from iris_gui.gui.main_window import MainWindow  # noqa: E402
 
 RUN_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture()
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    out = tmp_path / "out"
-    out.mkdir()
-    win.session.output_dir = str(out)
-    win.session.apply_locations()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    assert win.engine is None  # the engine thread was quit and waited
 
 
 def run_and_wait(qtbot, win, action=None):

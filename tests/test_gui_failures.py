@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QFileDialog  # noqa: E402
 
@@ -24,27 +24,11 @@ from iris_gui.engine import models  # noqa: E402
 from iris_gui.engine.pipeline import Image2Pipeline  # noqa: E402
 from iris_gui.gui import main_window as main_window_module  # noqa: E402
 from iris_gui.gui import session as session_module  # noqa: E402
-from iris_gui.gui.main_window import MainWindow  # noqa: E402
 
 TIMEOUT_MS = 60_000
 #: library internals a message must not show
 INTERNALS = ("Errno", "Error:", "Traceback", "RuntimeError", "PermissionError", "OSError",
              "Exception")
-
-
-@pytest.fixture()
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    out = tmp_path / "out"
-    out.mkdir()
-    win.session.output_dir = str(out)
-    win.session.apply_locations()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    assert win.engine is None  # the engine thread was quit and waited
 
 
 @pytest.fixture()

@@ -16,6 +16,7 @@ import asdf
 import numpy as np
 import pytest
 from astropy.io import fits
+from factories import write_model
 
 from iris_gui import cli
 from iris_gui.engine import demo
@@ -28,7 +29,6 @@ from iris_gui.engine.steps.resample import (
     check_output_size,
     parse_good_bits,
 )
-from tests.factories import write_model
 
 SIZE = 32
 LIBRARY_WORDS = ("Traceback", "Errno", "Error:", "Exception", "configobj", "wcslib",
