@@ -445,3 +445,16 @@ def test_output_folder_that_is_a_file_is_refused_before_running(tmp_path, capsys
     code, err = run(capsys, science, "--output-dir", tmp_path / "notes.txt")
     assert code == 2 and "is a file" in one_error(err)
     assert science.read_bytes() == before
+
+
+def test_a_read_warning_is_said_once_even_with_quiet(tmp_path, capsys):
+    science = rate(tmp_path / "x_rate.fits")
+    with fits.open(science) as hdul:
+        hdus = [hdul[0].copy(), hdul["SCI"].copy(), fits.ImageHDU(np.zeros((16, 16), np.float32),
+                                                                  name="SCI"),
+                hdul["ERR"].copy(), hdul["DQ"].copy()]
+    fits.HDUList(hdus).writeto(tmp_path / "two_rate.fits")
+    code, err = run(capsys, tmp_path / "two_rate.fits", "-q", "--output-dir", tmp_path / "out")
+    assert code == 0
+    said = [line for line in err.splitlines() if "SCI/DATA extensions" in line]
+    assert len(said) == 1 and said[0].startswith("WARNING") and "extension 1) is used" in said[0]

@@ -212,8 +212,8 @@ class Image2Pipeline:
                 cancel.check()
             model = self._read_input(product)
             result.input_model = model
+            # read_image logged these already; the window shows them on the product too
             for message in getattr(model, "read_warnings", ()):
-                log.warning("%s: %s", product.name, message)
                 if callbacks.warning:
                     callbacks.warning(product, None, message)
             if callbacks.input_ready:
@@ -241,7 +241,7 @@ class Image2Pipeline:
                     log.warning("%s: %s: %s", product.name, step.name, message)
                     if callbacks.warning:
                         callbacks.warning(product, step, message)
-                if step_result.status == SKIPPED and step_result.reason:
+                if step_result.status == SKIPPED and step_result.reason and not step_result.warnings:
                     log.info("%s: %s skipped: %s", product.name, step.name, step_result.reason)
                 result.steps[step.name] = step_result
                 statuses[step.name] = step_result.status
