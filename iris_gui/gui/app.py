@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,34 @@ def build_parser() -> argparse.ArgumentParser:
                              "code 0 only if every product ran and a _cal file was written")
     parser.add_argument("--version", action="version", version=f"iris-gui {__version__}")
     return parser
+
+
+#: Qt platform plugins that draw on an X11 or Wayland display (the Linux default is xcb)
+DISPLAY_PLATFORMS = ("xcb", "wayland")
+
+
+def needs_display(environ=None, platform: str | None = None) -> bool:
+    """True when Qt would pick a platform plugin that needs a display and there is none.
+
+    Only on Linux: QT_QPA_PLATFORM unset or naming only xcb/wayland* (``wayland;xcb`` is a list
+    of fallbacks, ``xcb:option`` carries options), and neither DISPLAY nor WAYLAND_DISPLAY set.
+    offscreen, minimal, vnc, eglfs, linuxfb … need no display.
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return False
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return False
+    names = [entry.split(":", 1)[0].strip().lower()
+             for entry in environ.get("QT_QPA_PLATFORM", "").split(";")]
+    names = [name for name in names if name]
+    return all(name.startswith(DISPLAY_PLATFORMS) for name in names)
+
+
+NO_DISPLAY_MESSAGE = (
+    "iris-gui: error: no display (neither DISPLAY nor WAYLAND_DISPLAY is set); for headless runs "
+    "use iris-image2, or iris-gui --smoke-test OUTDIR, or set QT_QPA_PLATFORM=offscreen")
 
 
 def _say(message: str) -> None:
@@ -147,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.smoke_test and not args.inputs:
         args.demo = True
+    if needs_display():
+        if not args.smoke_test:
+            # Qt would abort (SIGABRT) naming a missing xcb library instead
+            print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the smoke test needs no screen
 
     from PySide6.QtWidgets import QApplication
 
