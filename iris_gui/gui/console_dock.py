@@ -19,14 +19,19 @@ class ConsolePanel(QWidget):
         self.kernel_manager.start_kernel(show_banner=False)
         self.kernel = self.kernel_manager.kernel
         self.kernel.gui = "qt"
+        # The in-process kernel runs on the GUI thread: jedi's first completion (parsing the numpy,
+        # astropy and PySide6 stubs) froze the window for minutes. IPython's own completer answers
+        # from the live objects in milliseconds.
+        self.kernel.shell.Completer.use_jedi = False
         self.kernel_client = self.kernel_manager.client()
         self.kernel_client.start_channels()
         self.widget = RichJupyterWidget(self)
         self.widget.kernel_manager = self.kernel_manager
         self.widget.kernel_client = self.kernel_client
         self.widget.banner = (
-            "iris_gui console. Names: session (inputs, config, results), pipeline, window, "
-            "np, fits.\nExample: session.results['flat_field'].data.mean()\n"
+            "iris_gui console. Names: session (associations, current_product, results, config), "
+            "pipeline, config, window, np, fits, STEPS.\n"
+            "Example: np.nanmean(session.results['flat_field'].data)  (frames hold NaN)\n"
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
