@@ -195,6 +195,30 @@ class Image2Pipeline:
                           else folder_signature(ref_dir, step.reference_kind))
         return _digest(previous, step.name, config.step_fingerprint(step.name), references)
 
+    def _input_key(self, product: Product, ref_dir: Path) -> str:
+        """The key the step keys chain from (as ``run_product`` computes it)."""
+        return _digest([_file_identity(p) for p in product.input_paths], str(ref_dir.resolve()))
+
+    def _cached_step(self, key: str) -> StepResult | None:
+        """The result ``run_product`` would reuse for ``key``, or None if it would compute."""
+        if not self.use_cache:
+            return None
+        with self._lock:
+            cached = self._cache.get(key)
+        return cached if cached is not None and self._references_unchanged(cached) else None
+
+    def _has_slot(self, product: Product, step_name: str) -> bool:
+        with self._lock:
+            return (product.science, step_name) in self._latest
+
+    def step_plan(self, product: Product, config: PipelineConfig | None = None) -> list:
+        """What ``run_product(product, config=config)`` would do now, step by step, without
+        reading pixels: a list of ``step_plan.StepPlan`` (cached / to run / off / failed /
+        cannot run, with a reason)."""
+        from .step_plan import plan_product
+
+        return plan_product(self, product, config)
+
     # ---- running -------------------------------------------------------------------------------
     def run_product(self, product: Product, cancel: CancelToken | None = None,
                     config: PipelineConfig | None = None) -> ProductResult:
