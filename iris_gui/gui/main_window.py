@@ -36,6 +36,7 @@ from ..engine.association import Association, Product, save_association
 from ..engine.config import load_parameters, save_parameters
 from ..engine.models import ImageModel
 from ..engine.pipeline import ProductResult
+from ..engine.step_plan import CACHED, CANNOT_RUN, OFF, current_steps
 from ..engine.steps import STEP_BY_NAME, STEPS, StepResult, StepSpec
 from .failures import failure_message
 from .image_view import StepImageView
@@ -75,6 +76,10 @@ class MainWindow(QMainWindow):
         #: the output folder was given explicitly (set_output_dir), not a default
         self.output_dir_chosen = False
         self.error_dialogs: list[QMessageBox] = []
+        #: the open "export stale results?" question (None when none is open)
+        self.stale_export_box: QMessageBox | None = None
+        #: product keys to export once the run "Run first" started has finished
+        self._export_after_run: list[str] | None = None
         self.partial: dict[str, ProductResult] = {}
         #: (product key, science model) shown before the product's first run; see _preview_result
         self._preview: tuple[str, ImageModel] | None = None
@@ -414,10 +419,11 @@ class MainWindow(QMainWindow):
     def _refresh_inputs(self) -> None:
         self.inputs_panel.show_associations(self.session.associations,
                                             self.session.current_product, self.open_failures)
+        self._mark_inputs()
 
     def select_product(self, product: Product | None) -> None:
         self.session.current_product = product
-        self._show_statuses(self.session.current_result)
+        self._show_plan(product)
         self._show_step(self.steps_panel.current_step())
 
     # ---- parameters -------------------------------------------------------------------------------
@@ -440,11 +446,13 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self.show_error("Invalid parameter", failure_message(exc, f"set {name}"))
             self.steps_panel.show_config(self.session.config)
+        self.refresh_statuses()
 
     def _output_dir_changed(self, folder: str) -> None:
         if folder:
             self.session.output_dir = folder
             self.session.apply_locations()
+            self.refresh_statuses()
 
     def _ref_dir_changed(self, folder: str) -> None:
         self.session.ref_dir = folder or None
@@ -452,10 +460,8 @@ class MainWindow(QMainWindow):
         self._parameters_changed(STEPS[0].name)
 
     def _parameters_changed(self, step: str) -> None:
-        """Mark ``step`` and everything after it stale; re-run if live."""
-        if self.session.current_result is not None:
-            for spec in STEPS[step_index(step):]:
-                self.steps_panel.set_status(spec.name, "stale", "stale (parameters changed)")
+        """Show what the change makes stale, for every product; re-run if live."""
+        self.refresh_statuses()
         if self.live_box.isChecked() and self.session.current_product is not None:
             self.live_timer.start(LIVE_DELAY_MS)
 
@@ -548,10 +554,6 @@ class MainWindow(QMainWindow):
         self._run_index = index
         self.partial[product_key(product)] = ProductResult(product, self.session.config.copy(),
                                                            self.session.ref_dir or "")
-        if self._is_current(product):
-            for spec in STEPS:
-                if self.steps_panel.status(spec.name) != "stale":
-                    self.steps_panel.set_status(spec.name, "pending")
         self.progress_label.setText(f"{product.name} ({index + 1}/{total})")
 
     def _preview_result(self, product: Product) -> ProductResult | None:
@@ -618,16 +620,15 @@ class MainWindow(QMainWindow):
             self._preview = None  # the run's own input model replaces it
         if result.cancelled:
             log.info("%s: cancelled; previous results kept", result.product.name)
-            if self._is_current(result.product):
-                self._show_statuses(self.session.current_result)
+            self.refresh_statuses()
             return
         self.session.store_result(result)
         if result.error:
             self.show_error(f"{result.product.name} failed", result.error)
         elif self.open_failures.pop(product_key(result.product), None) is not None:
             self._refresh_inputs()  # it was read after all
+        self.refresh_statuses()
         if self._is_current(result.product):
-            self._show_statuses(result)
             self._show_step(self.steps_panel.current_step())
 
     def _run_finished(self, cancelled: bool) -> None:
@@ -639,7 +640,14 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0 if cancelled else 1000)
         self.progress_label.setText("cancelled" if cancelled else
                                     f"done in {self.last_run_seconds:.2f} s")
+        self.refresh_statuses()
+        pending, self._export_after_run = self._export_after_run, None
         self.runCompleted.emit(int(cancelled))
+        if pending is not None:
+            if cancelled:
+                log.info("export cancelled: the run before it was cancelled")
+            else:  # asks again if a result is still stale (a parameter changed meanwhile)
+                self._export([self.session.product_results.get(key) for key in pending])
         if self.rerun_when_done:
             self.rerun_when_done = False
             self.run_current()
@@ -661,13 +669,70 @@ class MainWindow(QMainWindow):
             tooltip = "\n".join(([result.reason] if result.reason else []) + result.warnings)
         self.steps_panel.set_status(name, state, text, tooltip)
 
-    def _show_statuses(self, result: ProductResult | None) -> None:
-        for spec in STEPS:
-            step = result.steps.get(spec.name) if result is not None else None
-            if step is None:
-                self.steps_panel.set_status(spec.name, "pending")
+    def refresh_statuses(self) -> None:
+        """Every status shown, for every product, from the engine's plan and its last result."""
+        self._mark_inputs()
+        product = self.session.current_product
+        if product is None or product_key(product) not in self.partial:  # a run shows its own
+            self._show_plan(product)
+
+    def _show_plan(self, product: Product | None) -> None:
+        """The Steps list of ``product``: its last result where the current plan would give
+        that very result, otherwise what a run would do (stale, off, to run, cannot run)."""
+        panel = self.steps_panel
+        if product is None:
+            panel.reset_statuses()
+            return
+        config = self.session.config
+        plans = self.session.plan_for(product)
+        result = self.session.result_for(product)
+        current = current_steps(plans, result)
+        same_config = result is not None and result.config.to_dict() == config.to_dict()
+        upstream_current = True
+        for plan in plans:
+            name = plan.step
+            step = result.steps.get(name) if result is not None else None
+            if plan.state == CANNOT_RUN:
+                panel.set_status(name, "FAILED", "cannot run", plan.reason)
+            elif step is not None and (current[name] or (
+                    step.status == "FAILED" and same_config and upstream_current)):
+                self._show_step_status(name, step)
+            elif plan.state == OFF:
+                text = "off (skip = True)" + (" — stale: the last run ran it"
+                                              if step is not None else "")
+                panel.set_status(name, "off", text, plan.reason)
+            elif step is not None:
+                panel.set_status(name, "stale", "stale (parameters changed)",
+                                 f"the shown result was made with other parameters, inputs or "
+                                 f"references; a run would recompute it ({plan.reason})")
+            elif plan.state == CACHED:
+                panel.set_status(name, "cached", "cached", plan.reason)
             else:
-                self._show_step_status(spec.name, step)
+                panel.set_status(name, "pending", "to run", plan.reason)
+            upstream_current = upstream_current and current[name]
+
+    def _mark_inputs(self) -> None:
+        """Each product's item says whether its last result is current, stale or failed."""
+        tree = self.inputs_panel.tree
+        for top_index in range(tree.topLevelItemCount()):
+            top = tree.topLevelItem(top_index)
+            for index in range(top.childCount()):
+                item = top.child(index)
+                product = item.data(0, Qt.ItemDataRole.UserRole)
+                if not isinstance(product, Product) or product_key(product) in self.open_failures:
+                    continue
+                result = self.session.result_for(product)
+                if result is None:
+                    text, tip = "product", "not run yet"
+                elif not result.ok:
+                    text, tip = "failed", result.error or "the last run failed"
+                elif self.session.is_stale(product):
+                    text, tip = "● stale", ("its result was made with other parameters, inputs "
+                                           "or references than the current ones: run it again")
+                else:
+                    text, tip = "done", "its result matches the current parameters"
+                item.setText(1, text)
+                item.setToolTip(1, tip)
 
     def _show_step(self, name: str) -> None:
         product = self.session.current_product
@@ -693,12 +758,71 @@ class MainWindow(QMainWindow):
         if not ready:
             self.show_error("Export", "Nothing to export: run the product first.")
             return
-        for result in ready:
-            if result.config.to_dict() != self.session.config.to_dict():
-                log.warning("%s: exporting the result of the last run; parameters have changed "
-                            "since (run again to export the current ones)", result.product.name)
+        stale = [r for r in ready if self.session.is_stale(r.product)]
+        if stale:
+            self.ask_stale_export(ready, stale)
+            return
+        self._start_export(ready)
+
+    def _start_export(self, ready: list[ProductResult]) -> None:
         self.session.apply_locations()
         self.worker.requestExport.emit(self.session.pipeline, ready, self.session.output_dir)
+
+    STALE_CHOICES = (("Run first", "run"), ("Export as made", "as made"), ("Cancel", "cancel"))
+
+    def ask_stale_export(self, ready: list[ProductResult],
+                         stale: list[ProductResult]) -> QMessageBox:
+        """Some results no longer match the current parameters: run them first, export them as
+        they were made, or cancel. Non-blocking (``stale_export_box`` until answered)."""
+        names = ", ".join(r.product.name for r in stale)
+        box = QMessageBox(QMessageBox.Icon.Question, "Export stale results",
+                          f"{len(stale)} product(s) were run with other parameters, inputs or "
+                          f"references than the current ones: {names}.\n\n"
+                          "Run first: run them with the current parameters, then export.\n"
+                          "Export as made: write them as they were made (their PROVENANCE "
+                          "records the parameters they were made with).",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("staleExportDialog")
+        for text, choice in self.STALE_CHOICES:
+            role = (QMessageBox.ButtonRole.RejectRole if choice == "cancel"
+                    else QMessageBox.ButtonRole.AcceptRole)
+            button = box.addButton(text, role)
+            button.setProperty("choice", choice)
+            if choice == "run":
+                box.setDefaultButton(button)
+            if choice == "cancel":
+                box.setEscapeButton(button)
+        box.buttonClicked.connect(
+            lambda button, r=ready, s=stale: self._stale_export_answered(
+                button.property("choice") or "cancel", r, s))
+        box.finished.connect(lambda _r, b=box: self._stale_box_closed(b))
+        self.stale_export_box = box
+        box.open()
+        return box
+
+    def _stale_box_closed(self, box: QMessageBox) -> None:
+        if self.stale_export_box is box:
+            self.stale_export_box = None
+
+    def _stale_export_answered(self, choice: str, ready: list[ProductResult],
+                               stale: list[ProductResult]) -> None:
+        self.stale_export_box = None
+        if choice == "as made":
+            for result in stale:
+                log.warning("%s: exported as made, with the parameters of its last run, not the "
+                            "current ones; its PROVENANCE records the parameters it was made with",
+                            result.product.name)
+            self._start_export(ready)
+        elif choice == "run":
+            if self.running:
+                self.show_error("Export", "A run is in progress: export when it has finished.")
+                return
+            log.info("running %s before exporting", ", ".join(r.product.name for r in stale))
+            self._export_after_run = [product_key(r.product) for r in ready]
+            self.start_run([r.product for r in stale])
+        else:
+            log.info("export cancelled: nothing written")
+            self.statusBar().showMessage("export cancelled", 10000)
 
     def _export_finished(self, written: list, errors: list) -> None:
         for path in written:

@@ -16,6 +16,7 @@ from ..engine.association import Association, Product, load_inputs
 from ..engine.config import PipelineConfig, save_parameters
 from ..engine.models import ImageModel
 from ..engine.pipeline import Image2Pipeline, ProductResult
+from ..engine.step_plan import StepPlan, product_is_stale
 from ..engine.steps import STEPS
 
 
@@ -83,6 +84,26 @@ class Session:
 
     def store_result(self, result: ProductResult) -> None:
         self.product_results[product_key(result.product)] = result
+
+    # ---- what a run would do now ------------------------------------------------------------
+    def plan_for(self, product: Product) -> list[StepPlan]:
+        """The engine's plan of ``product`` under the current parameters and folders: every
+        step status the window shows derives from it and the product's last result."""
+        self.apply_locations()
+        return self.pipeline.step_plan(product, self.config)
+
+    def is_stale(self, product: Product | None) -> bool:
+        """The product's finished result is not what the current parameters would give."""
+        if product is None:
+            return False
+        result = self.result_for(product)
+        if result is None or not result.ok:
+            return False
+        return product_is_stale(self.plan_for(product), result, self.config)
+
+    @property
+    def stale_products(self) -> list[Product]:
+        return [p for p in self.all_products if self.is_stale(p)]
 
     # ---- parameters ---------------------------------------------------------------------------
     def set_config(self, config: PipelineConfig) -> None:

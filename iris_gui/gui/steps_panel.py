@@ -38,6 +38,7 @@ STATUS_COLOURS = {
     "warning": "#d35400",
     "stale": "#7f5fa8",
     "cached": "#1d8a3a",
+    "off": "#8a6d1d",
 }
 
 
