@@ -332,3 +332,11 @@ def test_a_step_skipped_for_want_of_a_reference_shows_its_warning_and_reason(qtb
     panel.items["dark_current"].setCheckState(0, Qt.CheckState.Unchecked)
     assert run_and_wait(qtbot, window) == 0
     assert panel.status("dark_current") == "SKIPPED"
+
+
+def test_window_fits_a_1024x700_screen(window):
+    """Controls wrap, docks and side panels scroll: nothing forces the window past 1024x700."""
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 700, hint
+    window.resize(1024, 700)
+    assert window.width() <= 1024 and window.height() <= 700

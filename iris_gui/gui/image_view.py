@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -50,6 +51,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSplitter,
@@ -73,6 +75,7 @@ from .colour_tables import (
     overlay_table,
 )
 from .display_tasks import LRUCache, TaskRunner
+from .flow_layout import FlowLayout
 from .view_sources import (
     AFTER,
     BEFORE,
@@ -596,11 +599,13 @@ class StepImageView(QWidget):
         outer.setContentsMargins(2, 2, 2, 2)
         outer.setSpacing(3)
 
-        row1 = QHBoxLayout()
         self.caption = QLabel("Run a product to see each step's input and output.", self)
         self.caption.setStyleSheet("font-weight: bold")
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        row1.addWidget(self.caption, 1)
+        outer.addWidget(self.caption)
+        # the view controls wrap onto further lines in a narrow window (1024 px laptops)
+        controls = QWidget(self)
+        row1 = row2 = FlowLayout(controls, spacing=6)
         self.layout_choice = QComboBox(self)
         self.layout_choice.addItems(["Side by side", "Blink"])
         self.layout_choice.setToolTip("Two panes side by side, or one pane blinking between "
@@ -619,7 +624,6 @@ class StepImageView(QWidget):
         self.blink_rate.setSuffix(" Hz")
         self.blink_rate.setToolTip("Auto-blink rate (flips per second)")
         row1.addWidget(self.blink_rate)
-        row1.addSpacing(8)
         self.plane_label = QLabel("Integration —", self)
         row1.addWidget(self.plane_label)
         self.plane_slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -628,9 +632,6 @@ class StepImageView(QWidget):
         self.plane_slider.setEnabled(False)
         self.plane_slider.setToolTip("Integration of a _rateints exposure (PgUp / PgDn)")
         row1.addWidget(self.plane_slider)
-        outer.addLayout(row1)
-
-        row2 = QHBoxLayout()
         row2.addWidget(QLabel("Stretch", self))
         self.stretch = QComboBox(self)
         self.stretch.addItems(im.STRETCHES)
@@ -679,8 +680,10 @@ class StepImageView(QWidget):
         self.export_button.setText("PNG…")
         self.export_button.setToolTip("Export the panes as shown, with colour bars and labels")
         row2.addWidget(self.export_button)
-        row2.addStretch(1)
-        outer.addLayout(row2)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        controls.setSizePolicy(policy)
+        outer.addWidget(controls)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         centre = QWidget(self.splitter)
@@ -722,7 +725,12 @@ class StepImageView(QWidget):
         grid.addWidget(self.readout, 3, 0, 1, 2)
         grid.setRowStretch(1, 1)
 
-        side = QWidget(self.splitter)
+        # the side panels scroll rather than force the window taller than a small screen
+        side_scroller = QScrollArea(self.splitter)
+        side_scroller.setWidgetResizable(True)
+        side_scroller.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(2, 0, 0, 0)
         levels_box = QGroupBox("Levels", side)
@@ -741,8 +749,10 @@ class StepImageView(QWidget):
         region_box.layout().addWidget(self.region_panel)
         side_layout.addWidget(region_box, 3)
         side.setMinimumWidth(250)
+        side_scroller.setWidget(side)
+        side_scroller.setMinimumWidth(side.minimumWidth() + 16)
         self.splitter.addWidget(centre)
-        self.splitter.addWidget(side)
+        self.splitter.addWidget(side_scroller)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
         self.splitter.setSizes([880, 330])

@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QToolBar,
     QWidget,
 )
@@ -51,6 +53,14 @@ log = logging.getLogger("iris_gui.gui")
 
 MAX_RECENT = 10
 LIVE_DELAY_MS = 400
+
+
+def default_window_size(screen) -> tuple[int, int]:
+    """1500x950, or what fits the screen's free area (a 1024x700 or 1366x768 laptop)."""
+    if screen is None:
+        return 1500, 950
+    area = screen.availableGeometry()
+    return min(1500, area.width()), min(950, area.height())
 
 
 class MainWindow(QMainWindow):
@@ -120,7 +130,12 @@ class MainWindow(QMainWindow):
     def _dock(self, title: str, widget: QWidget, area, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        dock.setWidget(widget)
+        # docks scroll rather than force the window taller or wider than a small screen
+        scroller = QScrollArea(dock)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setWidget(widget)
+        dock.setWidget(scroller)
         self.addDockWidget(area, dock)
         return dock
 
@@ -275,7 +290,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1500, 950)
+            self.resize(*default_window_size(self.screen()))
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
