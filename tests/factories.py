@@ -47,3 +47,20 @@ def context_for(science: str | Path = "science_rate.fits", backgrounds=(), ref_d
     members = [Member(str(science), "science")]
     members += [Member(str(b), "background") for b in backgrounds]
     return StepContext(product=Product("test", members), ref_dir=Path(ref_dir), **kwargs)
+
+
+def small_product(folder: Path) -> Product:
+    """A 4x4 science with three backgrounds, a dark and a flat in ``folder`` (made here)."""
+    import numpy as np
+
+    folder.mkdir()
+    science = write_model(folder / "sci_rate.fits", np.full((4, 4), 20.0), np.ones((4, 4)))
+    backgrounds = [
+        write_model(folder / f"bkg{k}_rate.fits", np.full((4, 4), 4.0 + k), np.zeros((4, 4)),
+                    S_DARK="COMPLETE")
+        for k in range(3)
+    ]
+    write_reference(folder / "dark.fits", "DARK", np.full((4, 4), 1.0))
+    write_reference(folder / "flat.fits", "FLAT", np.full((4, 4), 2.0))
+    members = [Member(str(science), "science")] + [Member(str(b), "background") for b in backgrounds]
+    return Product("sci", members)

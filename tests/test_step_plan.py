@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 import pytest
-from factories import write_model, write_reference
+from factories import small_product as make_small_product
+from factories import write_reference
 
 from iris_gui.engine.association import Member, Product
 from iris_gui.engine.pipeline import Image2Pipeline
@@ -19,18 +20,8 @@ STEP_NAMES = [s.name for s in STEPS]
 
 @pytest.fixture()
 def small_product(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    science = write_model(folder / "sci_rate.fits", np.full((4, 4), 20.0), np.ones((4, 4)))
-    backgrounds = [
-        write_model(folder / f"bkg{k}_rate.fits", np.full((4, 4), 4.0 + k), np.zeros((4, 4)),
-                    S_DARK="COMPLETE")
-        for k in range(3)
-    ]
-    write_reference(folder / "dark.fits", "DARK", np.full((4, 4), 1.0))
-    write_reference(folder / "flat.fits", "FLAT", np.full((4, 4), 2.0))
-    members = [Member(str(science), "science")] + [Member(str(b), "background") for b in backgrounds]
-    return Product("sci", members)
+    """A 4x4 science with three backgrounds, a dark and a flat in one folder."""
+    return make_small_product(tmp_path / "in")
 
 
 def states(plan):
