@@ -1,6 +1,6 @@
 """image2 associations (ASN JSON): products of one science exposure plus its backgrounds.
 
-Format (DESIGN.md §3)::
+Format::
 
     {"asn_type": "image2", "asn_rule": ..., "asn_pool": ...,
      "products": [{"name": ..., "members": [{"expname": ..., "exptype": "science"|"background"}]}]}

@@ -1,6 +1,6 @@
 """Parameter files: ``image2.cfg`` (stpipe's configobj layout) and stpipe ``.asdf`` parameter files.
 
-cfg layout (DESIGN.md §3)::
+cfg layout::
 
     name = "ProcessImagerL2Pipeline"
     class = "iris_pipeline.pipeline.ProcessImagerL2Pipeline"

@@ -1,6 +1,6 @@
 """The data-quality bitmask: one table of flag names and bits for the engine, decoder and GUI.
 
-Bits follow the JWST table (DESIGN.md §3). DQ arrays are uint32 throughout the engine.
+Bits follow the JWST table. DQ arrays are uint32 throughout the engine.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ DQ_FLAGS: dict[str, int] = {name: 1 << bit for name, bit in DQ_BITS.items()}
 
 DO_NOT_USE = DQ_FLAGS["DO_NOT_USE"]
 NO_FLAT_FIELD = DQ_FLAGS["NO_FLAT_FIELD"]
-#: parse_subarray_map raises bit 4 (value 16) where the SUBARR_MAP is non-zero (DESIGN.md §2).
+#: parse_subarray_map raises bit 4 (value 16) where the SUBARR_MAP is non-zero.
 SUBARRAY_MAP_FLAG = 1 << 4
 
 DQ_DTYPE = np.uint32

@@ -1,4 +1,4 @@
-"""Image and reference models, and reading/writing the IRIS imager FITS layout (DESIGN.md §3).
+"""Image and reference models, and reading/writing the IRIS imager FITS layout.
 
 Science files: PRIMARY holds the metadata; image extensions SCI (float32), ERR (float32),
 DQ (uint32), optional SUBARR_MAP (uint16) and AREA (float32). Files from the newer upstream

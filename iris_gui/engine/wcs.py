@@ -91,7 +91,7 @@ def missing_wcs_keywords(header: fits.Header) -> list[str]:
 
 
 def wcs_source(primary: fits.Header, sci: fits.Header | None) -> tuple[fits.Header, str]:
-    """(header that holds the exposure's WCS, its name): the primary header (DESIGN.md §3), or
+    """(header that holds the exposure's WCS, its name): the primary header, or
     the SCI header when only it has WCS keywords (files written by other software)."""
     if primary.get("CTYPE1") is None and sci is not None and sci.get("CTYPE1") is not None:
         return sci, "SCI header"

@@ -8,7 +8,7 @@ Changing the colormap only swaps the table; changing limits or stretch re-quanti
 The DQ overlay is a second ``uint8`` image (0 = transparent, 1.. = one colour per selected flag),
 max-pooled by powers of two for zoomed-out display so a single flagged pixel stays visible.
 
-Pixel conventions (as the engine's WCS, DESIGN.md): array index ``[y, x]``; view coordinates are
+Pixel conventions (as the engine's WCS): array index ``[y, x]``; view coordinates are
 0-based pixel coordinates with the *centre* of ``data[0, 0]`` at (0, 0), so pixel ``(x, y)`` covers
 ``[x - 0.5, x + 0.5) x [y - 0.5, y + 0.5)`` and astropy's ``all_pix2world(x, y, 0)`` applies as is.
 Readouts say whether they print 0-based (numpy, astropy ``origin=0``) or 1-based (FITS, DS9)

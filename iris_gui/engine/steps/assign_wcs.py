@@ -1,4 +1,4 @@
-"""assign_wcs: build the world coordinate system from the header (DESIGN.md §2, step 2).
+"""assign_wcs: build the world coordinate system from the header (image2 step 2).
 
 The WCS comes from the primary header's FITS keywords (the SCI header's when only it has them):
 any standard projection (TAN, SIN, ...), CDi_j or CDELTi with optional PCi_j, CRPIX, CRVAL,

@@ -1,4 +1,4 @@
-"""dark_current: subtract the dark rate (DESIGN.md §2, step 4).
+"""dark_current: subtract the dark rate (image2 step 4).
 
 SCI - dark, with a NaN (or infinite) dark pixel counting as 0 — what the upstream documentation
 says, not what its 2025 code does; ERR added in quadrature (NaN dark ERR counts as 0); DQ OR-ed

@@ -1,4 +1,4 @@
-"""flat_field: divide by the flat (DESIGN.md §2, step 5).
+"""flat_field: divide by the flat (image2 step 5).
 
 Flat pixels that are NaN, 0, or flagged NO_FLAT_FIELD in the flat's DQ are replaced by 1 (with
 ERR 0) and flagged NO_FLAT_FIELD (2**18) in the output — the upstream 2025 code forgot the flag.

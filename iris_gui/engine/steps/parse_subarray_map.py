@@ -1,4 +1,4 @@
-"""parse_subarray_map: record the numbered windows of a SUBARR_MAP (DESIGN.md §2, step 3).
+"""parse_subarray_map: record the numbered windows of a SUBARR_MAP (image2 step 3).
 
 A SUBARR_MAP extension marks up to ten windows read out alongside the full frame: pixel value k
 (1..10) belongs to window k, 0 to none. For each window present the step records xstart, ystart

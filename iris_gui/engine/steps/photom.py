@@ -1,4 +1,4 @@
-"""photom: convert DN/s to surface brightness, MJy/sr (DESIGN.md §2, step 6).
+"""photom: convert DN/s to surface brightness, MJy/sr (image2 step 6).
 
 The conversion factor PHOTMJSR (MJy/sr per DN/s) comes from the photom reference table row whose
 FILTER matches the exposure's, or from the ``photmjsr`` parameter (then no table is read).

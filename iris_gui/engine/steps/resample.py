@@ -1,4 +1,4 @@
-"""resample: drizzle onto an undistorted north-up grid, writing _i2d (DESIGN.md §2, step 7).
+"""resample: drizzle onto an undistorted north-up grid, writing _i2d (image2 step 7).
 
 Uses the ``drizzle`` package (spacetelescope, v3 API). The output grid is an undistorted TAN
 projection, north up (``rotation`` = 0; None keeps the detector's orientation), with the input
