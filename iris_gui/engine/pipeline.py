@@ -196,7 +196,7 @@ class Image2Pipeline:
         return _digest(previous, step.name, config.step_fingerprint(step.name), references)
 
     def _input_key(self, product: Product, ref_dir: Path) -> str:
-        """The key the step keys chain from (as ``run_product`` computes it)."""
+        """The key the step keys chain from (``run_product`` and ``step_plan`` both use it)."""
         return _digest([_file_identity(p) for p in product.input_paths], str(ref_dir.resolve()))
 
     def _cached_step(self, key: str) -> StepResult | None:
@@ -242,9 +242,7 @@ class Image2Pipeline:
                     callbacks.warning(product, None, message)
             if callbacks.input_ready:
                 callbacks.input_ready(product, model)
-            key = _digest(
-                [_file_identity(p) for p in product.input_paths], str(ref_dir.resolve()),
-            )
+            key = self._input_key(product, ref_dir)
             statuses: dict[str, str] = {}
             for step in STEPS:
                 current_step = step
@@ -252,8 +250,8 @@ class Image2Pipeline:
                     cancel.check()
                 params = config.steps[step.name]
                 key = self._step_key(key, step, config, ref_dir)
-                cached = self._cache.get(key) if self.use_cache else None
-                if cached is not None and self._references_unchanged(cached):
+                cached = self._cached_step(key)
+                if cached is not None:
                     step_result = dataclasses.replace(cached, from_cache=True)
                 else:
                     if callbacks.step_start:
