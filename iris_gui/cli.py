@@ -312,7 +312,7 @@ def _plan_run(args: argparse.Namespace, config: PipelineConfig, associations: li
               output_dir: str, ref_dir: str | None) -> OutputPlan:
     """Every file this run writes and reads, checked before anything runs (exit 2 if not)."""
     plan = OutputPlan()
-    for path in getattr(config, "read_files", None) or ([config.source] if config.source else []):
+    for path in config.read_files or ([config.source] if config.source else []):
         plan.add_read(path, f"the parameter file {Path(path).name}")
     if args.from_output:
         plan.add_read(args.from_output, f"the file being re-made ({Path(args.from_output).name})")

@@ -15,7 +15,6 @@ import json
 import os
 import stat
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,15 +121,6 @@ def plan_product(plan: OutputPlan, product: Product, config: PipelineConfig,
     if config.pipeline["save_results"]:
         suffix = output_suffix("cal", is_3d)
         plan.add_product_file(output_dir, name, suffix, source, f"_{suffix}")
-
-
-def plan_products(products: Iterable[tuple[Product, PipelineConfig, str | os.PathLike]],
-                  output_dir: str | os.PathLike, plan: OutputPlan | None = None) -> OutputPlan:
-    """A plan over ``(product, config, ref_dir)`` triples, not yet checked."""
-    plan = plan if plan is not None else OutputPlan()
-    for product, config, ref_dir in products:
-        plan_product(plan, product, config, output_dir, ref_dir)
-    return plan
 
 
 # ---- provenance and header stamp -------------------------------------------------------------------
@@ -262,8 +252,3 @@ def write_product(result: ProductResult, output_dir: str | os.PathLike,
 
         writers.append((path, write))
     return write_all_or_nothing(writers)
-
-
-__all__ = ["files_of", "output_path", "output_suffix", "plan_product",
-           "plan_products", "provenance_document", "provenance_hdu", "stamp_model",
-           "write_product"]

@@ -33,16 +33,7 @@ from .errors import Cancelled, InputError
 from .files import OutputWriteError
 from .models import ImageModel, read_image
 from .output_plan import OutputPlan
-from .outputs import (  # noqa: F401 (re-exported: callers import them from here)
-    files_of,
-    output_path,
-    output_suffix,
-    plan_product,
-    provenance_document,
-    provenance_hdu,
-    stamp_model,
-    write_product,
-)
+from .outputs import files_of, plan_product, write_product
 from .references import folder_signature
 from .steps import (
     COMPLETE,
@@ -237,7 +228,7 @@ class Image2Pipeline:
             model = self._read_input(product)
             result.input_model = model
             # read_image logged these already; the window shows them on the product too
-            for message in getattr(model, "read_warnings", ()):
+            for message in model.read_warnings:
                 if callbacks.warning:
                     callbacks.warning(product, None, message)
             if callbacks.input_ready:
