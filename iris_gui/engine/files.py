@@ -93,7 +93,7 @@ def temporary_path(path: str | os.PathLike) -> Path:
 _TEMPORARY = re.compile(r"^\.iris-([0-9a-f]{10})-(\d+)\.part$")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -116,7 +116,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
-        if match and match.group(1) == tag and not _pid_alive(int(match.group(2))):
+        if match and match.group(1) == tag and not pid_alive(int(match.group(2))):
             try:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

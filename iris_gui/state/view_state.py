@@ -1,0 +1,260 @@
+"""Every setting of the inspection view, as one observable object (``ViewState``).
+
+The view's widgets show these values and write the user's edits here; the view computes what it
+draws from this state alone (never from its combo boxes), so a saved session reproduces the same
+screen and undo can restore any of it.
+
+Pane choices are kept per step (``pane_choices[step] = {"A": label, "B": label}``): the
+flat_field's Ratio stays chosen when you look at dark_current and come back. Choices naming
+another product ("After — other_product") are dropped when the product changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .evented import EventedModel
+
+SIDE_BY_SIDE, BLINK = "side", "blink"
+LAYOUTS = (SIDE_BY_SIDE, BLINK)
+ROLES = ("A", "B")
+STRETCHES = ("linear", "sqrt", "log", "asinh")
+LIMIT_METHODS = ("zscale", "percentile", "minmax", "manual")
+COLORMAP_NAMES = ("grey", "viridis", "magma", "inferno", "cividis", "heat", "turbo",
+                  "blue-white-red")
+REGION_KINDS = ("box", "circle")
+#: the marker a pane choice carries when it shows another product's frame
+OTHER_PRODUCT_MARK = " — "
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """A region in image coordinates (pixel centres at integers, 0-based): a box with corner
+    ``x0, y0`` and size ``width, height``, or a circle with centre ``x0, y0`` and radius
+    ``width``."""
+
+    kind: str
+    x0: float
+    y0: float
+    width: float
+    height: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in REGION_KINDS:
+            raise ValueError(f"region kind {self.kind!r} is not one of {', '.join(REGION_KINDS)}")
+        for name in ("x0", "y0", "width", "height"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or value != value or abs(value) == float("inf"):
+                raise ValueError(f"region {name} must be a finite number, not {value!r}")
+        if self.width <= 0 or (self.kind == "box" and self.height <= 0):
+            raise ValueError("a region must have a positive size")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "x0": self.x0, "y0": self.y0, "width": self.width,
+                "height": self.height}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegionSpec:
+        return cls(str(data["kind"]), float(data["x0"]), float(data["y0"]),
+                   float(data["width"]), float(data.get("height", 0.0)))
+
+
+@dataclass(eq=False)
+class ViewState(EventedModel):
+    """What the inspection view shows and how (see the module docstring)."""
+
+    layout: str = SIDE_BY_SIDE
+    #: in blink layout, 0 shows pane A, 1 pane B
+    blink_phase: int = 0
+    auto_blink: bool = False
+    blink_hz: float = 2.0
+    #: step name -> {"A": label, "B": label} the user chose (absent: the step's defaults)
+    pane_choices: dict[str, dict[str, str]] = field(default_factory=dict)
+    stretch: str = "linear"
+    limits: str = "zscale"
+    percent: float = 99.5
+    #: role -> (low, high) while ``limits == "manual"``
+    manual_levels: dict[str, tuple[float, float]] = field(default_factory=dict)
+    colormap: str = "grey"
+    nan_colour: tuple[int, int, int] = (255, 0, 255)
+    #: None: the default for the pair shown (shared for Before/After, not for Difference)
+    same_levels: bool | None = None
+    one_based: bool = False
+    dq_overlay: bool = False
+    newly_flagged: bool = False
+    overlay_opacity: float = 0.85
+    #: DQ flags the user unticked (every other flag present is overlaid)
+    dq_hidden: tuple[str, ...] = ()
+    dq_colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    regions: tuple[RegionSpec, ...] = ()
+    region_ignores_flagged: bool = False
+    #: integration shown of a _rateints product (0-based)
+    plane: int = 0
+    histogram_role: str = "A"
+    #: (x0, x1, y0, y1) of the shown area, None: fit the frame
+    view_range: tuple[float, float, float, float] | None = None
+
+    # ---- edits that keep the rules ------------------------------------------------------------
+    def choice(self, step: str, role: str) -> str | None:
+        return self.pane_choices.get(step, {}).get(role)
+
+    def choose(self, step: str, role: str, label: str) -> None:
+        """Show view ``label`` in pane ``role`` for ``step``; manual levels are dropped since
+        they belonged to the other frame."""
+        choices = {s: dict(c) for s, c in self.pane_choices.items()}
+        choices.setdefault(step, {})[role] = label
+        self.pane_choices = choices
+        if self.manual_levels:
+            self.manual_levels = {}
+            if self.limits == "manual":
+                self.limits = "zscale"
+
+    def forget_other_products(self) -> None:
+        """A new product is shown: choices of other products' frames do not carry over."""
+        kept = {step: {role: label for role, label in roles.items()
+                       if OTHER_PRODUCT_MARK not in label}
+                for step, roles in self.pane_choices.items()}
+        self.pane_choices = {step: roles for step, roles in kept.items() if roles}
+        self.view_range = None
+        self.plane = 0
+
+    def set_manual_levels(self, role: str, low: float, high: float, shared: bool) -> None:
+        low, high = (low, high) if low <= high else (high, low)
+        levels = dict(self.manual_levels)
+        for r in (ROLES if shared else (role,)):
+            levels[r] = (float(low), float(high))
+        self.manual_levels = levels
+        self.limits = "manual"
+
+    def set_flag_shown(self, name: str, shown: bool) -> None:
+        hidden = [n for n in self.dq_hidden if n != name]
+        if not shown:
+            hidden.append(name)
+        self.dq_hidden = tuple(hidden)
+
+    def flag_shown(self, name: str) -> bool:
+        return name not in self.dq_hidden
+
+    # ---- saving --------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = self.snapshot()
+        data["regions"] = [r.to_dict() for r in self.regions]
+        data["manual_levels"] = {r: list(v) for r, v in self.manual_levels.items()}
+        data["nan_colour"] = list(self.nan_colour)
+        data["dq_hidden"] = list(self.dq_hidden)
+        data["dq_colours"] = {k: list(v) for k, v in self.dq_colours.items()}
+        data["view_range"] = list(self.view_range) if self.view_range else None
+        return data
+
+    def apply_dict(self, data: dict[str, Any]) -> list[str]:
+        """Set the fields found in ``data`` (a saved ``to_dict``); returns what was refused, one
+        line each, and keeps the current value for those."""
+        problems: list[str] = []
+        for name in self.field_names():
+            if name not in data:
+                continue
+            try:
+                setattr(self, name, _checked(name, data[name]))
+            except (TypeError, ValueError, KeyError) as exc:
+                problems.append(f"view setting {name}: {exc}")
+        return problems
+
+
+def _rgb(value: Any) -> tuple[int, int, int]:
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(
+            isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value):
+        raise ValueError(f"{value!r} is not three integers 0-255")
+    return (value[0], value[1], value[2])
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
+    return value
+
+
+def _one_of(options: tuple[str, ...]):
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"{value!r} is not one of {', '.join(options)}")
+        return value
+    return check
+
+
+def _levels(value: Any) -> dict[str, tuple[float, float]]:
+    if not isinstance(value, dict):
+        raise ValueError("is not a table of pane levels")
+    out = {}
+    for role, pair in value.items():
+        if role not in ROLES or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"pane {role!r}: expected two numbers")
+        out[role] = (_number(pair[0]), _number(pair[1]))
+    return out
+
+
+def _choices(value: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict) or not all(
+            isinstance(step, str) and isinstance(roles, dict)
+            and all(r in ROLES and isinstance(label, str) for r, label in roles.items())
+            for step, roles in value.items()):
+        raise ValueError("is not a table of step -> pane -> view")
+    return {step: dict(roles) for step, roles in value.items()}
+
+
+def _range(value: Any) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise ValueError("is not four numbers")
+    return tuple(_number(v) for v in value)  # type: ignore[return-value]
+
+
+def _int_at_least_zero(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a whole number ≥ 0")
+    return value
+
+
+_CHECKS = {
+    "layout": _one_of(LAYOUTS),
+    "blink_phase": lambda v: _int_at_least_zero(v) % 2,
+    "auto_blink": _flag,
+    "blink_hz": lambda v: min(20.0, max(0.2, _number(v))),
+    "pane_choices": _choices,
+    "stretch": _one_of(STRETCHES),
+    "limits": _one_of(LIMIT_METHODS),
+    "percent": lambda v: min(100.0, max(1.0, _number(v))),
+    "manual_levels": _levels,
+    "colormap": _one_of(COLORMAP_NAMES),
+    "nan_colour": _rgb,
+    "same_levels": lambda v: None if v is None else _flag(v),
+    "one_based": _flag,
+    "dq_overlay": _flag,
+    "newly_flagged": _flag,
+    "overlay_opacity": lambda v: min(1.0, max(0.1, _number(v))),
+    "dq_hidden": lambda v: tuple(str(n) for n in v) if isinstance(v, list) else _bad(v),
+    "dq_colours": lambda v: {str(k): _rgb(c) for k, c in v.items()} if isinstance(v, dict)
+    else _bad(v),
+    "regions": lambda v: tuple(RegionSpec.from_dict(r) for r in v) if isinstance(v, list)
+    else _bad(v),
+    "region_ignores_flagged": _flag,
+    "plane": _int_at_least_zero,
+    "histogram_role": _one_of(ROLES),
+    "view_range": _range,
+}
+
+
+def _bad(value: Any):
+    raise ValueError(f"unexpected {type(value).__name__}")
+
+
+def _checked(name: str, value: Any) -> Any:
+    return _CHECKS[name](value)
