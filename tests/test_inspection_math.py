@@ -1,4 +1,4 @@
-"""The inspection views' arithmetic (iris_gui.gui.inspect_math), checked with numpy and astropy
+"""The inspection views' arithmetic (iris_gui.display), checked with numpy and astropy
 alone: stretch and quantization, zscale / percentile limits, DQ overlay masks and max-pooling,
 region statistics, readout formatting."""
 
@@ -12,9 +12,9 @@ from astropy.coordinates import Angle
 from astropy.stats import sigma_clipped_stats
 from astropy.visualization import ZScaleInterval
 
+from iris_gui.display import maths as im
 from iris_gui.engine.dq import DQ_FLAGS, decode, flag_counts
 from iris_gui.engine.wcs import tan_wcs
-from iris_gui.gui import inspect_math as im
 
 
 # ---- stretch and quantization --------------------------------------------------------------------
@@ -329,7 +329,7 @@ def test_radix_sort_equals_numpy(n):
 
 
 def test_histogram_of_a_constant_frame_has_a_usable_range():
-    from iris_gui.gui.inspect_math import frame_info
+    from iris_gui.display.stretch import frame_info
 
     info = frame_info(np.ones((8, 8), np.float32))
     counts, edges = info.histogram(1.0, 1.0)

@@ -14,15 +14,15 @@ from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
+from iris_gui.display import maths as im  # noqa: E402
+from iris_gui.display import view_sources as vs  # noqa: E402
+from iris_gui.display.colour_tables import dq_colour_index  # noqa: E402
 from iris_gui.engine.association import Member, Product  # noqa: E402
 from iris_gui.engine.config import PipelineConfig  # noqa: E402
 from iris_gui.engine.dq import DQ_FLAGS, flag_counts  # noqa: E402
 from iris_gui.engine.pipeline import ProductResult  # noqa: E402
 from iris_gui.engine.steps.base import StepResult  # noqa: E402
 from iris_gui.engine.wcs import tan_wcs  # noqa: E402
-from iris_gui.gui import inspect_math as im  # noqa: E402
-from iris_gui.gui import view_sources as vs  # noqa: E402
-from iris_gui.gui.colour_tables import dq_colour_index  # noqa: E402
 from iris_gui.gui.image_view import BLINK, SIDE_BY_SIDE, StepImageView  # noqa: E402
 
 NY, NX = 48, 64          # not square: a swapped x/y shows up
@@ -500,3 +500,18 @@ def test_views_offered_for_bkg_subtract_include_background_and_bsub():
     assert "bkg_subtract output" not in views.sources          # that is Before
     assert views.sources[vs.INPUT].model is result.input_model
     assert vs.step_views(None, "flat_field").sources == {}
+
+
+def test_colour_tables_match_pyqtgraphs_own_lookup_tables():
+    """display.colour_tables reads pyqtgraph's colour files without importing it: the colours
+    must be the ones pyqtgraph's ColorMap would give."""
+    import pyqtgraph as pg
+
+    from iris_gui.display.colour_tables import COLORMAPS, colour_table
+
+    for name, target in COLORMAPS.items():
+        if target is None:
+            continue
+        expected = pg.colormap.get(target).getLookupTable(0.0, 1.0, im.N_COLOURS, alpha=False)
+        np.testing.assert_array_equal(colour_table(name)[:im.N_COLOURS], expected[:, :3],
+                                      err_msg=name)

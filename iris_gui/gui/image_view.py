@@ -62,10 +62,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.dq import DQ_BITS
-from ..engine.pipeline import ProductResult
-from . import inspect_math as im
-from .colour_tables import (
+from ..display import maths as im
+from ..display.colour_tables import (
     COLORMAPS,
     DEFAULT_NAN_COLOUR,
     NAN_MARK,
@@ -74,9 +72,7 @@ from .colour_tables import (
     dq_colour_index,
     overlay_table,
 )
-from .display_tasks import LRUCache, TaskRunner
-from .flow_layout import FlowLayout
-from .view_sources import (
+from ..display.view_sources import (
     AFTER,
     BEFORE,
     I2D,
@@ -85,6 +81,10 @@ from .view_sources import (
     share_levels_by_default,
     step_views,
 )
+from ..engine.dq import DQ_BITS
+from ..engine.pipeline import ProductResult
+from .display_tasks import LRUCache, TaskRunner
+from .flow_layout import FlowLayout
 
 log = logging.getLogger("iris_gui.gui")
 

@@ -104,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
+    from iris_gui.display import maths as im
     from iris_gui.engine.association import Member, Product
     from iris_gui.engine.config import PipelineConfig
     from iris_gui.engine.models import read_image
     from iris_gui.engine.pipeline import ProductResult
     from iris_gui.engine.steps.base import StepResult
-    from iris_gui.gui import inspect_math as im
     from iris_gui.gui.image_view import BLINK, SIDE_BY_SIDE, StepImageView
 
     app = QApplication.instance() or QApplication(sys.argv)

@@ -1,5 +1,5 @@
 """What can be looked at for one step of one product: Before, After, Difference, Ratio, Background,
-_bsub, ERR, DQ and the step's other products. Qt-free.
+_bsub, ERR, DQ and the step's other products.
 
 A ``ViewSource`` names one image (a model's SCI, ERR or DQ, or a difference / ratio of two models)
 and knows how to give a 2-D frame of it for an integration, the value / ERR / DQ at one pixel, and

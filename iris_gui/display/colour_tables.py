@@ -1,19 +1,26 @@
 """Colour tables for the inspection views: colormaps as 256-entry tables for ``uint8`` index
-images (``inspect_math.N_COLOURS`` data colours + the NaN colour), and the DQ overlay palette."""
+images (``stretch.N_COLOURS`` data colours + the NaN colour), and the DQ overlay palette.
+
+The colormaps are pyqtgraph's own colour files (``pyqtgraph/colors/maps/*.csv``), read and
+interpolated here exactly as ``pyqtgraph.colormap.get(name).getLookupTable`` does, without
+importing pyqtgraph (which would load Qt).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from ..engine.dq import DQ_BITS
-from .inspect_math import N_COLOURS, NAN_INDEX
+from .stretch import N_COLOURS, NAN_INDEX
 
 log = logging.getLogger("iris_gui.gui")
 
-#: menu name -> pyqtgraph colormap name (None: a plain grey ramp)
+#: menu name -> pyqtgraph colormap file name (None: a plain grey ramp)
 COLORMAPS: dict[str, str | None] = {
     "grey": None,
     "viridis": "viridis",
@@ -74,6 +81,42 @@ def dq_colour_index(name: str) -> int:
     return 1 + DQ_BITS[name]
 
 
+def _pyqtgraph_map_file(target: str) -> Path:
+    """pyqtgraph's colour file ``target`` (found without importing pyqtgraph)."""
+    spec = importlib.util.find_spec("pyqtgraph")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("pyqtgraph is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "colors" / "maps" / f"{target}.csv"
+
+
+def read_colour_stops(path: Path) -> np.ndarray:
+    """The colours of a pyqtgraph ``.csv`` colour file as ``uint8`` RGB rows (``;`` starts a
+    comment; components are 0..1, rounded to bytes as pyqtgraph does)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line or line[0] == ";":
+            continue
+        components = line.split(";", 1)[0].split(",")
+        if len(components) < 3:
+            continue
+        rows.append([int(255 * float(c) + 0.5) for c in components[:3]])
+    if len(rows) < 2:
+        raise ValueError(f"{path} holds fewer than two colours")
+    return np.array(rows, np.uint8)
+
+
+def interpolate_stops(stops: np.ndarray, n: int) -> np.ndarray:
+    """``n`` x 3 ``uint8`` colours evenly spaced along equally spaced stops (linear in RGB,
+    truncated to bytes: pyqtgraph's ``getLookupTable(0, 1, n)``)."""
+    position = np.linspace(0.0, 1.0, len(stops))
+    x = np.linspace(0.0, 1.0, n)
+    out = np.empty((n, 3), np.uint8)
+    for channel in range(3):
+        out[:, channel] = np.interp(x, position, stops[:, channel])
+    return out
+
+
 @lru_cache(maxsize=32)
 def _colormap_colours(name: str) -> np.ndarray:
     """``N_COLOURS`` x 3 ``uint8`` colours of a colormap (grey if it cannot be loaded)."""
@@ -83,10 +126,7 @@ def _colormap_colours(name: str) -> np.ndarray:
     if target is None:
         return grey
     try:
-        import pyqtgraph as pg
-
-        table = pg.colormap.get(target).getLookupTable(0.0, 1.0, N_COLOURS, alpha=False)
-        return np.ascontiguousarray(table[:, :3], dtype=np.uint8)
+        return interpolate_stops(read_colour_stops(_pyqtgraph_map_file(target)), N_COLOURS)
     except Exception as exc:  # noqa: BLE001 - a missing colormap file must not break the view
         log.warning("colormap %s unavailable (%s); using grey", name, exc)
         return grey
