@@ -1,4 +1,4 @@
-"""The engine and the display maths never import Qt: checked in a fresh interpreter and in the
+"""The engine, the display maths and the workbench state never import Qt: checked in a fresh interpreter and in the
 source, for each Qt-free package."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ QT_FREE_PACKAGES = {
     "iris_gui.engine": ("iris_gui.engine.pipeline", "iris_gui.engine.steps.flat_field"),
     "iris_gui.display": ("iris_gui.display.view_sources", "iris_gui.display.colour_tables",
                          "iris_gui.display.stretch"),
+    "iris_gui.state": ("iris_gui.state.workbench", "iris_gui.state.view_state",
+                       "iris_gui.state.session_file", "iris_gui.state.undo"),
 }
 
 
