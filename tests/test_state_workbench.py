@@ -207,3 +207,15 @@ def test_selecting_another_product_drops_pane_choices_of_other_products(two_prod
     workbench.select(second)
     assert workbench.view.choice("flat_field", "B") == "Ratio (after / before)"
     assert workbench.view.choice("dark_current", "B") is None
+
+
+def test_view_state_choices_match_what_the_display_offers():
+    # the state keeps its own lists so importing it stays light; they must not drift
+    from iris_gui.display.colour_tables import COLORMAPS, DEFAULT_NAN_COLOUR
+    from iris_gui.display.stretch import LIMIT_METHODS, STRETCHES
+    from iris_gui.state import view_state
+
+    assert view_state.STRETCHES == STRETCHES
+    assert view_state.LIMIT_METHODS == LIMIT_METHODS
+    assert view_state.COLORMAP_NAMES == tuple(COLORMAPS)
+    assert view_state.ViewState().nan_colour == DEFAULT_NAN_COLOUR
