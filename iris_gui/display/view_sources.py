@@ -16,6 +16,7 @@ import numpy as np
 
 from ..engine.models import ImageModel
 from ..engine.pipeline import ProductResult
+from .frames import difference, difference_err, ratio
 
 BEFORE = "Before (input)"
 AFTER = "After (output)"
@@ -94,16 +95,9 @@ class ViewSource:
     def frame(self, plane: int) -> np.ndarray:
         """The 2-D frame shown for ``plane`` (computed for difference / ratio / DQ)."""
         if self.kind == "difference":
-            return np.subtract(self._plane(self.model.data, plane),
-                               self._plane(self.other.data, plane), dtype=np.float32)
+            return difference(self._plane(self.model.data, plane), self._plane(self.other.data, plane))
         if self.kind == "ratio":
-            numerator = self._plane(self.model.data, plane)
-            denominator = self._plane(self.other.data, plane)
-            out = np.full(numerator.shape, np.nan, np.float32)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                np.divide(numerator, denominator, out=out, where=denominator != 0,
-                          casting="unsafe")
-            return out
+            return ratio(self._plane(self.model.data, plane), self._plane(self.other.data, plane))
         if self.kind == "dq":
             return (self._plane(self.model.dq, plane) != 0).astype(np.float32)
         return self._plane(self._base(), plane)
@@ -120,15 +114,11 @@ class ViewSource:
         ny, nx = self.shape
         if not (0 <= iy < ny and 0 <= ix < nx):
             return None
-        if self.kind == "difference":
-            return float(np.float32(self._plane(self.model.data, plane)[iy, ix])
-                         - np.float32(self._plane(self.other.data, plane)[iy, ix]))
-        if self.kind == "ratio":
-            denominator = float(self._plane(self.other.data, plane)[iy, ix])
-            if denominator == 0:
-                return float("nan")
-            return float(np.float32(self._plane(self.model.data, plane)[iy, ix])
-                         / np.float32(denominator))
+        if self.kind in ("difference", "ratio"):
+            pixel = (slice(iy, iy + 1), slice(ix, ix + 1))
+            combine = difference if self.kind == "difference" else ratio
+            return float(combine(self._plane(self.model.data, plane)[pixel],
+                                 self._plane(self.other.data, plane)[pixel])[0, 0])
         if self.kind == "dq":
             return int(self._plane(self.model.dq, plane)[iy, ix])
         return float(self._plane(self._base(), plane)[iy, ix])
@@ -137,9 +127,9 @@ class ViewSource:
         if self.kind in ("dq", "err", "ratio"):
             return None
         if self.kind == "difference":
-            a = float(self._plane(self.model.err, plane)[iy, ix])
-            b = float(self._plane(self.other.err, plane)[iy, ix])
-            return float(np.hypot(a, b))
+            pixel = (slice(iy, iy + 1), slice(ix, ix + 1))
+            return float(difference_err(self._plane(self.model.err, plane)[pixel],
+                                        self._plane(self.other.err, plane)[pixel])[0, 0])
         return float(self._plane(self.model.err, plane)[iy, ix])
 
     def dq_at(self, plane: int, iy: int, ix: int) -> int:
