@@ -38,25 +38,74 @@ Every science/background file has the IRIS imager keywords and a FITS TAN WCS (4
 holds the truth: the star list, the noiseless sky and star images, the dark and flat arrays and the
 positions of every planted defect. Pixel positions in the truth are 0-based (row, column) index
 arrays unless named as a :class:`SubarrayWindow` (1-based, like the FITS keywords).
+
+Where each part lives: this module has the file names, the size rule and the writing of the
+exposures and the association; ``demo_scene`` the physics and the truth arrays (sky, stars, flat,
+dark, defects, noise); ``demo_headers`` the FITS headers and WCS; ``demo_references`` the
+reference files.
 """
+
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
-from .dq import DQ_DTYPE, DQ_FLAGS
+from .demo_headers import (  # noqa: F401 (re-exported: the demo's identity and pointing)
+    CRVAL,
+    DATE_OBS,
+    DETECTOR,
+    INSTRUMENT,
+    MJD_ZERO,
+    OBJECT,
+    PIXEL_SCALE_DEG,
+    ROTATION_DEG,
+    TELESCOPE,
+    exposure_header,
+)
+from .demo_references import (  # noqa: F401 (re-exported: the reference file names)
+    DARK_NAME,
+    FLAT_NAME,
+    FLAT_OTHER_NAME,
+    PHOTOM_NAME,
+    write_references,
+)
+from .demo_scene import (  # noqa: F401 (re-exported: the physics of the dataset)
+    BACKGROUND_OFFSET,
+    BRIGHT_STAR_FLUXES,
+    COSMIC_RAY_RANGE,
+    DARK_ERR,
+    DARK_LEVEL,
+    EXPTIME,
+    FILTER,
+    FLAT_ERR,
+    FWHM,
+    HOT_RANGE,
+    OTHER_FLAT_FILTER,
+    PHOTOM_TABLE,
+    READ_NOISE_RATE,
+    SATURATION_RATE,
+    SKY_GRADIENT,
+    SKY_LEVEL,
+    STAMP_HALF,
+    STAR_FLUX_RANGE,
+    Pixels,
+    Star,
+    background_exposure,
+    background_offsets,
+    make_scene,
+    science_exposures,
+)
 from .errors import InputError
 from .files import atomic_write_text, check_output_dir
-from .models import ImageModel, PhotomRow, SubarrayWindow, write_image, write_photom
+from .models import ImageModel, PhotomRow, SubarrayWindow, write_image
 
 DEMO_ASN = "iris_demo_asn.json"
 DEMO_POOL = "iris_demo_pool"
@@ -64,10 +113,6 @@ SCIENCE_NAME = "iris_demo_rate.fits"
 SUBARRAY_NAME = "iris_demo_sub_rate.fits"
 SUBMAP_NAME = "iris_demo_submap_rate.fits"
 RATEINTS_NAME = "iris_demo_ints_rateints.fits"
-DARK_NAME = "iris_demo_dark.fits"
-FLAT_NAME = "iris_demo_flat.fits"
-FLAT_OTHER_NAME = "iris_demo_flat_h.fits"
-PHOTOM_NAME = "iris_demo_photom.fits"
 
 
 # ---- the one rule for the demo size (iris-image2 demo --size, iris-gui --demo-size) ----------------
@@ -101,58 +146,6 @@ def check_demo_size(size: object, option: str = "demo size") -> int:
 def background_name(index: int) -> str:
     """File name of background ``index`` (1-based)."""
     return f"iris_demo_bkg{index}_rate.fits"
-
-
-# ---- the physics, in one place -------------------------------------------------------------------
-
-FILTER = "KN3"
-OTHER_FLAT_FILTER = "H"
-EXPTIME = 60.0  #: seconds per integration (EFFINTTM); EXPTIME of a rate file
-SKY_LEVEL = 5.0  #: DN/s, flat-fielded sky at the array centre
-SKY_GRADIENT = (0.04, -0.03)  #: fractional change of the sky across the array in x and y
-READ_NOISE_RATE = 0.3  #: DN/s, Gaussian noise floor of a rate pixel
-FWHM = 3.0  #: px, stellar PSF
-STAR_FLUX_RANGE = (100.0, 50000.0)  #: DN/s total per star
-BRIGHT_STAR_FLUXES = (50000.0, 25000.0)
-SATURATION_RATE = 1000.0  #: DN/s: 60000 DN full well over a 60 s integration
-DARK_LEVEL = 0.05  #: DN/s
-DARK_ERR = 0.01
-HOT_RANGE = (5.0, 50.0)  #: DN/s
-FLAT_ERR = 0.005
-BACKGROUND_OFFSET = 0.005  #: fractional sky-level offsets of the backgrounds are within +-this
-COSMIC_RAY_RANGE = (20.0, 500.0)  #: DN/s added to a background pixel by a cosmic ray
-PHOTOM_TABLE = (  # filter, PHOTMJSR (MJy/sr per DN/s), uncertainty
-    ("Z", 3.4e-4, 2e-6),
-    ("J", 2.9e-4, 1.5e-6),
-    ("H", 2.5e-4, 1.2e-6),
-    ("K", 2.2e-4, 1e-6),
-    ("KN3", 2.1e-4, 1e-6),
-    ("KS", 2.3e-4, 1e-6),
-)
-
-TELESCOPE = "TMT"
-INSTRUMENT = "IRIS"
-DETECTOR = "IMAGER"
-CRVAL = (83.8221, -5.3911)  #: deg, the Trapezium
-PIXEL_SCALE_DEG = 0.004 / 3600.0  #: 4 mas pixels
-ROTATION_DEG = 0.5
-OBJECT = "Orion Trapezium (synthetic)"
-DATE_OBS = datetime(2031, 2, 14, 5, 12, 0)
-MJD_ZERO = datetime(1858, 11, 17)
-STAMP_HALF = 8  #: star stamps are (2 * STAMP_HALF + 1) square: > 6 sigma of the PSF each side
-
-
-@dataclass(frozen=True)
-class Star:
-    """A star of the truth: centre in 0-based pixel coordinates (x = column, y = row), total flux
-    in flat-fielded DN/s."""
-
-    x: float
-    y: float
-    flux: float
-
-
-Pixels = tuple[np.ndarray, np.ndarray]  # (rows, columns), 0-based, for direct fancy indexing
 
 
 @dataclass
@@ -212,158 +205,6 @@ class DemoDataset:
         return np.array([(s.x, s.y, s.flux) for s in self.stars], dtype=float).reshape(-1, 3)
 
 
-# ---- building blocks -----------------------------------------------------------------------------
-
-def _distinct_pixels(rng: np.random.Generator, size: int, count: int,
-                     taken: np.ndarray | None = None) -> np.ndarray:
-    """``count`` distinct flat pixel indices, avoiding the flat indices in ``taken``."""
-    extra = 0 if taken is None else len(taken)
-    picks = rng.choice(size * size, count + extra, replace=False)
-    if taken is not None and extra:
-        picks = picks[~np.isin(picks, taken)]
-    return np.sort(picks[:count])
-
-
-def _unravel(indices: np.ndarray, size: int) -> Pixels:
-    rows, cols = np.divmod(indices.astype(np.intp), size)
-    return rows, cols
-
-
-def _sky(size: int) -> np.ndarray:
-    axis = (np.arange(size, dtype=np.float32) - np.float32((size - 1) / 2)) / np.float32(size)
-    gx, gy = SKY_GRADIENT
-    return (np.float32(SKY_LEVEL)
-            * (1 + np.float32(gx) * axis[np.newaxis, :] + np.float32(gy) * axis[:, np.newaxis]))
-
-
-def _pixel_integrated_gaussian(centre: float, start: int, count: int, sigma: float) -> np.ndarray:
-    """Fraction of a 1D unit Gaussian falling in each of ``count`` pixels from ``start``."""
-    edges = np.arange(start, start + count + 1, dtype=float) - 0.5 - centre
-    cdf = np.array([0.5 * (1.0 + math.erf(e / (sigma * math.sqrt(2.0)))) for e in edges])
-    return np.diff(cdf)
-
-
-def _make_stars(rng: np.random.Generator, size: int, inside: SubarrayWindow) -> list[Star]:
-    count = max(size // 20, 4)
-    margin = STAMP_HALF
-    lo, hi = STAR_FLUX_RANGE
-    fluxes = np.exp(rng.uniform(math.log(lo), math.log(hi), count))
-    fluxes[: len(BRIGHT_STAR_FLUXES)] = BRIGHT_STAR_FLUXES
-    xs = rng.uniform(margin, size - 1 - margin, count)
-    ys = rng.uniform(margin, size - 1 - margin, count)
-    # the brightest star sits in the subarray window, so the subarray has a saturated core too
-    xs[0] = inside.xstart - 1 + inside.xsize * rng.uniform(0.3, 0.7)
-    ys[0] = inside.ystart - 1 + inside.ysize * rng.uniform(0.3, 0.7)
-    return [Star(float(x), float(y), float(f)) for x, y, f in zip(xs, ys, fluxes, strict=True)]
-
-
-def _render_stars(stars: list[Star], size: int) -> np.ndarray:
-    """Pixel-integrated Gaussian PSFs, each drawn into a small stamp."""
-    image = np.zeros((size, size), np.float32)
-    sigma = FWHM / (2.0 * math.sqrt(2.0 * math.log(2.0)))
-    for star in stars:
-        x0 = max(int(round(star.x)) - STAMP_HALF, 0)
-        y0 = max(int(round(star.y)) - STAMP_HALF, 0)
-        x1 = min(int(round(star.x)) + STAMP_HALF + 1, size)
-        y1 = min(int(round(star.y)) + STAMP_HALF + 1, size)
-        px = _pixel_integrated_gaussian(star.x, x0, x1 - x0, sigma)
-        py = _pixel_integrated_gaussian(star.y, y0, y1 - y0, sigma)
-        image[y0:y1, x0:x1] += (star.flux * np.outer(py, px)).astype(np.float32)
-    return image
-
-
-def _flat_pattern(rng: np.random.Generator, size: int, phase: float) -> np.ndarray:
-    """A 0.9..1.1 large-scale pattern times 1 % pixel-to-pixel noise."""
-    u = np.arange(size, dtype=np.float32) / np.float32(size) - np.float32(0.5)
-    wave_x = np.sin(np.float32(2 * math.pi * 0.8) * u + np.float32(phase))
-    wave_y = np.cos(np.float32(2 * math.pi * 0.6) * u - np.float32(0.3 + phase))
-    vignette = np.float32(0.06) * (u * u)  # <= 0.015 at an edge, 0.03 at a corner
-    large = (np.float32(1.0) + np.float32(0.06) * wave_y[:, np.newaxis] * wave_x[np.newaxis, :]
-             - vignette[:, np.newaxis] - vignette[np.newaxis, :])
-    pixel = np.float32(1.0) + np.float32(0.01) * rng.standard_normal((size, size), np.float32)
-    return large * pixel
-
-
-def _noisy(rng: np.random.Generator, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(SCI, ERR): ``signal`` plus Gaussian noise of variance read^2 + signal / EFFINTTM."""
-    variance = np.maximum(signal, np.float32(0.0))
-    variance *= np.float32(1.0 / EXPTIME)
-    variance += np.float32(READ_NOISE_RATE**2)
-    err = np.sqrt(variance)
-    data = rng.standard_normal(signal.shape, np.float32)
-    data *= err
-    data += signal
-    return data, err
-
-
-def _wcs_keywords(size: int, crval: tuple[float, float]) -> dict[str, object]:
-    theta = math.radians(ROTATION_DEG)
-    s = PIXEL_SCALE_DEG
-    return {
-        "WCSAXES": 2,
-        "CTYPE1": "RA---TAN",
-        "CTYPE2": "DEC--TAN",
-        "CUNIT1": "deg",
-        "CUNIT2": "deg",
-        "CRVAL1": crval[0],
-        "CRVAL2": crval[1],
-        "CRPIX1": size / 2 + 0.5,
-        "CRPIX2": size / 2 + 0.5,
-        "CD1_1": -s * math.cos(theta),
-        "CD1_2": s * math.sin(theta),
-        "CD2_1": s * math.sin(theta),
-        "CD2_2": s * math.cos(theta),
-        "RADESYS": "ICRS",
-    }
-
-
-def _identity(size: int) -> dict[str, object]:
-    return {
-        "TELESCOP": TELESCOPE,
-        "INSTRUME": INSTRUMENT,
-        "DETECTOR": DETECTOR,
-        "SUBARRAY": "FULL",
-        "SUBSTRT1": 1,
-        "SUBSTRT2": 1,
-        "SUBSIZE1": size,
-        "SUBSIZE2": size,
-    }
-
-
-def _exposure_header(size: int, *, exptype: str, date: datetime, obj: str,
-                     crval: tuple[float, float], nints: int = 1) -> fits.Header:
-    header = fits.Header()
-    for key, value in _identity(size).items():
-        header[key] = value
-    header["FILTER"] = FILTER
-    header["EXPTYPE"] = exptype
-    header["EXPTIME"] = (EXPTIME * nints, "[s] total exposure time")
-    header["EFFINTTM"] = (EXPTIME, "[s] time per integration")
-    header["NINTS"] = nints
-    header["DATE-OBS"] = date.strftime("%Y-%m-%dT%H:%M:%S.000")
-    header["MJD-OBS"] = (date - MJD_ZERO) / timedelta(days=1)
-    header["OBJECT"] = obj
-    header["BUNIT"] = "DN/s"
-    header["DATAMODL"] = "CubeModel" if nints > 1 else "ImageModel"
-    header["ORIGIN"] = "iris_gui demo dataset (synthetic)"
-    for key, value in _wcs_keywords(size, crval).items():
-        header[key] = value
-    return header
-
-
-def _reference_header(size: int, reftype: str, datamodel: str, description: str) -> fits.Header:
-    header = fits.Header()
-    header["REFTYPE"] = reftype
-    header["DATAMODL"] = datamodel
-    for key, value in _identity(size).items():
-        header[key] = value
-    header["DESCRIP"] = description
-    header["PEDIGREE"] = "DUMMY"
-    header["USEAFTER"] = "2030-01-01T00:00:00"
-    header["AUTHOR"] = "iris_gui demo"
-    return header
-
-
 # ---- the dataset ---------------------------------------------------------------------------------
 
 def write_demo_dataset(
@@ -415,90 +256,13 @@ def _write_demo_dataset(
     # independent streams per component, so e.g. n_backgrounds does not change the science noise
     (rng_stars, rng_flat, rng_dark, rng_detector, rng_science, rng_ints,
      rng_bkg) = np.random.default_rng(seed).spawn(7)
-    dnu = np.uint32(DQ_FLAGS["DO_NOT_USE"])
-    n_few = max(4, size * size // 200_000)
-
-    # windows
-    sub = size // 4
-    sub_window = SubarrayWindow(size // 4 + 1, size // 2 + 1, sub, sub, f"SUB{sub}")
-    submap_windows = {
-        1: SubarrayWindow(size // 8 + 1, size // 8 + 1, size // 4, size // 8, "WINDOW1"),
-        2: SubarrayWindow(5 * size // 8 + 1, 5 * size // 8 + 1, size // 8, size // 4, "WINDOW2"),
-    }
-
-    # truth: sky and stars
-    sky = _sky(size)
-    stars = _make_stars(rng_stars, size, sub_window)
-    star_image = _render_stars(stars, size)
-
-    # flat (KN3), its defects, and the H flat with the same defects
-    flat = _flat_pattern(rng_flat, size, phase=0.4)
-    flat_other = _flat_pattern(rng_flat, size, phase=1.9) * np.float32(1.03)
-    bad = _distinct_pixels(rng_flat, size, 3 * n_few)
-    flat_nan = _unravel(bad[0::3], size)
-    flat_zero = _unravel(bad[1::3], size)
-    flat_noflat = _unravel(bad[2::3], size)
-    flat_dq = np.zeros((size, size), DQ_DTYPE)
-    for image in (flat, flat_other):
-        image[flat_nan] = np.nan
-        image[flat_zero] = 0.0
-        image[flat_noflat] = 1.0
-    flat_dq[flat_noflat] = DQ_FLAGS["NO_FLAT_FIELD"]
-    flat_eff = flat.copy()
-    flat_eff[flat_nan] = 1.0
-    flat_eff[flat_zero] = 1.0
-
-    # dark: level + small scatter, hot pixels, a few NaN
-    dark = np.float32(DARK_LEVEL) + np.float32(0.1 * DARK_ERR) * rng_dark.standard_normal(
-        (size, size), np.float32)
-    n_hot = max(8, size * size // 14_000)
-    n_dark_nan = max(3, size * size // 400_000)
-    picks = _distinct_pixels(rng_dark, size, n_hot + n_dark_nan)
-    picks = rng_dark.permutation(picks)
-    dark_hot = _unravel(np.sort(picks[:n_hot]), size)
-    dark_nan = _unravel(np.sort(picks[n_hot:]), size)
-    dark[dark_hot] = rng_dark.uniform(*HOT_RANGE, n_hot).astype(np.float32)
-    dark[dark_nan] = np.nan
-    dark_dq = np.zeros((size, size), DQ_DTYPE)
-    dark_dq[dark_hot] = DQ_FLAGS["HOT"]
-    dark_eff = np.nan_to_num(dark, nan=0.0)
-
-    # detector defects shared by every exposure
-    dead = _unravel(_distinct_pixels(rng_detector, size, n_few), size)
-    detector_dq = np.zeros((size, size), DQ_DTYPE)
-    detector_dq[dead] = DQ_FLAGS["DEAD"] | DQ_FLAGS["DO_NOT_USE"]
-
-    # science signal and saturation
-    signal = (sky + star_image) * flat_eff + dark_eff
-    saturated = signal > np.float32(SATURATION_RATE)
-    science_dq = detector_dq.copy()
-    science_dq[saturated] |= np.uint32(DQ_FLAGS["SATURATED"])
-    taken = np.ravel_multi_index(dead, (size, size))
-
-    def exposure(rng: np.random.Generator, planes: int) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray, list[Pixels]]:
-        """``planes`` noisy integrations of the science scene, with their own NaN pixels."""
-        datas, errs, dqs, nans = [], [], [], []
-        for _ in range(planes):
-            data, err = _noisy(rng, signal)
-            data[dead] = 0.0
-            err[dead] = READ_NOISE_RATE
-            nan = _unravel(_distinct_pixels(rng, size, n_few, taken), size)
-            data[nan] = np.nan
-            err[nan] = np.nan
-            dq = science_dq.copy()
-            dq[nan] |= dnu
-            datas.append(data)
-            errs.append(err)
-            dqs.append(dq)
-            nans.append(nan)
-        return datas, errs, dqs, nans
-
+    scene = make_scene(size, rng_stars, rng_flat, rng_dark, rng_detector)
+    sub_window = scene.sub_window
     paths: dict[str, Path] = {}
 
     # -- science, its subarray cut and the SUBARR_MAP copy
-    (data,), (err,), (dq,), (science_nan,) = exposure(rng_science, 1)
-    header = _exposure_header(size, exptype="SCIENCE", date=DATE_OBS, obj=OBJECT, crval=CRVAL)
+    (data,), (err,), (dq,), (science_nan,) = science_exposures(scene, rng_science, 1)
+    header = exposure_header(size, exptype="SCIENCE", date=DATE_OBS, obj=OBJECT, crval=CRVAL)
     science = ImageModel(data=data, err=err, dq=dq, header=header,
                          sci_header=fits.Header([("BUNIT", "DN/s")]))
     paths["science"] = write_image(science, folder / SCIENCE_NAME)
@@ -511,16 +275,16 @@ def _write_demo_dataset(
     done()
 
     subarr_map = np.zeros((size, size), np.uint16)
-    for number, window in submap_windows.items():
+    for number, window in scene.submap_windows.items():
         rows, cols = window.slices_within(science.window)
         subarr_map[rows, cols] = number
     paths["submap"] = write_image(science.derive(subarr_map=subarr_map), folder / SUBMAP_NAME)
     done()
 
     # -- rateints
-    datas, errs, dqs, ints_nan = exposure(rng_ints, nints)
-    ints_header = _exposure_header(size, exptype="SCIENCE", date=DATE_OBS + timedelta(minutes=30),
-                                   obj=OBJECT, crval=CRVAL, nints=nints)
+    datas, errs, dqs, ints_nan = science_exposures(scene, rng_ints, nints)
+    ints_header = exposure_header(size, exptype="SCIENCE", date=DATE_OBS + timedelta(minutes=30),
+                                  obj=OBJECT, crval=CRVAL, nints=nints)
     ints = ImageModel(data=np.stack(datas), err=np.stack(errs), dq=np.stack(dqs),
                       header=ints_header, sci_header=fits.Header([("BUNIT", "DN/s")]))
     del datas, errs, dqs
@@ -530,56 +294,24 @@ def _write_demo_dataset(
 
     # -- backgrounds: offsets that average to zero, so their mean is exactly the sky
     bkg_rngs = rng_bkg.spawn(n_backgrounds + 1)
-    offsets = bkg_rngs[0].uniform(-BACKGROUND_OFFSET, BACKGROUND_OFFSET, n_backgrounds)
-    offsets -= offsets.mean()
-    sky_flat = sky * flat_eff
-    n_cr = max(5, size * size // 20_000)
+    offsets = background_offsets(bkg_rngs[0], n_backgrounds)
+    sky_flat = scene.sky * scene.flat_eff
     backgrounds, cosmic_rays = [], []
     for k in range(n_backgrounds):
-        rng = bkg_rngs[k + 1]
-        bsignal = sky_flat * np.float32(1.0 + offsets[k])
-        # shot noise of the subtracted dark stays in the noise, not in the signal
-        bdata, berr = _noisy(rng, bsignal + dark_eff)
-        bdata -= dark_eff
-        bdata[dead] = 0.0
-        berr[dead] = READ_NOISE_RATE
-        crs = _unravel(_distinct_pixels(rng, size, n_cr, taken), size)
-        bdata[crs] += rng.uniform(*COSMIC_RAY_RANGE, n_cr).astype(np.float32)
+        bdata, berr, crs = background_exposure(scene, bkg_rngs[k + 1], offsets[k], sky_flat)
         cosmic_rays.append(crs)
-        bheader = _exposure_header(
+        bheader = exposure_header(
             size, exptype="BACKGROUND", date=DATE_OBS + timedelta(minutes=2 * (k + 1)),
             obj="blank sky near " + OBJECT,
             crval=(CRVAL[0], CRVAL[1] + 30.0 * (k + 1) / 3600.0))
         bheader["S_DARK"] = "COMPLETE"
-        bmodel = ImageModel(data=bdata, err=berr, dq=detector_dq.copy(), header=bheader,
+        bmodel = ImageModel(data=bdata, err=berr, dq=scene.detector_dq.copy(), header=bheader,
                             sci_header=fits.Header([("BUNIT", "DN/s")]))
         backgrounds.append(write_image(bmodel, folder / background_name(k + 1)))
         done()
 
     # -- references
-    dark_header = _reference_header(size, "DARK", "DarkModel", "Synthetic IRIS imager dark rate")
-    dark_header["BUNIT"] = "DN/s"
-    paths["dark"] = write_image(
-        ImageModel(data=dark, err=np.full((size, size), DARK_ERR, np.float32), dq=dark_dq,
-                   header=dark_header), folder / DARK_NAME)
-    done()
-
-    flat_paths = []
-    for image, filter_name, name in ((flat, FILTER, FLAT_NAME),
-                                     (flat_other, OTHER_FLAT_FILTER, FLAT_OTHER_NAME)):
-        flat_header = _reference_header(size, "FLAT", "FlatModel",
-                                        f"Synthetic IRIS imager flat, filter {filter_name}")
-        flat_header["FILTER"] = filter_name
-        flat_paths.append(write_image(
-            ImageModel(data=image, err=np.full((size, size), FLAT_ERR, np.float32),
-                       dq=flat_dq.copy(), header=flat_header), folder / name))
-        done()
-
-    photom_rows = [PhotomRow(f, p, u) for f, p, u in PHOTOM_TABLE]
-    photom_header = _reference_header(size, "PHOTOM", "ImagerPhotomModel",
-                                      "Synthetic IRIS imager photometric conversion")
-    paths["photom"] = write_photom(photom_rows, photom_header, folder / PHOTOM_NAME)
-    done()
+    references = write_references(scene, folder, done)
 
     # -- association
     bkg_members = [{"expname": p.name, "exptype": "background"} for p in backgrounds]
@@ -605,28 +337,28 @@ def _write_demo_dataset(
         submap_science=paths["submap"],
         rateints=paths["ints"],
         backgrounds=backgrounds,
-        dark=paths["dark"],
-        flat=flat_paths[0],
-        flat_other=flat_paths[1],
-        photom=paths["photom"],
+        dark=references.dark,
+        flat=references.flat,
+        flat_other=references.flat_other,
+        photom=references.photom,
         photmjsr=next(p for f, p, _ in PHOTOM_TABLE if f == FILTER),
-        photom_rows=photom_rows,
+        photom_rows=references.photom_rows,
         subarray_window=sub_window,
-        submap_windows=submap_windows,
-        stars=stars,
-        sky_image=sky,
-        star_image=star_image,
-        dark_data=dark,
-        flat_data=flat,
-        flat_effective=flat_eff,
-        flat_nan=flat_nan,
-        flat_zero=flat_zero,
-        flat_no_flat_field=flat_noflat,
-        dark_nan=dark_nan,
-        dark_hot=dark_hot,
-        dead=dead,
+        submap_windows=scene.submap_windows,
+        stars=scene.stars,
+        sky_image=scene.sky,
+        star_image=scene.star_image,
+        dark_data=scene.dark,
+        flat_data=scene.flat,
+        flat_effective=scene.flat_eff,
+        flat_nan=scene.flat_nan,
+        flat_zero=scene.flat_zero,
+        flat_no_flat_field=scene.flat_noflat,
+        dark_nan=scene.dark_nan,
+        dark_hot=scene.dark_hot,
+        dead=scene.dead,
         science_nan=science_nan,
-        saturated=saturated,
+        saturated=scene.saturated,
         rateints_nan=ints_nan,
         background_offsets=[float(o) for o in offsets],
         cosmic_rays=cosmic_rays,
