@@ -90,6 +90,28 @@ def test_frame_info_ignores_nan_and_reports_exact_range():
     assert info.limits("manual", manual=(1.0, 3.0)) == (1.0, 3.0)
 
 
+@pytest.mark.parametrize("value, text", [
+    (-0.000564617, "-0.000564617"), (0.000564617, "0.000564617"), (-5.64617e-05, "-5.64617e-05"),
+    (150.0, "150"), (-900.0, "-900"), (1234.5678, "1234.5677"), (999999.94, "999999.94"),
+    (1e6, "1e+06"), (-12345678.9, "-1.2345679e+07"), (1e-30, "1e-30"), (0.0, "0"),
+    (1e39, "1e+39"), (math.nan, "nan"), (-math.inf, "-inf"),
+])
+def test_format_limit_is_full_precision_keeps_the_sign_and_goes_scientific(value, text):
+    assert im.format_limit(value) == text
+
+
+def test_format_limit_round_trips_to_the_same_float32():
+    rng = np.random.default_rng(11)
+    values = (rng.standard_normal(3000) * 10.0 ** rng.integers(-12, 12, 3000)).astype(np.float32)
+    for value in values.tolist():
+        text = im.format_limit(value)
+        assert np.float32(float(text)) == np.float32(value), (value, text)
+        assert (text[0] == "-") == (value < 0)
+        assert len(text) <= 15
+    # ".6g" (what the edit fields showed) does not round-trip
+    assert np.float32(float(f"{1234.5678:.6g}")) != np.float32(1234.5678)
+
+
 def test_limits_of_flat_or_empty_frames_are_usable():
     flat = np.full((10, 10), 7.0, np.float32)
     low, high = im.frame_info(flat).limits("minmax")
@@ -132,6 +154,36 @@ def test_newly_flagged_hand_case():
     assert by_blocks.keys() == whole.keys() == {"DO_NOT_USE"}
     np.testing.assert_array_equal(by_blocks["DO_NOT_USE"], whole["DO_NOT_USE"])
 
+
+
+def test_newly_flagged_ignores_cleared_bits_and_before_keeps_its_own_counts():
+    dnu, hot, noflat = DQ_FLAGS["DO_NOT_USE"], DQ_FLAGS["HOT"], DQ_FLAGS["NO_FLAT_FIELD"]
+    before = np.array([[dnu, hot | dnu, 0, hot, noflat]], np.uint32)
+    # pixel 0 gains NO_FLAT_FIELD, pixel 1 loses HOT, pixel 2 gains NO_FLAT_FIELD + HOT, pixel 4
+    # loses NO_FLAT_FIELD
+    after = np.array([[dnu | noflat, dnu, noflat | hot, hot, 0]], np.uint32)
+    new = {k: v.tolist() for k, v in im.flag_pixels(after, before).items()}
+    assert new == {"HOT": [2], "NO_FLAT_FIELD": [0, 2]}       # cleared bits are not "new"
+    assert im.newly_flagged(before, after).tolist() == [[noflat, 0, noflat | hot, 0, 0]]
+    # without "newly": each pane its own counts (Before's are not After's)
+    assert im.flag_pixel_counts(im.flag_pixels(before)) == \
+        {"DO_NOT_USE": 2, "HOT": 2, "NO_FLAT_FIELD": 1} == flag_counts(before)
+    assert im.flag_pixel_counts(im.flag_pixels(after)) == \
+        {"DO_NOT_USE": 2, "HOT": 2, "NO_FLAT_FIELD": 2} == flag_counts(after)
+    # a step that only clears: nothing new
+    assert im.flag_pixels(before & ~np.uint32(hot), before) == {}
+
+
+def test_dq_table_rows_say_what_set_them():
+    label, tip = im.dq_row_label("NaN")
+    assert label == "NaN in frame (not a DQ flag)"
+    assert "NaN in the shown frame" in tip and "not a DQ bit" in tip
+    assert "not only new ones" in im.dq_row_label("NaN", newly=True)[1]
+    assert im.dq_row_label("HOT") == ("HOT (11)", "HOT: DQ bit 11, value 2048")
+    assert "After has the bit and Before has not" in im.dq_row_label("HOT", newly=True)[1]
+    # bit 4 is JWST's OUTLIER, but in this pipeline parse_subarray_map raises it
+    label, tip = im.dq_row_label("OUTLIER")
+    assert label == "OUTLIER (4)" and "parse_subarray_map" in tip and "SUBARR_MAP" in tip
 
 def test_overlay_mask_colours_and_order():
     dq = np.array([[1, 2, 3, 0]], np.uint32)

@@ -482,6 +482,56 @@ def test_png_export_has_the_right_size(qtbot, view, tmp_path):
     assert single.width() == view.left.plot.width() + 2 * m
 
 
+
+def test_limit_fields_show_limits_at_full_precision(qtbot, view):
+    """The low / high fields hold text that reads back to the same float32 limit (``.6g`` cut
+    1234.5678 to 1234.57, which editing the other field then made the new limit)."""
+    shown(qtbot, view, hand_result())
+    view.histogram.levelsDragged.emit("A", -0.000564617, 1234.5678)
+    settle(qtbot, view)
+    assert view.low_edit.text() == "-0.000564617" == im.format_limit(-0.000564617)
+    assert view.high_edit.text() == "1234.5677" == im.format_limit(1234.5678)
+    # finishing an edit that changed nothing leaves the limits alone
+    view.high_edit.editingFinished.emit()
+    settle(qtbot, view)
+    assert view.resolved["A"] == (-0.000564617, 1234.5678)
+    # changing one field keeps the other limit as it was (to float32 precision)
+    view.low_edit.setText("-5.64617e-05")
+    view.low_edit.editingFinished.emit()
+    settle(qtbot, view)
+    low, high = view.resolved["A"]
+    assert low == -5.64617e-05 and np.float32(high) == np.float32(1234.5678)
+    assert view.low_edit.text() == "-5.64617e-05"
+    view.histogram.levelsDragged.emit("A", -2.5e7, 3.25e-7)
+    settle(qtbot, view)
+    assert (view.low_edit.text(), view.high_edit.text()) == ("-2.5e+07", "3.25e-07")
+
+
+def test_newly_flagged_counts_skip_cleared_bits_and_before_counts_its_own(qtbot, view):
+    result = hand_result()
+    before, after = result.input_model, result.steps["flat_field"].model
+    after.dq[10, 20] &= ~np.uint32(HOT)          # the step clears HOT on one pixel
+    shown(qtbot, view, result)
+    view.dq_panel.enabled.setChecked(True)
+    settle(qtbot, view)
+    table = view.dq_panel.table
+
+    def counts():
+        return {table.item(r, 1).text().split()[0]: (table.item(r, 2).text(), table.item(r, 3).text())
+                for r in range(table.rowCount())}
+
+    # each pane its own counts: Before (A) has HOT twice, After (B) once
+    assert counts()["HOT"] == ("2", "1") and counts()["DO_NOT_USE"] == ("2", "2")
+    assert counts()["NO_FLAT_FIELD"] == ("", "2")
+    view.dq_panel.newly.setChecked(True)
+    settle(qtbot, view)
+    # newly flagged: after & ~before on both panes; the cleared HOT is not new
+    new = {name: (f"{n}", f"{n}") for name, n in
+           flag_counts(after.dq & ~before.dq).items()}
+    assert new == {"NO_FLAT_FIELD": ("2", "2")}
+    assert {k: v for k, v in counts().items() if k != "NaN"} == new
+
+
 def test_views_offered_for_bkg_subtract_include_background_and_bsub():
     result = hand_result(step="bkg_subtract")
     background = make_model(np.ones((NY, NX)))

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..engine.dq import DQ_BITS
+from ..engine.dq import DQ_BITS, SUBARRAY_MAP_FLAG
+from .colour_tables import NAN_MARK
 from .stretch import BLOCK_PIXELS
 
 __all__ = [
     "flag_pixels", "flag_pixel_counts", "newly_flagged", "overlay_mask", "max_pool2",
-    "max_pool", "mask_pyramid", "pyramid_level",
+    "max_pool", "mask_pyramid", "pyramid_level", "dq_row_label",
 ]
 
 
@@ -115,3 +116,28 @@ def pyramid_level(screen_pixels_per_image_pixel: float, n_levels: int) -> int:
     return min(n_levels - 1, max(0, math.ceil(math.log2(1.0 / s) - 1e-9)))
 
 
+
+
+#: what sets a bit in this pipeline when it is not the bit's JWST meaning (bit -> note)
+BIT_NOTES = {SUBARRAY_MAP_FLAG.bit_length() - 1:
+             "parse_subarray_map sets it where SUBARR_MAP != 0"}
+
+
+def dq_row_label(name: str, newly: bool = False) -> tuple[str, str]:
+    """(label, tooltip) of a row of the DQ counts table. The ``NAN_MARK`` row counts the NaN
+    values of the shown frame — the data, not the DQ array — so it says so, and that it counts
+    every NaN even when the flag rows count only newly flagged pixels (``newly``)."""
+    if name == NAN_MARK:
+        tip = ("Pixels whose value is NaN in the shown frame (from the data, not a DQ bit); "
+               "ticked, they are marked so they stay visible at any zoom (colour: the NaN "
+               "button), with or without the DQ overlay")
+        if newly:
+            tip += ". Every NaN is counted, not only new ones"
+        return "NaN in frame (not a DQ flag)", tip
+    bit = DQ_BITS[name]
+    tip = f"{name}: DQ bit {bit}, value {1 << bit}"
+    if bit in BIT_NOTES:
+        tip += f"; {BIT_NOTES[bit]}"
+    if newly:
+        tip += ". Counts: pixels where After has the bit and Before has not"
+    return f"{name} ({bit})", tip

@@ -4,7 +4,8 @@ A float frame is turned once (on a worker thread) into a ``uint8`` *index image*
 ``0 .. N_COLOURS - 1`` for finite values after the limits and the stretch, and ``NAN_INDEX`` for
 NaN — which Qt paints as an ``Indexed8`` image through a 256-entry colour table
 (``colour_tables``). Changing the colormap only swaps the table; changing limits or stretch
-re-quantizes the frame. Limits come from zscale, a central percentile, min/max or the user.
+re-quantizes the frame. Limits come from zscale, a central percentile, min/max or the user
+(``format_limit`` writes a limit into an edit field without losing digits).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = [
     "BLOCK_PIXELS", "STRETCHES", "LIMIT_METHODS", "PERCENTILES", "LOG_A", "ASINH_B",
     "stretch_curve", "inverse_stretch", "stretch_table", "regular_sample", "finite_range",
     "ordered_limits", "zscale_limits", "percentile_limits", "FrameInfo", "frame_info",
-    "quantize", "index_of_value",
+    "quantize", "index_of_value", "format_limit",
 ]
 
 #: colour-table entries used for finite data (0 .. N_COLOURS - 1)
@@ -131,6 +132,29 @@ def percentile_limits(sample: np.ndarray, percent: float) -> tuple[float, float]
     tail = (100.0 - float(percent)) / 2.0
     low, high = np.percentile(sample, [tail, 100.0 - tail])
     return ordered_limits(low, high)
+
+
+#: ``format_limit`` writes magnitudes in [POSITIONAL_MIN, POSITIONAL_MAX) without an exponent
+POSITIONAL_MIN, POSITIONAL_MAX = 1e-4, 1e6
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def format_limit(value: float) -> str:
+    """A display limit as text for an edit field: the shortest text that ``float()`` reads back
+    to the same float32 value (the data's precision), sign always kept; magnitudes below
+    ``POSITIONAL_MIN`` or from ``POSITIONAL_MAX`` up in scientific notation
+    (``-0.000564617``, ``-5.64617e-05``, ``1.2345679e+07``)."""
+    value = float(value)
+    if not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if abs(value) > FLOAT32_MAX:  # beyond float32: keep the float64 value
+        return np.format_float_scientific(value, unique=True, trim="-", exp_digits=2)
+    v = np.float32(value)
+    if v == 0:
+        return "0"
+    if POSITIONAL_MIN <= abs(v) < POSITIONAL_MAX:
+        return np.format_float_positional(v, unique=True, trim="-")
+    return np.format_float_scientific(v, unique=True, trim="-", exp_digits=2)
 
 
 @dataclass

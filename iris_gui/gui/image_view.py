@@ -1052,8 +1052,8 @@ class StepImageView(QWidget):
             self._show_level_text()
             return
         current = self.resolved.get(self.histogram.current_role)
-        if current is not None and (low, high) == (float(f"{current[0]:.6g}"),
-                                                    float(f"{current[1]:.6g}")):
+        if current is not None and (low, high) == (float(im.format_limit(current[0])),
+                                                    float(im.format_limit(current[1]))):
             return
         self.set_manual_levels(self.histogram.current_role, low, high)
 
@@ -1295,7 +1295,7 @@ class StepImageView(QWidget):
             return
         for edit, value in ((self.low_edit, levels[0]), (self.high_edit, levels[1])):
             if not edit.hasFocus():
-                edit.setText(f"{value:.6g}")
+                edit.setText(im.format_limit(value))
 
     def _refresh_histogram(self, renders: dict[str, _Render]) -> None:
         if self.mode == BLINK and self.histogram.current_role != self.shown_role:
