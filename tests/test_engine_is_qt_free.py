@@ -1,5 +1,5 @@
-"""The engine, the display maths and the workbench state never import Qt: checked in a fresh interpreter and in the
-source, for each Qt-free package."""
+"""The engine, the display maths and the workbench state never import Qt: checked in a fresh
+interpreter and in the source, for each Qt-free package."""
 
 from __future__ import annotations
 
