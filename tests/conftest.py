@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# autosaves and Copy command line's parameter file go to folders of this test run, not $HOME
+import tempfile  # noqa: E402
+
+_HOME = tempfile.mkdtemp(prefix="iris-gui-tests-")
+os.environ["IRIS_GUI_STATE_DIR"] = os.path.join(_HOME, "state")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 
 import subprocess  # noqa: E402
 
@@ -54,8 +60,8 @@ def window(qtbot, tmp_path):
     win = MainWindow(settings=settings)
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    win.session.output_dir = str(out)
-    win.session.apply_locations()
+    win.workbench.output_dir = str(out)
+    win.workbench.apply_locations()
     qtbot.addWidget(win)
     win.show()
     yield win

@@ -86,7 +86,7 @@ def test_console_completion_is_immediate_and_without_jedi(qtbot, window):
     console.kernel_client.shell_channel.message_received.connect(
         lambda msg: replies.append(msg) if msg["msg_type"] == "complete_reply" else None)
     for code, expected in (("np.me", "np.mean"), ("window.sh", "window.show"),
-                           ("session.res", "session.results")):
+                           ("workbench.res", "workbench.results")):
         replies.clear()
         started = time.perf_counter()
         msg_id = console.kernel_client.complete(code, len(code))

@@ -43,14 +43,14 @@ def test_open_toggle_run_export_matches_the_command_line(qtbot, window, demo_dat
     tree = window.inputs_panel.tree
     assert tree.topLevelItemCount() == 1
     assert tree.topLevelItem(0).childCount() == 4  # four products in the demo ASN
-    assert window.session.current_product.name == "iris_demo"
+    assert window.workbench.current_product.name == "iris_demo"
 
     # uncheck flat_field in the steps list, set bkg_subtract.sigma in its form
     window.steps_panel.items["flat_field"].setCheckState(0, Qt.CheckState.Unchecked)
-    assert window.session.config.steps["flat_field"]["skip"] is True
+    assert window.workbench.config.steps["flat_field"]["skip"] is True
     window.steps_panel.select_step("bkg_subtract")
     step_editor(window, "bkg_subtract", "sigma").widget.setValue(2.5)
-    assert window.session.config.steps["bkg_subtract"]["sigma"] == 2.5
+    assert window.workbench.config.steps["bkg_subtract"]["sigma"] == 2.5
 
     assert run_and_wait(qtbot, window) == 0
     panel = window.steps_panel
@@ -62,11 +62,11 @@ def test_open_toggle_run_export_matches_the_command_line(qtbot, window, demo_dat
     # the step's output is in the view and in the session
     window.steps_panel.select_step("dark_current")
     assert window.image_view.right.array is not None
-    assert window.session.results["dark_current"].header["S_DARK"] == "COMPLETE"
+    assert window.workbench.results["dark_current"].header["S_DARK"] == "COMPLETE"
 
     written, errors = export_and_wait(qtbot, window)
     assert errors == []
-    exported = read_image(os.path.join(window.session.output_dir, "iris_demo_cal.fits"))
+    exported = read_image(os.path.join(window.workbench.output_dir, "iris_demo_cal.fits"))
     assert exported.header["S_FLAT"] == "SKIPPED"
 
     cfg = tmp_path / "saved.cfg"
@@ -82,14 +82,14 @@ def test_open_toggle_run_export_matches_the_command_line(qtbot, window, demo_dat
 def test_changing_inverse_reruns_only_flat_onward(qtbot, window, demo_dataset):
     window.open_paths([str(demo_dataset.asn)])
     run_and_wait(qtbot, window)
-    executions = dict(window.session.pipeline.executions)
+    executions = dict(window.workbench.pipeline.executions)
     assert executions["flat_field"] == 1 and executions["bkg_subtract"] == 1
     window.steps_panel.select_step("flat_field")
     step_editor(window, "flat_field", "inverse").widget.setChecked(True)
     assert window.steps_panel.status("flat_field") == "stale"
     assert window.steps_panel.status("dark_current") != "stale"
     run_and_wait(qtbot, window)
-    after = dict(window.session.pipeline.executions)
+    after = dict(window.workbench.pipeline.executions)
     changed = {name for name in after if after[name] != executions.get(name)}
     downstream = {"flat_field", "photom", "resample"}
     assert "flat_field" in changed and changed <= downstream
@@ -122,10 +122,10 @@ def test_cancel_mid_run_leaves_no_files_and_a_usable_window(qtbot, window, demo_
     window.worker.stepStarted.disconnect(cancel_at_dark)
     assert blocker.args[0] == 1
     assert window.progress_label.text() == "cancelled"
-    assert os.listdir(window.session.output_dir) == []
-    assert window.session.product_results == {}  # nothing half-done was kept
+    assert os.listdir(window.workbench.output_dir) == []
+    assert window.workbench.product_results == {}  # nothing half-done was kept
     assert run_and_wait(qtbot, window) == 0  # still usable
-    assert window.session.current_result.ok
+    assert window.workbench.current_result.ok
 
 
 def test_cancel_button_right_after_run(qtbot, window, demo_dataset):
@@ -134,7 +134,7 @@ def test_cancel_button_right_after_run(qtbot, window, demo_dataset):
         window.run_all_action.trigger()
         window.run_action.trigger()  # reads Cancel now
     assert blocker.args[0] == 1
-    assert window.session.product_results == {}
+    assert window.workbench.product_results == {}
     assert window.run_action.text() == "&Run"
 
 
@@ -155,7 +155,7 @@ def test_broken_reference_gives_a_dialog_and_a_log_line(qtbot, window, demo_data
     # the window stays usable: without the dark step the product runs
     window.steps_panel.items["dark_current"].setCheckState(0, Qt.CheckState.Unchecked)
     run_and_wait(qtbot, window)
-    assert window.session.current_result.ok
+    assert window.workbench.current_result.ok
 
 
 def test_bad_input_file_gives_a_dialog(qtbot, window, tmp_path):
@@ -170,10 +170,10 @@ def test_console_runs_code_against_the_session(qtbot, window, demo_dataset):
     window.open_paths([str(demo_dataset.asn)])
     run_and_wait(qtbot, window)
     console = window.ensure_console()
-    value = console.evaluate("np.nanmean(session.results['flat_field'].data)")
-    expected = np.nanmean(window.session.current_result.steps["flat_field"].model.data)
+    value = console.evaluate("np.nanmean(workbench.results['flat_field'].data)")
+    expected = np.nanmean(window.workbench.current_result.steps["flat_field"].model.data)
     assert value == pytest.approx(float(expected))
-    console.widget.execute("shape = session.results['dark_current'].data.shape")
+    console.widget.execute("shape = workbench.results['dark_current'].data.shape")
     qtbot.waitUntil(lambda: "shape" in console.kernel.shell.user_ns, timeout=5000)
     assert console.kernel.shell.user_ns["shape"] == (demo_dataset.size, demo_dataset.size)
     assert console.evaluate("window") is window
@@ -203,7 +203,7 @@ def test_loading_and_saving_parameters_round_trips_the_form(qtbot, window, tmp_p
     assert load_parameters(saved).to_dict() == load_parameters(cfg).to_dict()
     # maxiters back to None through its form
     step_editor(window, "bkg_subtract", "maxiters").reset()
-    assert window.session.config.steps["bkg_subtract"]["maxiters"] is None
+    assert window.workbench.config.steps["bkg_subtract"]["maxiters"] is None
 
 
 def test_out_of_range_and_bad_parameter_file(qtbot, window, tmp_path):
@@ -219,10 +219,10 @@ def test_build_and_save_an_association(qtbot, window, demo_dataset, tmp_path):
     roles = [dialog.table.cellWidget(r, 1).currentText() for r in range(dialog.table.rowCount())]
     assert roles == ["science", "background", "background", "background"]
     dialog.accept()
-    product = window.session.current_product
+    product = window.workbench.current_product
     assert product.name == "iris_demo" and len(product.backgrounds) == 3
     target = tmp_path / "made_asn.json"
-    window.save_association_to(window.session.associations[-1], str(target))
+    window.save_association_to(window.workbench.associations[-1], str(target))
     from iris_gui.engine.association import load_association
 
     reloaded = load_association(target)
@@ -235,15 +235,15 @@ def test_copy_command_line_and_recent_files(qtbot, window, demo_dataset):
     assert text.startswith("iris-image2 ") and str(demo_dataset.asn) in text
     assert "--config" in text and QGuiApplication.clipboard().text() == text
     cfg = text.split("--config ")[1].split()[0]
-    assert load_parameters(cfg).to_dict() == window.session.config.to_dict()
+    assert load_parameters(cfg).to_dict() == window.workbench.config.to_dict()
     assert window.recent_files()[0] == str(demo_dataset.asn)
 
 
 def test_removing_a_product(qtbot, window, demo_dataset):
     window.open_paths([str(demo_dataset.asn)])
-    product = window.session.all_products[1]
+    product = window.workbench.all_products[1]
     window.remove_input(product)
-    assert product not in window.session.all_products
+    assert product not in window.workbench.all_products
     assert window.inputs_panel.tree.topLevelItem(0).childCount() == 3
 
 
@@ -255,12 +255,12 @@ def test_demo_mode_writes_opens_and_runs_the_first_product(qtbot, window, tmp_pa
     with qtbot.waitSignal(window.runCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
         window.worker.requestDemo.emit(str(tmp_path / "demo"), 128)
     assert blocker.args[0] == 0
-    assert window.session.current_product.name == "iris_demo"
+    assert window.workbench.current_product.name == "iris_demo"
     assert all(window.steps_panel.status(s.name) in ("COMPLETE", "SKIPPED")
                for s in STEPS)
     assert window.steps_panel.status("resample") == "COMPLETE"
     # outputs of the demo go beside it unless the user chose a folder
-    assert window.session.output_dir == str(tmp_path / "demo" / "output")
+    assert window.workbench.output_dir == str(tmp_path / "demo" / "output")
 
 
 def test_an_explicit_output_folder_survives_the_demo(qtbot, window, tmp_path):
@@ -269,8 +269,8 @@ def test_an_explicit_output_folder_survives_the_demo(qtbot, window, tmp_path):
     window.set_output_dir(str(tmp_path / "mine"))
     with qtbot.waitSignal(window.inputs_panel.tree.model().rowsInserted, timeout=RUN_TIMEOUT_MS):
         window.worker.requestDemo.emit(str(tmp_path / "demo"), 64)
-    qtbot.waitUntil(lambda: window.session.current_product is not None, timeout=RUN_TIMEOUT_MS)
-    assert window.session.output_dir == str(tmp_path / "mine")
+    qtbot.waitUntil(lambda: window.workbench.current_product is not None, timeout=RUN_TIMEOUT_MS)
+    assert window.workbench.output_dir == str(tmp_path / "mine")
 
 
 def test_float_fields_keep_small_values_and_none(qtbot, window):
@@ -280,26 +280,26 @@ def test_float_fields_keep_small_values_and_none(qtbot, window):
     assert photmjsr.value() is None and photmjsr.widget.text() == "None"
     photmjsr.widget.lineEdit().setText("2.1e-4")
     photmjsr.widget.interpretText()
-    assert window.session.config.steps["photom"]["photmjsr"] == 2.1e-4
+    assert window.workbench.config.steps["photom"]["photmjsr"] == 2.1e-4
     assert photmjsr.widget.text() == "0.00021"
     photmjsr.widget.lineEdit().setText("None")
     photmjsr.widget.interpretText()
-    assert window.session.config.steps["photom"]["photmjsr"] is None
+    assert window.workbench.config.steps["photom"]["photmjsr"] is None
 
     scale = step_editor(window, "resample", "pixel_scale")
     assert scale.value() is None                       # not 0.0001 arcsec
     scale.widget.setValue(0.0041)
-    assert window.session.config.steps["resample"]["pixel_scale"] == 0.0041
+    assert window.workbench.config.steps["resample"]["pixel_scale"] == 0.0041
     scale.reset_button.click()
-    assert window.session.config.steps["resample"]["pixel_scale"] is None
+    assert window.workbench.config.steps["resample"]["pixel_scale"] is None
     rotation = step_editor(window, "resample", "rotation")
     assert rotation.value() == 0.0                     # north up by default ...
     rotation.widget.setValue(rotation.widget.minimum())
-    assert window.session.config.steps["resample"]["rotation"] is None  # ... or detector axes
+    assert window.workbench.config.steps["resample"]["rotation"] is None  # ... or detector axes
     sigma = step_editor(window, "bkg_subtract", "sigma")
     sigma.widget.lineEdit().setText("-1")              # out of bounds: not accepted
     sigma.widget.interpretText()
-    assert window.session.config.steps["bkg_subtract"]["sigma"] == 3.0
+    assert window.workbench.config.steps["bkg_subtract"]["sigma"] == 3.0
 
 
 def test_opening_a_rate_file_shows_it_before_any_run(qtbot, window, demo_dataset):
@@ -310,9 +310,9 @@ def test_opening_a_rate_file_shows_it_before_any_run(qtbot, window, demo_dataset
     qtbot.waitUntil(lambda: window.image_view.left.array is not None, timeout=RUN_TIMEOUT_MS)
     expected = read_image(science).data
     np.testing.assert_array_equal(window.image_view.left.array, expected)
-    assert window.session.current_result is None          # nothing has run
+    assert window.workbench.current_result is None          # nothing has run
     assert run_and_wait(qtbot, window) == 0
-    assert window._preview is None                        # the run's input replaced it
+    assert window.workbench.preview is None                        # the run's input replaced it
 
 
 def test_a_step_skipped_for_want_of_a_reference_shows_its_warning_and_reason(qtbot, window,

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QFileDialog  # noqa: E402
 
 from iris_gui.engine import models  # noqa: E402
 from iris_gui.engine.pipeline import Image2Pipeline  # noqa: E402
-from iris_gui.gui import main_window as main_window_module  # noqa: E402
-from iris_gui.gui import session as session_module  # noqa: E402
+from iris_gui.gui import window_files as window_files_module  # noqa: E402
+from iris_gui.state import workbench as workbench_module  # noqa: E402
 
 TIMEOUT_MS = 60_000
 #: library internals a message must not show
@@ -103,13 +103,13 @@ def test_open_on_the_command_line_reports_any_failure(qtbot, window, tmp_path, m
     def broken(path, **_kwargs):
         raise failure
 
-    monkeypatch.setattr(session_module, "load_inputs", broken)
+    monkeypatch.setattr(workbench_module, "load_inputs", broken)
     window.open_paths([str(tmp_path / "some_asn.json")])  # what iris-gui FILE does
     reported(qtbot, window, "some_asn.json", said)
-    assert window.session.associations == []
+    assert window.workbench.associations == []
     monkeypatch.undo()
     window.open_paths([str(demo_dataset.asn)])
-    assert window.session.current_product.name == "iris_demo"
+    assert window.workbench.current_product.name == "iris_demo"
 
 
 def test_dropping_an_unreadable_rate_file_marks_it_and_shows_nothing(qtbot, window, tmp_path,
@@ -122,7 +122,7 @@ def test_dropping_an_unreadable_rate_file_marks_it_and_shows_nothing(qtbot, wind
     qtbot.waitUntil(lambda: window.inputs_panel.tree.topLevelItem(0).child(0).text(0)
                     .startswith("⚠"), timeout=TIMEOUT_MS)
     item = window.inputs_panel.tree.topLevelItem(0).child(0)
-    assert "folder_rate.fits" in item.toolTip(0) and item.text(1) == "unreadable"
+    assert "folder_rate.fits" in item.toolTip(0) and item.text(1) == "⚠ unreadable"
     assert window.image_view.left.array is None
     # selecting another step does not ask again (no second dialog)
     window.steps_panel.select_step("flat_field")
@@ -173,12 +173,12 @@ def test_preview_failure_is_reported_and_the_product_marked(qtbot, window, tmp_p
 def test_load_parameters_from_a_folder_keeps_the_form(qtbot, window, tmp_path, monkeypatch):
     folder = tmp_path / "params.cfg"
     folder.mkdir()
-    before = window.session.config.to_dict()
+    before = window.workbench.config.to_dict()
     monkeypatch.setattr(QFileDialog, "getOpenFileName",
                         staticmethod(lambda *a, **k: (str(folder), "")))
     window.load_params_action.trigger()
     reported(qtbot, window, "params.cfg")
-    assert window.session.config.to_dict() == before
+    assert window.workbench.config.to_dict() == before
 
 
 def test_load_parameters_bug_is_reported(qtbot, window, tmp_path, monkeypatch):
@@ -188,12 +188,12 @@ def test_load_parameters_bug_is_reported(qtbot, window, tmp_path, monkeypatch):
     def broken(path):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(main_window_module, "load_parameters", broken)
+    monkeypatch.setattr(window_files_module, "load_parameters", broken)
     assert window.load_parameters_from(str(cfg)) is False
     reported(qtbot, window, "fine.cfg", "unexpected internal error")
     monkeypatch.undo()
     assert window.load_parameters_from(str(cfg))
-    assert window.session.config.pipeline["save_bsub"] is True
+    assert window.workbench.config.pipeline["save_bsub"] is True
 
 
 def test_save_parameters_to_an_unwritable_place(qtbot, window, read_only_dir, tmp_path,
@@ -244,7 +244,7 @@ def test_export_bug_is_reported(qtbot, window, demo_dataset, monkeypatch):
     monkeypatch.setattr(Image2Pipeline, "write_outputs", broken)
     with qtbot.waitSignal(window.exportCompleted, timeout=TIMEOUT_MS):
         window.export_action.trigger()
-    reported(qtbot, window, "iris_demo", window.session.output_dir, "unexpected internal error")
+    reported(qtbot, window, "iris_demo", window.workbench.output_dir, "unexpected internal error")
 
 
 def test_export_view_png_to_a_read_only_folder(qtbot, window, read_only_dir):
@@ -264,9 +264,9 @@ def test_save_association_to_a_read_only_folder(qtbot, window, read_only_dir, tm
                         staticmethod(lambda *a, **k: (str(target), "")))
     window.save_asn_action.trigger()
     reported(qtbot, window, "mine_asn.json")
-    assert window.session.associations[-1].path is None  # not saved, not pretending to be
+    assert window.workbench.associations[-1].path is None  # not saved, not pretending to be
     good = tmp_path / "mine_asn.json"
-    window.save_association_to(window.session.associations[-1], str(good))
+    window.save_association_to(window.workbench.associations[-1], str(good))
     assert good.exists() and not window.error_dialogs
 
 
@@ -276,8 +276,8 @@ def test_save_association_bug_is_reported(qtbot, window, tmp_path, monkeypatch, 
     def broken(association, path):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(main_window_module, "save_association", broken)
-    window.save_association_to(window.session.associations[-1], str(tmp_path / "x_asn.json"))
+    monkeypatch.setattr(window_files_module, "save_association", broken)
+    window.save_association_to(window.workbench.associations[-1], str(tmp_path / "x_asn.json"))
     reported(qtbot, window, "x_asn.json", "unexpected internal error")
 
 
@@ -296,7 +296,7 @@ def test_a_bug_during_a_run_is_reported_and_the_window_is_not_stuck(qtbot, windo
     assert window.run_action.text() == "&Run" and not window.running
     monkeypatch.undo()
     assert run_and_wait(qtbot, window) == 0
-    assert window.session.current_result.ok
+    assert window.workbench.current_result.ok
 
 
 def test_demo_in_a_read_only_folder_is_reported(qtbot, window, read_only_dir):

@@ -11,7 +11,6 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from iris_gui.engine.provenance import read_provenance  # noqa: E402
-from iris_gui.gui.session import product_key  # noqa: E402
 
 TIMEOUT_MS = 60_000
 SKIPPED_BY_CFG = ("dark_current", "flat_field", "photom")
@@ -45,16 +44,16 @@ def run_then_edit(qtbot, window, demo_dataset):
     assert all(item.text(1) == "done" for item in product_items(window))
     window.steps_panel.select_step("bkg_subtract")
     window.steps_panel.step_forms["bkg_subtract"].editors["sigma"].widget.setValue(2.5)
-    assert window.session.config.steps["bkg_subtract"]["sigma"] == 2.5
+    assert window.workbench.config.steps["bkg_subtract"]["sigma"] == 2.5
     return window
 
 
 def test_a_parameter_edit_makes_every_product_stale(qtbot, run_then_edit):
     window = run_then_edit
-    products = window.session.all_products
+    products = window.workbench.all_products
     assert len(products) == 4
     assert all("stale" in item.text(1) for item in product_items(window))
-    assert window.session.stale_products == products
+    assert window.workbench.stale_products == products
     for product in products:
         window.select_product(product)
         assert all(window.steps_panel.status(name) == "stale"
@@ -70,11 +69,11 @@ def test_export_all_of_stale_results_asks_and_cancel_writes_nothing(qtbot, run_t
     window.export_all_action.trigger()
     box = window.stale_export_box
     assert box is not None and box.isVisible()
-    assert all(p.name in box.text() for p in window.session.all_products)
+    assert all(p.name in box.text() for p in window.workbench.all_products)
     choose(box, "Cancel")
     assert window.stale_export_box is None
     qtbot.wait(200)
-    assert os.listdir(window.session.output_dir) == []
+    assert os.listdir(window.workbench.output_dir) == []
 
 
 def test_export_as_made_writes_the_old_parameters(qtbot, run_then_edit):
@@ -97,12 +96,12 @@ def test_run_first_runs_the_stale_products_then_exports_the_new_parameters(qtbot
     written, errors = blocker.args
     assert errors == [] and written
     assert {sigma_of(path) for path in written} == {2.5}
-    current = window.session.current_product
+    current = window.workbench.current_product
     assert all(os.path.basename(p).startswith(current.name + "_") for p in written)
-    marks = {product_key(p): item.text(1)
-             for p, item in zip(window.session.all_products, product_items(window),
+    marks = {window.workbench.key(p): item.text(1)
+             for p, item in zip(window.workbench.all_products, product_items(window),
                                     strict=True)}
-    assert marks[product_key(current)] == "done"
+    assert marks[window.workbench.key(current)] == "done"
     assert list(marks.values()).count("● stale") == 3  # the others still say so
 
     window.export_all_action.trigger()
@@ -111,8 +110,8 @@ def test_run_first_runs_the_stale_products_then_exports_the_new_parameters(qtbot
     written, errors = blocker.args
     assert errors == [] and {sigma_of(path) for path in written} == {2.5}
     assert {os.path.basename(p).rsplit("_", 1)[0] for p in written} >= {
-        p.name for p in window.session.all_products}
-    assert window.session.stale_products == []
+        p.name for p in window.workbench.all_products}
+    assert window.workbench.stale_products == []
 
 
 def test_a_loaded_cfg_that_skips_steps_shows_them_off_for_every_product(qtbot, window,
@@ -123,7 +122,7 @@ def test_a_loaded_cfg_that_skips_steps_shows_them_off_for_every_product(qtbot, w
     cfg.write_text("    [steps]\n" + "".join(f"      [[{name}]]\n        skip = True\n"
                                               for name in SKIPPED_BY_CFG))
     assert window.load_parameters_from(str(cfg))
-    for product in window.session.all_products:
+    for product in window.workbench.all_products:
         window.select_product(product)
         panel = window.steps_panel
         assert [name for name in panel.items if panel.status(name) == "off"] == \

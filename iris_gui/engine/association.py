@@ -185,18 +185,24 @@ def load_inputs(path: str | os.PathLike, *, strict: bool = True) -> Association:
     return association_from_exposure(text)
 
 
-def association_to_json(association: Association, relative_to: str | os.PathLike) -> str:
+def association_to_json(association: Association, relative_to: str | os.PathLike, *,
+                        absolute: bool = False) -> str:
+    """The ASN text; member names relative to ``relative_to`` (the ASN's folder, as image2
+    associations are written), or absolute paths if asked. A member outside that folder is
+    written as an absolute path (reading warns about names that leave the folder)."""
     base = Path(relative_to).resolve()
     products = []
     for product in association.products:
         members = []
         for member in product.members:
-            try:
-                expname = os.path.relpath(member.path, base)
-            except ValueError:  # another drive
-                expname = member.path
-            if expname.startswith(".."):
-                expname = member.path
+            expname = member.path
+            if not absolute:
+                try:
+                    expname = os.path.relpath(member.path, base)
+                except ValueError:  # another drive: only an absolute path can name it
+                    expname = member.path
+                if expname.startswith(".."):
+                    expname = member.path
             members.append({"expname": expname, "exptype": member.exptype})
         products.append({"name": product.name, "members": members})
     document = {
@@ -208,11 +214,15 @@ def association_to_json(association: Association, relative_to: str | os.PathLike
     return json.dumps(document, indent=2) + "\n"
 
 
-def save_association(association: Association, path: str | os.PathLike) -> Path:
-    """Write the association as JSON with member paths relative to its folder (atomically)."""
+def save_association(association: Association, path: str | os.PathLike, *,
+                     absolute: bool = False) -> Path:
+    """Write the association as JSON with member paths relative to its folder (or absolute),
+    atomically, never onto one of its members."""
     path = Path(path)
-    text = association_to_json(association, path.parent if str(path.parent) else ".")
-    return atomic_write_text(path, text)
+    text = association_to_json(association, path.parent if str(path.parent) else ".",
+                                absolute=absolute)
+    members = [m.path for p in association.products for m in p.members]
+    return atomic_write_text(path, text, protected=members)
 
 
 def build_association(

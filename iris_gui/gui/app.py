@@ -100,10 +100,10 @@ def start_smoke_test(app, window, outdir: str, demo: bool, timeout: float = SMOK
 
     def run_all() -> None:
         phase[0] = "run-all"
-        if not window.session.all_products:
+        if not window.workbench.all_products:
             finish(1, "no product was opened" + (f": {dialogs_shown()}" if window.error_dialogs else ""))
             return
-        _say(f"smoke-test: window shown; running {len(window.session.all_products)} product(s)")
+        _say(f"smoke-test: window shown; running {len(window.workbench.all_products)} product(s)")
         window.run_all()
 
     def run_completed(cancelled: int) -> None:
@@ -116,14 +116,14 @@ def start_smoke_test(app, window, outdir: str, demo: bool, timeout: float = SMOK
         if cancelled:
             finish(1, "the run was cancelled")
             return
-        for product in window.session.all_products:
-            result = window.session.result_for(product)
+        for product in window.workbench.all_products:
+            result = window.workbench.result_for(product)
             if result is None or not result.ok:
                 finish(1, f"{product.name}: {result.error if result is not None else 'no result'}")
                 return
             statuses = " ".join(f"{name}={step.status}" for name, step in result.steps.items())
             _say(f"smoke-test: {product.name}: {statuses}")
-        expression = "session.current_product.name, sorted(session.results)[:2], np.__version__"
+        expression = "workbench.current_product.name, sorted(workbench.results)[:2], np.__version__"
         try:  # the in-process IPython console (qtconsole + ipykernel) works too
             value = window.ensure_console().evaluate(expression)
         except Exception as exc:  # any failure of the console fails the smoke test

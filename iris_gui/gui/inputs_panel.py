@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -93,11 +95,9 @@ class InputsPanel(QWidget):
         layout.addLayout(buttons)
 
     def show_associations(self, associations: list[Association], current: Product | None,
-                          failures: dict[str, str] | None = None) -> None:
-        """``failures``: product key -> why its science file could not be read."""
-        from .session import product_key
-
-        failures = failures or {}
+                          status_of=None) -> None:
+        """``status_of(product) -> (word, tooltip)`` fills the Type column (the workbench's
+        ``statuses.product_status``); an unreadable or unrunnable product is marked ⚠ in red."""
         self.tree.blockSignals(True)
         try:
             self.tree.clear()
@@ -109,16 +109,15 @@ class InputsPanel(QWidget):
                 top.setToolTip(0, association.path or "a rate file opened on its own")
                 self.tree.addTopLevelItem(top)
                 for product in association.products:
-                    item = QTreeWidgetItem([product.name, "product"])
+                    word, tip = status_of(product) if status_of else ("product", "")
+                    item = QTreeWidgetItem([product.name, word])
                     item.setData(0, ROLE, product)
-                    problems = list(product.problems)
-                    if product_key(product) in failures:
-                        problems.append(failures[product_key(product)])
-                        item.setText(1, "unreadable")
-                    if problems:
+                    item.setToolTip(1, tip)
+                    if word.startswith("⚠"):
                         item.setText(0, f"⚠ {product.name}")
                         item.setForeground(0, QBrush(PROBLEM_COLOUR))
-                        item.setToolTip(0, "\n".join(problems))
+                        item.setForeground(1, QBrush(PROBLEM_COLOUR))
+                        item.setToolTip(0, tip)
                     top.addChild(item)
                     for member in product.members:
                         child = QTreeWidgetItem([Path(member.path).name, member.exptype])
@@ -137,6 +136,19 @@ class InputsPanel(QWidget):
                 self.tree.setCurrentItem(current_item)
         finally:
             self.tree.blockSignals(False)
+
+    def update_statuses(self, status_of) -> None:
+        """Refresh each product's Type column (``status_of(product) -> (word, tooltip)``)
+        without rebuilding the tree."""
+        for top_index in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(top_index)
+            for index in range(top.childCount()):
+                item = top.child(index)
+                product = item.data(0, ROLE)
+                if isinstance(product, Product):
+                    word, tip = status_of(product)
+                    item.setText(1, word)
+                    item.setToolTip(1, tip)
 
     def _current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
         if current is None:
@@ -159,20 +171,25 @@ class InputsPanel(QWidget):
 
 
 class BuildAssociationDialog(QDialog):
-    """Make an image2 association from files: mark each science or background."""
+    """Make an image2 association from files: mark each science or background, name each
+    product (refused if the name is already open or used twice), optionally save it as an ASN
+    file with member names relative to it (or absolute)."""
 
     ROLES = ("science", "background", "leave out")
 
-    def __init__(self, paths: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, paths: list[str], parent: QWidget | None = None, *,
+                 names_in_use: set[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New association")
-        self.resize(640, 360)
+        self.resize(720, 400)
+        self.names_in_use = set(names_in_use or ())
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Each science file becomes a product; every file marked "
                                 "background is its background.", self))
-        self.table = QTableWidget(0, 2, self)
-        self.table.setHorizontalHeaderLabels(["File", "Use as"])
+        self.table = QTableWidget(0, 3, self)
+        self.table.setHorizontalHeaderLabels(["File", "Use as", "Product name"])
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table)
         row = QHBoxLayout()
         add = QPushButton("Add files…", self)
@@ -182,6 +199,26 @@ class BuildAssociationDialog(QDialog):
         self.pool = QLineEdit("iris_gui", self)
         row.addWidget(self.pool)
         layout.addLayout(row)
+        save_row = QHBoxLayout()
+        save_row.addWidget(QLabel("Save as:", self))
+        self.save_edit = QLineEdit(self)
+        self.save_edit.setObjectName("asnSavePath")
+        self.save_edit.setPlaceholderText("optional: an _asn.json file (members relative to it)")
+        save_row.addWidget(self.save_edit, 1)
+        browse = QToolButton(self)
+        browse.setText("…")
+        browse.clicked.connect(self._choose_save_path)
+        save_row.addWidget(browse)
+        self.absolute = QCheckBox("absolute member paths", self)
+        self.absolute.setToolTip("Write members as absolute paths instead of names relative to "
+                                 "the association file")
+        save_row.addWidget(self.absolute)
+        layout.addLayout(save_row)
+        self.message = QLabel("", self)
+        self.message.setObjectName("asnMessage")
+        self.message.setStyleSheet("color: #c0392b")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
@@ -194,6 +231,7 @@ class BuildAssociationDialog(QDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         item = QTableWidgetItem(Path(path).name)
+        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
         try:
             resolved = str(Path(path).resolve())
         except (OSError, RuntimeError):  # a symlink loop: keep the path; opening it says why
@@ -201,14 +239,28 @@ class BuildAssociationDialog(QDialog):
         item.setData(ROLE, resolved)
         item.setToolTip(str(path))
         self.table.setItem(row, 0, item)
+        self.table.setItem(row, 2, QTableWidgetItem(product_name_for(resolved)))
         combo = QComboBox(self.table)
         combo.addItems(list(self.ROLES))
         name = Path(path).name.lower()
         combo.setCurrentText("background" if ("bkg" in name or "background" in name) else "science")
+        combo.currentTextChanged.connect(lambda _t, r=row: self._role_changed(r))
         self.table.setCellWidget(row, 1, combo)
+        self._role_changed(row)
+
+    def _role_changed(self, row: int) -> None:
+        name_item = self.table.item(row, 2)
+        science = self.table.cellWidget(row, 1).currentText() == "science"
+        flags = name_item.flags()
+        name_item.setFlags(flags | Qt.ItemFlag.ItemIsEditable if science
+                           else flags & ~Qt.ItemFlag.ItemIsEditable)
+        name_item.setForeground(QBrush(QColor("#000000" if science else "#999999")))
 
     def set_role(self, row: int, role: str) -> None:
         self.table.cellWidget(row, 1).setCurrentText(role)
+
+    def set_product_name(self, row: int, name: str) -> None:
+        self.table.item(row, 2).setText(name)
 
     def _add_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Add exposures", "",
@@ -216,21 +268,58 @@ class BuildAssociationDialog(QDialog):
         for path in paths:
             self.add_path(path)
 
-    def association(self) -> Association:
-        science, backgrounds = [], []
+    def _choose_save_path(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the association as", "",
+                                              "Associations (*.json)")
+        if path:
+            self.save_edit.setText(path)
+
+    def save_path(self) -> str:
+        return self.save_edit.text().strip()
+
+    def absolute_paths(self) -> bool:
+        return self.absolute.isChecked()
+
+    def problems(self) -> list[str]:
+        """Why the dialog cannot be accepted yet (empty when it can)."""
+        names = [name for _path, name in self._science()]
+        problems = []
+        for name in names:
+            if not name:
+                problems.append("every science file needs a product name")
+            elif name in self.names_in_use:
+                problems.append(f"product name {name!r} is already open: choose another")
+            elif names.count(name) > 1:
+                problems.append(f"product name {name!r} is used twice")
+            elif "/" in name or "\\" in name or name in (".", ".."):
+                problems.append(f"product name {name!r} must be a plain file name")
+        if self.save_path() and not self.save_path().lower().endswith(".json"):
+            problems.append("an association file name ends in .json")
+        return sorted(set(problems), key=problems.index)
+
+    def accept(self) -> None:  # noqa: D102 - refuses with the reason shown in the dialog
+        problems = self.problems()
+        self.message.setText("\n".join(problems))
+        if not problems:
+            super().accept()
+
+    def _science(self) -> list[tuple[str, str]]:
+        rows = []
         for row in range(self.table.rowCount()):
-            path = self.table.item(row, 0).data(ROLE)
-            role = self.table.cellWidget(row, 1).currentText()
-            if role == "science":
-                science.append(path)
-            elif role == "background":
-                backgrounds.append(path)
+            if self.table.cellWidget(row, 1).currentText() == "science":
+                rows.append((self.table.item(row, 0).data(ROLE),
+                             self.table.item(row, 2).text().strip()))
+        return rows
+
+    def association(self) -> Association:
+        backgrounds = [self.table.item(row, 0).data(ROLE) for row in range(self.table.rowCount())
+                       if self.table.cellWidget(row, 1).currentText() == "background"]
         products = []
-        for path in science:
+        for path, name in self._science():
             members = [Member(path, "science", Path(path).name)]
             members += [Member(b, "background", Path(b).name) for b in backgrounds]
             problems = [] if Path(path).exists() else [f"member {path} not found"]
-            products.append(Product(product_name_for(path), members, problems))
+            products.append(Product(name or product_name_for(path), members, problems))
         return Association(products, path=None, asn_pool=pool_name(self.pool.text()))
 
 

@@ -6,6 +6,7 @@ Everything here is generated from ``iris_gui.engine.steps.STEPS`` and the pipeli
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -56,6 +57,9 @@ class StepsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._updating = False
+        #: what the forms show (step -> values): show_config sets only what differs
+        self._shown_steps: dict[str, dict[str, Any]] = {}
+        self._shown_pipeline: dict[str, Any] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
 
@@ -101,7 +105,8 @@ class StepsPanel(QWidget):
         self.pipeline_form.changed.connect(self._pipeline_edited)
         options_layout.addWidget(self.pipeline_form)
         self.output_dir_edit = self._folder_row(options_layout, "Output folder",
-                                                self.outputDirChanged, "outputDir")
+                                                self.outputDirChanged, "outputDir",
+                                                placeholder="asked on the first export")
         self.ref_dir_edit = self._folder_row(options_layout, "Reference folder",
                                              self.refDirChanged, "refDir",
                                              placeholder="each input's folder")
@@ -136,6 +141,7 @@ class StepsPanel(QWidget):
         if self._updating or column != 0:
             return
         name = item.data(0, Qt.ItemDataRole.UserRole)
+        self._shown_steps.pop(name, None)
         self.skipChanged.emit(name, item.checkState(0) != Qt.CheckState.Checked)
 
     def _current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
@@ -149,11 +155,19 @@ class StepsPanel(QWidget):
 
     def _param_edited(self, step: str, name: str, value: Any) -> None:
         if not self._updating:
+            if step in self._shown_steps:  # the field shows what the user typed
+                self._shown_steps[step] = {**self._shown_steps[step], name: value}
             self.parameterChanged.emit(step, name, value)
 
     def _pipeline_edited(self, name: str, value: Any) -> None:
         if not self._updating:
+            self._shown_pipeline = {**self._shown_pipeline, name: value}
             self.pipelineOptionChanged.emit(name, value)
+
+    def forget_shown(self) -> None:
+        """The next show_config sets every field (after a refused edit)."""
+        self._shown_steps.clear()
+        self._shown_pipeline = {}
 
     # ---- programmatic updates -----------------------------------------------------------------
     def current_step(self) -> str:
@@ -164,20 +178,26 @@ class StepsPanel(QWidget):
         self.tree.setCurrentItem(self.items[name])
 
     def show_config(self, config: PipelineConfig) -> None:
-        """Make every checkbox and form show ``config`` exactly."""
+        """Make every checkbox and form show ``config`` exactly. Only what differs from what
+        was shown is set again, so a field being typed in is left alone."""
         self._updating = True
         try:
             for step in STEPS:
                 values = config.steps[step.name]
+                if self._shown_steps.get(step.name) == values:
+                    continue
                 self.items[step.name].setCheckState(
                     0, Qt.CheckState.Unchecked if values["skip"] else Qt.CheckState.Checked)
                 self.step_forms[step.name].set_values(values)
-            self.pipeline_form.set_values(config.pipeline)
+                self._shown_steps[step.name] = copy.deepcopy(values)
+            if self._shown_pipeline != config.pipeline:
+                self.pipeline_form.set_values(config.pipeline)
+                self._shown_pipeline = copy.deepcopy(config.pipeline)
         finally:
             self._updating = False
 
-    def set_folders(self, output_dir: str, ref_dir: str | None) -> None:
-        self.output_dir_edit.setText(output_dir)
+    def set_folders(self, output_dir: str | None, ref_dir: str | None) -> None:
+        self.output_dir_edit.setText(output_dir or "")
         self.ref_dir_edit.setText(ref_dir or "")
 
     def set_status(self, name: str, state: str, text: str | None = None,

@@ -82,8 +82,25 @@ def _relative(path: str, base: Path) -> str:
 
 
 def _file_entry(path: str, base: Path) -> dict[str, Any]:
-    return {"path": os.path.abspath(path), "relative": _relative(path, base),
-            "identity": file_identity(path)}
+    # the identity is filled in by fill_identities (it reads the files: off the GUI thread)
+    return {"path": os.path.abspath(path), "relative": _relative(path, base), "identity": None}
+
+
+def _file_entries(document: dict[str, Any]):
+    for entry in document.get("inputs", []):
+        if "path" in entry:
+            yield entry
+        yield from entry.get("members", [])
+        for product in entry.get("products", []):
+            yield from product.get("members", [])
+
+
+def fill_identities(document: dict[str, Any]) -> dict[str, Any]:
+    """Record each input file's size, modification time and SHA-256 (reads every file once per
+    process while it is unchanged)."""
+    for entry in _file_entries(document):
+        entry["identity"] = file_identity(entry["path"])
+    return document
 
 
 def _index_key(i: int, j: int) -> str:
@@ -92,6 +109,8 @@ def _index_key(i: int, j: int) -> str:
 
 # ---- saving --------------------------------------------------------------------------------------
 def session_document(workbench: Workbench, session_path: str | os.PathLike) -> dict[str, Any]:
+    """The session as a JSON-ready document, without file identities (see fill_identities);
+    quick: it reads no file, so the window builds it on its own thread."""
     base = Path(session_path).resolve().parent
     inputs = []
     notes, ran = {}, []
@@ -138,12 +157,23 @@ def session_path_for(path: str | os.PathLike) -> Path:
     return path if path.name.endswith(SUFFIX) else path.with_name(path.name + SUFFIX)
 
 
+def protected_paths(workbench: Workbench) -> list[str]:
+    """The files a session must never be written onto: every input."""
+    protected = [m for p in workbench.all_products for m in p.input_paths]
+    return protected + [a.path for a in workbench.associations if a.path]
+
+
 def save_session(workbench: Workbench, path: str | os.PathLike) -> Path:
     """Write the session (atomically; never onto one of its input files)."""
     path = session_path_for(path)
-    document = session_document(workbench, path)
-    protected = [m for p in workbench.all_products for m in p.input_paths]
-    protected += [a.path for a in workbench.associations if a.path]
+    document = fill_identities(session_document(workbench, path))
+    return write_session_document(document, path, protected_paths(workbench))
+
+
+def write_session_document(document: dict[str, Any], path: str | os.PathLike,
+                           protected: list[str]) -> Path:
+    """Write a document from ``session_document`` (atomically; never onto ``protected``)."""
+    path = session_path_for(path)
     try:
         return atomic_write_text(path, json.dumps(document, indent=1) + "\n", protected=protected)
     except InputError as exc:

@@ -48,6 +48,8 @@ class Workbench:
         self.partial: dict[str, ProductResult] = {}
         #: (product key, science model) read to show a product before its first run
         self.preview: tuple[str, ImageModel] | None = None
+        #: product key whose science exposure the window asked the worker to read (once)
+        self.preview_requested: str | None = None
         #: product key -> why its science file could not be read
         self.open_failures: dict[str, str] = {}
         self.current_product: Product | None = None
@@ -112,6 +114,8 @@ class Workbench:
             self.open_failures.pop(key, None)  # opened again: read it again
             if self.preview is not None and self.preview[0] == key:
                 self.preview = None
+            if self.preview_requested == key:
+                self.preview_requested = None
         if self.current_product is None and association.products:
             self.current_product = association.products[0]
         self.inputs_changed.emit()
@@ -129,6 +133,8 @@ class Workbench:
                 table.pop(key, None)
             if self.preview is not None and self.preview[0] == key:
                 self.preview = None
+            if self.preview_requested == key:
+                self.preview_requested = None
         if self.current_product is product:
             self.current_product = self.all_products[0] if self.all_products else None
             self.view.forget_other_products()

@@ -1,0 +1,61 @@
+"""The main window's docks: Inputs and Steps on the left, Log and Console tabbed at the bottom.
+
+Each dock's content scrolls rather than force the window larger than a small screen (1024x700);
+default sizes give the Inputs list ~10 rows and the bottom dock ~10 lines. The bottom dock is
+resizable (its splitter handle is above it) and every dock can be closed, floated or moved.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QWidget
+
+from .inputs_panel import InputsPanel
+from .log_dock import LogPanel
+from .steps_panel import StepsPanel
+
+
+def scrolling_dock(window: QMainWindow, title: str, widget: QWidget, area,
+                   name: str) -> QDockWidget:
+    dock = QDockWidget(title, window)
+    dock.setObjectName(name)
+    scroller = QScrollArea(dock)
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QFrame.Shape.NoFrame)
+    scroller.setWidget(widget)
+    dock.setWidget(scroller)
+    window.addDockWidget(area, dock)
+    return dock
+
+
+def build_docks(window) -> None:
+    """Give ``window`` inputs_panel/_dock, steps_panel/_dock, log_panel/_dock, console_dock."""
+    left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
+    window.inputs_panel = InputsPanel(window)
+    window.inputs_dock = scrolling_dock(window, "Inputs", window.inputs_panel, left, "inputsDock")
+    window.steps_panel = StepsPanel(window)
+    window.steps_dock = scrolling_dock(window, "Steps", window.steps_panel, left, "stepsDock")
+    window.splitDockWidget(window.inputs_dock, window.steps_dock, Qt.Orientation.Vertical)
+    window.log_panel = LogPanel(window)
+    window.log_dock = scrolling_dock(window, "Log", window.log_panel, bottom, "logDock")
+    window.console_dock = QDockWidget("Console", window)
+    window.console_dock.setObjectName("consoleDock")
+    window.console_dock.setWidget(QLabel("The console starts when this dock is first shown.",
+                                         window.console_dock))
+    window.addDockWidget(bottom, window.console_dock)
+    window.tabifyDockWidget(window.log_dock, window.console_dock)
+    window.log_dock.raise_()
+    default_dock_sizes(window)
+
+
+def default_dock_sizes(window) -> None:
+    """Inputs ~10 rows over the Steps list, the left column ~430 px (less on a small screen),
+    the bottom dock ~10 lines (less on a small screen)."""
+    height = window.height() or 950
+    width = window.width() or 1500
+    window.resizeDocks([window.inputs_dock, window.steps_dock],
+                       [max(150, height // 4), max(300, height // 2)], Qt.Orientation.Vertical)
+    window.resizeDocks([window.log_dock], [max(110, min(200, height // 5))],
+                       Qt.Orientation.Vertical)
+    window.resizeDocks([window.inputs_dock], [max(300, min(430, width // 3))],
+                       Qt.Orientation.Horizontal)
