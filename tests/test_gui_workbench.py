@@ -277,3 +277,16 @@ def test_new_association_members_inside_its_folder_are_relative(qtbot, window, d
     dialog.accept()
     members = json.loads((tmp_path / "abs_asn.json").read_text())["products"][0]["members"]
     assert members[0]["expname"] == str(science)
+
+
+def test_each_product_has_its_own_review_note(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    first, second = window.workbench.all_products[:2]
+    note = window.inputs_panel.note
+    note.setFocus()
+    qtbot.keyClicks(note, "striping in quadrant 2")
+    assert window.workbench.notes[window.workbench.key(first)] == "striping in quadrant 2"
+    window.select_product(second)
+    assert note.toPlainText() == "" and second.name in window.inputs_panel.note_label.text()
+    window.select_product(first)
+    assert note.toPlainText() == "striping in quadrant 2"

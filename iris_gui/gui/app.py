@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.config:
         window.load_parameters_from(args.config)
     window.show()
+    if not args.smoke_test:  # a crash last time left an autosave: offer it (non-blocking)
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, window.offer_recovery)
     if args.inputs:
         window.open_paths(args.inputs)
     if args.smoke_test:

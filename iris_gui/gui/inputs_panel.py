@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -71,6 +72,7 @@ class InputsPanel(QWidget):
     productSelected = Signal(object)
     removeRequested = Signal(object)
     filesDropped = Signal(list)
+    noteEdited = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +95,30 @@ class InputsPanel(QWidget):
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
+        self.note_label = QLabel("Review note", self)
+        layout.addWidget(self.note_label)
+        self.note = QPlainTextEdit(self)
+        self.note.setObjectName("productNote")
+        self.note.setPlaceholderText("Notes on the selected product (saved in the session)")
+        self.note.setMaximumHeight(70)
+        self.note.textChanged.connect(self._note_edited)
+        self._showing_note = False
+        layout.addWidget(self.note)
+
+    def show_note(self, product: Product | None, text: str) -> None:
+        """Show the note of the selected product (None: nothing selected, not editable)."""
+        self._showing_note = True
+        try:
+            if self.note.toPlainText() != text:
+                self.note.setPlainText(text)
+        finally:
+            self._showing_note = False
+        self.note.setEnabled(product is not None)
+        self.note_label.setText(f"Review note — {product.name}" if product else "Review note")
+
+    def _note_edited(self) -> None:
+        if not self._showing_note:
+            self.noteEdited.emit(self.note.toPlainText())
 
     def show_associations(self, associations: list[Association], current: Product | None,
                           status_of=None) -> None:

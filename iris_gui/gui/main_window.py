@@ -141,6 +141,8 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
         self.inputs_panel.productSelected.connect(wb.select)
         self.inputs_panel.removeRequested.connect(self.remove_input)
         self.inputs_panel.filesDropped.connect(self.open_paths)
+        self.inputs_panel.noteEdited.connect(self._note_edited)
+        wb.notes_changed.connect(lambda _key: self._show_note())
         self.console_dock.visibilityChanged.connect(self._console_visibility)
         w = self.worker
         w.productStarted.connect(self._product_started)
@@ -262,6 +264,15 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
                                             self.workbench.current_product, self._product_status)
         self._selection_changed()
 
+    def _note_edited(self, text: str) -> None:
+        if self.workbench.current_product is not None:
+            self.workbench.set_note(self.workbench.current_product, text)
+
+    def _show_note(self) -> None:
+        product = self.workbench.current_product
+        text = self.workbench.notes.get(self.workbench.key(product), "") if product else ""
+        self.inputs_panel.show_note(product, text)
+
     def _product_status(self, product: Product) -> tuple[str, str]:
         return product_status(self.workbench, product)
 
@@ -274,6 +285,7 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
             self.steps_panel.select_step(wb.current_step)
         self.inputs_panel.show_associations(wb.associations, wb.current_product,
                                             self._product_status)
+        self._show_note()
         self.refresh_statuses()
 
     # ---- running --------------------------------------------------------------------------------
