@@ -49,6 +49,7 @@ def saved(tmp_path):
     workbench.set_regions((RegionSpec("circle", 1.5, 2.0, 1.25),))
     workbench.set_note(workbench.all_products[0], "flat looks patchy — ask Anna")
     workbench.reviewer = "R. Viewer"
+    workbench.sign_off(workbench.all_products[1], "needs work")
     workbench.store_result(workbench.pipeline.run_product(workbench.all_products[0]))
     path = save_session(workbench, tmp_path / "review")
     return workbench, path
@@ -72,6 +73,9 @@ def test_a_saved_session_restores_the_same_workbench(saved):
     assert fresh.view.manual_levels["B"] == (-0.000564617, 12.5)
     assert fresh.notes[fresh.key(fresh.all_products[0])] == "flat looks patchy — ask Anna"
     assert fresh.reviewer == "R. Viewer"
+    signoff = fresh.signoffs[fresh.key(fresh.all_products[1])]
+    assert (signoff.verdict, signoff.by) == ("needs work", "R. Viewer")
+    assert signoff == original.signoffs[original.key(original.all_products[1])]
     assert report.to_run == [fresh.all_products[0]]
     assert not fresh.undo.can_undo  # a restored session starts a fresh history
 

@@ -23,7 +23,8 @@ Schema (``version`` 1)::
      "parameters": {"pipeline": {...}, "steps": {...}},
      "folders": {"output": path | null, "references": path | null},
      "selection": {"input": i | null, "product": j | null, "step": name},
-     "view": {...}, "notes": {"i/j": text}, "reviewer": text, "ran": ["i/j", ...]}
+     "view": {...}, "notes": {"i/j": text}, "signoffs": {"i/j": {"verdict", "by", "when"}},
+     "reviewer": text, "ran": ["i/j", ...]}
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ..engine.association import Association, Member, Product
 from ..engine.config import PipelineConfig
 from ..engine.errors import InputError
 from ..engine.files import atomic_write_text, check_regular_file
-from .workbench import STEP_NAMES, Workbench
+from .workbench import STEP_NAMES, SignOff, Workbench
 
 FORMAT = "iris-session"
 VERSION = 1
@@ -113,7 +114,7 @@ def session_document(workbench: Workbench, session_path: str | os.PathLike) -> d
     quick: it reads no file, so the window builds it on its own thread."""
     base = Path(session_path).resolve().parent
     inputs = []
-    notes, ran = {}, []
+    notes, signoffs, ran = {}, {}, []
     selection: dict[str, Any] = {"input": None, "product": None, "step": workbench.current_step}
     for i, association in enumerate(workbench.associations):
         if association.path and association.path.lower().endswith(".json"):
@@ -133,6 +134,8 @@ def session_document(workbench: Workbench, session_path: str | os.PathLike) -> d
             key = workbench.key(product)
             if key in workbench.notes:
                 notes[_index_key(i, j)] = workbench.notes[key]
+            if key in workbench.signoffs:
+                signoffs[_index_key(i, j)] = workbench.signoffs[key].to_dict()
             if key in workbench.product_results:
                 ran.append(_index_key(i, j))
             if product is workbench.current_product:
@@ -147,6 +150,7 @@ def session_document(workbench: Workbench, session_path: str | os.PathLike) -> d
         "selection": selection,
         "view": workbench.view.to_dict(),
         "notes": notes,
+        "signoffs": signoffs,
         "reviewer": workbench.reviewer,
         "ran": ran,
     }
@@ -220,7 +224,8 @@ def read_session(path: str | os.PathLike) -> dict[str, Any]:
         raise SessionError(f"{path}: session version {version} was written by a newer iris_gui "
                            f"(this one reads up to version {VERSION})")
     for key, kind in (("inputs", list), ("parameters", dict), ("folders", dict),
-                      ("selection", dict), ("view", dict), ("notes", dict), ("ran", list)):
+                      ("selection", dict), ("view", dict), ("notes", dict), ("signoffs", dict),
+                      ("ran", list)):
         if key in document and not isinstance(document[key], kind):
             raise SessionError(f"{path}: {key} must be a {'list' if kind is list else 'table'}")
     return document
@@ -312,6 +317,12 @@ def restore_session(workbench: Workbench, path: str | os.PathLike) -> RestoreRep
     for key, text in (document.get("notes") or {}).items():
         if key in index_of and isinstance(text, str):
             workbench.set_note(index_of[key], text)
+    for key, data in (document.get("signoffs") or {}).items():
+        if key in index_of:
+            try:
+                workbench.signoffs[workbench.key(index_of[key])] = SignOff.from_dict(data)
+            except ValueError as exc:
+                report.problems.append(f"sign-off of {index_of[key].name}: {exc}")
     reviewer = document.get("reviewer")
     workbench.reviewer = reviewer if isinstance(reviewer, str) else ""
     report.to_run = [index_of[k] for k in document.get("ran") or [] if k in index_of]

@@ -17,8 +17,10 @@ flat_field output of the current product.
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import os
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,30 @@ from .undo import UndoStack
 from .view_state import ViewState
 
 STEP_NAMES = tuple(step.name for step in STEPS)
+#: a reviewer's verdicts on a product
+VERDICTS = ("accepted", "needs work", "rejected")
+
+
+@dataclass(frozen=True)
+class SignOff:
+    verdict: str
+    by: str
+    #: ISO 8601 time, UTC
+    when: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"sign-off {self.verdict!r} is not one of {', '.join(VERDICTS)}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"verdict": self.verdict, "by": self.by, "when": self.when}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SignOff:
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str)
+                                                 for k in ("verdict", "by", "when")):
+            raise ValueError("a sign-off has text verdict, by and when")
+        return cls(data["verdict"], data["by"], data["when"])
 
 
 class Workbench:
@@ -56,6 +82,8 @@ class Workbench:
         self.current_step: str = STEP_NAMES[0]
         #: product key -> the reviewer's note on it
         self.notes: dict[str, str] = {}
+        #: product key -> the reviewer's sign-off of it
+        self.signoffs: dict[str, SignOff] = {}
         self.reviewer: str = ""
         self.view = ViewState()
         self.undo = UndoStack()
@@ -129,7 +157,8 @@ class Workbench:
                     self.associations.remove(association)
         key = self._keys.pop(id(product), None)
         if key is not None:
-            for table in (self.product_results, self.partial, self.open_failures, self.notes):
+            for table in (self.product_results, self.partial, self.open_failures, self.notes,
+                          self.signoffs):
                 table.pop(key, None)
             if self.preview is not None and self.preview[0] == key:
                 self.preview = None
@@ -305,6 +334,19 @@ class Workbench:
         else:
             self.notes.pop(key, None)
         self.notes_changed.emit(key)
+
+    def sign_off(self, product: Product, verdict: str, by: str | None = None) -> SignOff | None:
+        """Record the reviewer's verdict on ``product`` ("" withdraws it)."""
+        key = self.key(product)
+        if not verdict:
+            self.signoffs.pop(key, None)
+            self.notes_changed.emit(key)
+            return None
+        signoff = SignOff(verdict, by if by is not None else self.reviewer,
+                          _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        self.signoffs[key] = signoff
+        self.notes_changed.emit(key)
+        return signoff
 
     # ---- the equivalent command line ----------------------------------------------------------------
     def command_line(self, cfg_path: str | os.PathLike) -> str:
