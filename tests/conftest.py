@@ -11,6 +11,7 @@ import tempfile  # noqa: E402
 _HOME = tempfile.mkdtemp(prefix="iris-gui-tests-")
 os.environ["IRIS_GUI_STATE_DIR"] = os.path.join(_HOME, "state")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
+os.makedirs(os.environ["XDG_CONFIG_HOME"])  # astropy warns about a config folder that is missing
 
 import subprocess  # noqa: E402
 
