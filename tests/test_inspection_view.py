@@ -23,7 +23,9 @@ from iris_gui.engine.dq import DQ_FLAGS, flag_counts  # noqa: E402
 from iris_gui.engine.pipeline import ProductResult  # noqa: E402
 from iris_gui.engine.steps.base import StepResult  # noqa: E402
 from iris_gui.engine.wcs import tan_wcs  # noqa: E402
+from iris_gui.gui import view_export as export  # noqa: E402
 from iris_gui.gui.image_view import BLINK, SIDE_BY_SIDE, StepImageView  # noqa: E402
+from iris_gui.state.view_state import RegionSpec  # noqa: E402
 
 NY, NX = 48, 64          # not square: a swapped x/y shows up
 DNU, HOT, NOFLAT = DQ_FLAGS["DO_NOT_USE"], DQ_FLAGS["HOT"], DQ_FLAGS["NO_FLAT_FIELD"]
@@ -94,7 +96,7 @@ def test_before_after_are_drawn_as_index_images(qtbot, view):
         np.testing.assert_array_equal(pane.index, im.quantize(model.data, low, high, "linear"))
     # NaN: its own colour-table entry, excluded from the limits
     assert view.left.index[7, 9] == im.NAN_INDEX
-    assert tuple(view.left.lut[im.NAN_INDEX]) == view.nan_colour
+    assert tuple(view.left.lut[im.NAN_INDEX]) == view.state.nan_colour
     assert all(np.isfinite(view.resolved["A"]))
     # every view of the step is offered
     labels = [view.left.choice.itemText(i) for i in range(view.left.choice.count())]
@@ -113,7 +115,8 @@ def _move_mouse(qtbot, view, pane, ix, iy):
 def test_readout_equals_the_models_at_known_pixels(qtbot, view, one_based):
     result = shown(qtbot, view, hand_result())
     before, after = result.input_model, result.steps["flat_field"].model
-    view.set_one_based(one_based)
+    view.controls.index_base.setCurrentIndex(1 if one_based else 0)   # as a person picks it
+    assert view.state.one_based is one_based
     base = 1 if one_based else 0
     for ix, iy in ((0, 0), (20, 10), (63, 47), (5, 3)):
         _move_mouse(qtbot, view, view.right, ix, iy)
@@ -147,7 +150,7 @@ def test_difference_and_ratio_views(qtbot, view):
     before, after = result.input_model, result.steps["flat_field"].model
     view.choose("B", vs.DIFFERENCE)
     settle(qtbot, view)
-    assert not view.same_levels.isChecked()       # not Before/After: own levels by default
+    assert not view.controls.same_levels.isChecked()       # not Before/After: own levels by default
     np.testing.assert_array_equal(view.right.array, after.data - before.data)
     assert view.readout_values(30, 12)[1].value == pytest.approx(
         float(after.data[12, 30] - before.data[12, 30]))
@@ -237,14 +240,13 @@ def test_nan_pixels_stay_visible_zoomed_out_without_the_overlay(qtbot, view):
     pooled = pane.overlay.image
     assert pooled[7 // factor, 9 // factor] == dq_colour_index("NaN")
     assert np.count_nonzero(pooled) == 1                 # flags stay hidden: overlay is off
-    assert tuple(pane.overlay.lut[dq_colour_index("NaN")][:3]) == view.nan_colour
+    assert tuple(pane.overlay.lut[dq_colour_index("NaN")][:3]) == view.state.nan_colour
 
 
 def test_region_statistics_equal_numpy_on_the_same_slice(qtbot, view):
     result = shown(qtbot, view, hand_result())
     before, after = result.input_model, result.steps["flat_field"].model
-    region = im.Region("rect", 4.0, 2.0, 30.0, 20.0)        # pixels x 4..33, y 2..21
-    view.set_region(region)
+    view.state.regions = (RegionSpec("box", 4.0, 2.0, 30.0, 20.0),)   # pixels x 4..33, y 2..21
     qtbot.waitUntil(lambda: set(view.last_stats) == {"A", "B"}, timeout=5000)
     for role, model in (("A", before), ("B", after)):
         cut = model.data[2:22, 4:34]
@@ -256,29 +258,34 @@ def test_region_statistics_equal_numpy_on_the_same_slice(qtbot, view):
         assert stats.median == pytest.approx(float(np.median(finite)))
         assert stats.std == pytest.approx(float(finite.astype(np.float64).std()))
         assert stats.min == float(finite.min()) and stats.max == float(finite.max())
-    view.set_one_based(True)
+    view.controls.index_base.setCurrentIndex(1)
+    settle(qtbot, view)
     assert "box x 5..34, y 3..22 (1-based)" in view.region_panel.text.toPlainText()
-    view.set_one_based(False)
+    view.controls.index_base.setCurrentIndex(0)
+    settle(qtbot, view)
     text = view.region_panel.copy()
     assert "box x 4..33, y 2..21 (0-based)" in text
     assert f"A = {vs.BEFORE}" in text and f"B = {vs.AFTER}" in text
     from PySide6.QtGui import QGuiApplication
     assert QGuiApplication.clipboard().text() == text
-    # the region is drawn in both panes and moving one moves the other
-    assert set(view.rois) == {"A", "B"}
-    view.rois["B"].setPos((10.0, 5.0))
-    assert tuple(view.rois["A"].pos()) == (10.0, 5.0)
-    assert view.region == im.Region("rect", 10.0, 5.0, 30.0, 20.0)
+    # the region is drawn in both panes and moving one moves the other, and the state
+    assert [len(view.region_overlay.rois[r]) for r in ("A", "B")] == [1, 1]
+    view.region_overlay.rois["B"][0].setPos((10.0, 5.0))
+    assert tuple(view.region_overlay.rois["A"][0].pos()) == (10.0, 5.0)
+    assert view.state.regions == (RegionSpec("box", 10.0, 5.0, 30.0, 20.0),)
     qtbot.waitUntil(lambda: "box x 10..39, y 5..24" in view.region_panel.text.toPlainText(),
                     timeout=5000)
-    view.set_region(im.Region("circle", 32.0, 24.0, 6.0))
+    view.state.regions = (RegionSpec("circle", 32.0, 24.0, 6.0),)
     qtbot.waitUntil(lambda: "circle" in view.region_panel.text.toPlainText(), timeout=5000)
     yy, xx = np.mgrid[0:NY, 0:NX]
     inside = (xx - 32) ** 2 + (yy - 24) ** 2 <= 36
     assert view.last_stats["B"].n == int(inside.sum())
     assert view.last_stats["B"].mean == pytest.approx(float(after.data[inside].mean()), rel=1e-6)
-    view.set_region(None)
-    assert view.rois == {} and view.region_panel.text.toPlainText() == ""
+    qtbot.mouseClick(view.region_panel.clear_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, view)
+    assert view.state.regions == ()
+    assert view.region_overlay.rois == {"A": [], "B": []}
+    assert view.region_panel.text.toPlainText() == ""
 
 
 def test_panes_stay_in_step_after_pan_and_zoom(qtbot, view):
@@ -305,6 +312,7 @@ def test_blink_flips_the_shown_image_both_ways(qtbot, view):
     a_image = view.left.index
     assert view.left.source is view.source("A")
     view.flip()
+    settle(qtbot, view)
     assert view.shown_role == "B" and view.left.source is view.source("B")
     assert view.left.array is after.data
     assert not np.shares_memory(view.left.image.image, a_image)
@@ -313,6 +321,7 @@ def test_blink_flips_the_shown_image_both_ways(qtbot, view):
                                   im.quantize(after.data, low, high, "linear"))
     assert view.histogram.current_role == "B"              # the histogram follows the blink
     view.flip()
+    settle(qtbot, view)
     assert view.shown_role == "A" and np.shares_memory(view.left.image.image, a_image)
     assert view.histogram.current_role == "A"
     # the Space key flips, from the image pane
@@ -328,16 +337,16 @@ def test_blink_flips_the_shown_image_both_ways(qtbot, view):
     QTest.keyClick(view.left.plot, Qt.Key.Key_D)
     assert not view.dq_panel.enabled.isChecked()
     QTest.keyClick(view.left.plot, Qt.Key.Key_L)          # L: same levels off and on
-    assert not view.same_levels.isChecked()
+    assert not view.controls.same_levels.isChecked()
     QTest.keyClick(view.left.plot, Qt.Key.Key_L)
-    assert view.same_levels.isChecked()
+    assert view.controls.same_levels.isChecked()
     QTest.keyClick(view.left.plot, Qt.Key.Key_B)          # B: back to side by side, and blink
-    assert view.mode == SIDE_BY_SIDE
+    assert view.state.layout == SIDE_BY_SIDE
     QTest.keyClick(view.left.plot, Qt.Key.Key_B)
-    assert view.mode == BLINK
+    assert view.state.layout == BLINK
     # auto-blink at 20 Hz flips by itself, and stops with the mode
     seen = set()
-    view.blink_rate.setValue(20.0)
+    view.controls.blink_rate.setValue(20.0)
     view.set_auto_blink(True)
     qtbot.waitUntil(lambda: seen.add(view.shown_role) or seen == {"A", "B"}, timeout=3000)
     view.set_mode(SIDE_BY_SIDE)
@@ -369,36 +378,36 @@ def test_blink_between_two_products(qtbot, view):
 def test_levels_shared_by_default_for_before_after(qtbot, view):
     result = shown(qtbot, view, hand_result())
     after = result.steps["flat_field"].model
-    assert view.same_levels.isChecked()
+    assert view.controls.same_levels.isChecked()
     assert view.resolved["A"] == view.resolved["B"]
     low, high = view.resolved["A"]
     np.testing.assert_array_equal(view.right.index, im.quantize(after.data, low, high))
-    view.same_levels.setChecked(False)
+    view.controls.same_levels.setChecked(False)
     settle(qtbot, view)
     assert view.resolved["B"] != view.resolved["A"]
     assert view.resolved["B"] == pytest.approx(im.frame_info(after.data).limits("zscale"))
     # dragging the histogram's levels sets manual limits (for both panes when shared)
-    view.same_levels.setChecked(True)
+    view.controls.same_levels.setChecked(True)
     view.histogram.levelsDragged.emit("A", 150.0, 900.0)
     settle(qtbot, view)
-    assert view.limits.currentText() == "manual"
+    assert view.controls.limits.currentText() == "manual"
     assert view.resolved["A"] == view.resolved["B"] == (150.0, 900.0)
-    assert view.low_edit.text() == "150" and view.high_edit.text() == "900"
+    assert view.controls.low_edit.text() == "150" and view.controls.high_edit.text() == "900"
     # typing limits in the fields is the same
-    view.low_edit.setText("200")
-    view.high_edit.setText("800")
-    view.high_edit.editingFinished.emit()
+    view.controls.low_edit.setText("200")
+    view.controls.high_edit.setText("800")
+    view.controls.high_edit.editingFinished.emit()
     settle(qtbot, view)
     assert view.resolved["A"] == view.resolved["B"] == (200.0, 800.0)
     # percentile limits: the central percent of the subsample
-    view.limits.setCurrentText("percentile")
-    view.percent.setCurrentText("95")
+    view.controls.limits.setCurrentText("percentile")
+    view.controls.percent.setCurrentText("95")
     settle(qtbot, view)
     info = im.frame_info(result.input_model.data)
     assert view.resolved["A"] == pytest.approx(tuple(np.percentile(info.sample, [2.5, 97.5])))
     # stretch and limits choices re-quantize
-    view.stretch.setCurrentText("asinh")
-    view.limits.setCurrentText("minmax")
+    view.controls.stretch.setCurrentText("asinh")
+    view.controls.limits.setCurrentText("minmax")
     settle(qtbot, view)
     finite = result.input_model.data[np.isfinite(result.input_model.data)]
     assert view.resolved["A"] == (float(finite.min()), float(finite.max()))
@@ -412,10 +421,10 @@ def test_levels_not_shared_by_default_where_the_step_moves_the_level(qtbot, view
     a pane blank, so Before/After start with their own; switching to flat_field shares again."""
     for step in ("bkg_subtract", "photom"):
         shown(qtbot, view, hand_result(step=step), step)
-        assert not view.same_levels.isChecked(), step
+        assert not view.controls.same_levels.isChecked(), step
         assert view.resolved["A"] != view.resolved["B"]
     shown(qtbot, view, hand_result(), "flat_field")
-    assert view.same_levels.isChecked()
+    assert view.controls.same_levels.isChecked()
 
 
 def test_resample_shows_the_i2d_beside_its_input(qtbot, view):
@@ -438,24 +447,27 @@ def test_resample_shows_the_i2d_beside_its_input(qtbot, view):
 def test_colormap_changes_only_the_colour_table(qtbot, view):
     shown(qtbot, view, hand_result())
     index = view.left.index
-    view.colormap.setCurrentText("viridis")
+    view.controls.colormap.setCurrentText("viridis")
+    assert view.state.colormap == "viridis"
+    settle(qtbot, view)
     assert view.left.index is index
     assert view.left.lut[0].tolist() != view.left.lut[-2].tolist()
     assert view.left.lut[0].tolist() != [0, 0, 0]
-    view.set_nan_colour((0, 255, 0))
+    view.state.nan_colour = (0, 255, 0)
+    settle(qtbot, view)
     assert view.left.lut[im.NAN_INDEX].tolist() == [0, 255, 0]
 
 
 def test_integration_slider_for_rateints(qtbot, view):
     result = shown(qtbot, view, hand_result(shape=(3, NY, NX)))
     before = result.input_model
-    assert view.plane_slider.isEnabled() and view.plane_slider.maximum() == 2
+    assert view.controls.plane_slider.isEnabled() and view.controls.plane_slider.maximum() == 2
     for plane in (2, 0, 1):
         view.set_plane(plane)
         settle(qtbot, view)
         np.testing.assert_array_equal(view.left.array, before.data[plane])
         assert view.readout_values(11, 13)[0].value == float(before.data[plane, 13, 11])
-    assert view.plane_label.text() == "Integration 2/3"
+    assert view.controls.plane_label.text() == "Integration 2/3"
 
 
 def test_png_export_has_the_right_size(qtbot, view, tmp_path):
@@ -465,14 +477,14 @@ def test_png_export_has_the_right_size(qtbot, view, tmp_path):
     path = tmp_path / "view.png"
     view.export_png(str(path))
     image = QImage(str(path))
-    m = view.MARGIN
+    m = export.MARGIN
     width = view.left.plot.width() + view.right.plot.width() + 3 * m
-    height = (max(view.left.plot.height(), view.right.plot.height()) + view.TITLE_HEIGHT
-              + view.BAR_HEIGHT + view.LEGEND_HEIGHT + 2 * m)
+    height = (max(view.left.plot.height(), view.right.plot.height()) + export.TITLE_HEIGHT
+              + export.BAR_HEIGHT + export.LEGEND_HEIGHT + 2 * m)
     assert (image.width(), image.height()) == (width, height)
     # the panes are in it as shown: the grab of pane A sits under its title
     grab = view.left.plot.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    y = view.TITLE_HEIGHT + m + grab.height() // 2
+    y = export.TITLE_HEIGHT + m + grab.height() // 2
     for x in (grab.width() // 3, grab.width() // 2):
         assert image.pixel(m + x, y) == grab.pixel(x, grab.height() // 2)
     view.set_mode(BLINK)
@@ -489,22 +501,22 @@ def test_limit_fields_show_limits_at_full_precision(qtbot, view):
     shown(qtbot, view, hand_result())
     view.histogram.levelsDragged.emit("A", -0.000564617, 1234.5678)
     settle(qtbot, view)
-    assert view.low_edit.text() == "-0.000564617" == im.format_limit(-0.000564617)
-    assert view.high_edit.text() == "1234.5677" == im.format_limit(1234.5678)
+    assert view.controls.low_edit.text() == "-0.000564617" == im.format_limit(-0.000564617)
+    assert view.controls.high_edit.text() == "1234.5677" == im.format_limit(1234.5678)
     # finishing an edit that changed nothing leaves the limits alone
-    view.high_edit.editingFinished.emit()
+    view.controls.high_edit.editingFinished.emit()
     settle(qtbot, view)
     assert view.resolved["A"] == (-0.000564617, 1234.5678)
     # changing one field keeps the other limit as it was (to float32 precision)
-    view.low_edit.setText("-5.64617e-05")
-    view.low_edit.editingFinished.emit()
+    view.controls.low_edit.setText("-5.64617e-05")
+    view.controls.low_edit.editingFinished.emit()
     settle(qtbot, view)
     low, high = view.resolved["A"]
     assert low == -5.64617e-05 and np.float32(high) == np.float32(1234.5678)
-    assert view.low_edit.text() == "-5.64617e-05"
+    assert view.controls.low_edit.text() == "-5.64617e-05"
     view.histogram.levelsDragged.emit("A", -2.5e7, 3.25e-7)
     settle(qtbot, view)
-    assert (view.low_edit.text(), view.high_edit.text()) == ("-2.5e+07", "3.25e-07")
+    assert (view.controls.low_edit.text(), view.controls.high_edit.text()) == ("-2.5e+07", "3.25e-07")
 
 
 def test_newly_flagged_counts_skip_cleared_bits_and_before_counts_its_own(qtbot, view):

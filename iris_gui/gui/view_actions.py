@@ -1,0 +1,56 @@
+"""The view's actions, for the window's View menu and as keys anywhere in the window: Space flip
+the blink (both ways), B blink layout, A auto-blink, D DQ overlay, N newly flagged, L same
+levels, F fit, PgUp / PgDn integration, Ctrl+Shift+P export.
+
+They are window shortcuts (``Qt.WindowShortcut``): they work wherever the focus is in the
+window, except that a text field keeps its printable keys (Qt asks the focused line edit first,
+``ShortcutOverride``), so typing "D" in a parameter field types a D. The checkable ones show and
+edit their ``ViewState`` field.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from ..state.view_state import BLINK, SIDE_BY_SIDE
+from .view_binding import StateBinder
+
+
+class ViewActions:
+    def __init__(self, view, binder: StateBinder) -> None:
+        def action(text, slot, key, tip=""):
+            act = QAction(text, view)
+            act.setShortcut(QKeySequence(key))
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setToolTip(tip or text)
+            act.setStatusTip(tip or text)
+            if slot is not None:
+                act.triggered.connect(slot)
+            view.addAction(act)
+            return act
+
+        def checkable(text, key, name, shown=None, write=None):
+            act = action(text, None, key)
+            act.setCheckable(True)
+            binder.check(name, act, shown=shown, write=write)
+            return act
+
+        state = binder.state
+        self.flip = action("Blink: &flip", view.flip, "Space",
+                           tip="Show the other image of the blink pair (both ways)")
+        self.blink = checkable("&Blink mode", "B", "layout", shown=lambda: state.layout == BLINK,
+                               write=lambda on: view.set_mode(BLINK if on else SIDE_BY_SIDE))
+        self.auto = checkable("&Auto-blink", "A", "auto_blink", write=view.set_auto_blink)
+        self.dq = checkable("&DQ overlay", "D", "dq_overlay")
+        self.newly = checkable("&Newly flagged by this step", "N", "newly_flagged")
+        self.same = checkable("Same &levels on both panes", "L", "same_levels",
+                              shown=view.same_levels_on)
+        self.fit = action("&Fit the frame", view.fit, "F")
+        self.next_plane = action("Next integration", lambda: view.step_plane(1), "PgDown")
+        self.prev_plane = action("Previous integration", lambda: view.step_plane(-1), "PgUp")
+        self.export = action("&Export view as PNG…", view.export_dialog, "Ctrl+Shift+P")
+
+    def menu(self) -> list[QAction]:
+        return [self.blink, self.flip, self.auto, self.dq, self.newly, self.same, self.fit,
+                self.next_plane, self.prev_plane, self.export]
