@@ -290,3 +290,15 @@ def test_each_product_has_its_own_review_note(qtbot, window, demo_dataset):
     assert note.toPlainText() == "" and second.name in window.inputs_panel.note_label.text()
     window.select_product(first)
     assert note.toPlainText() == "striping in quadrant 2"
+
+
+def test_a_region_drawn_in_the_view_is_in_the_workbench_and_undoes(qtbot, window,
+                                                                   demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    qtbot.waitUntil(lambda: window.image_view.left.array is not None, timeout=TIMEOUT_MS)
+    assert window.image_view.state is window.workbench.view
+    window.image_view.region_panel.box_button.click()
+    assert len(window.workbench.view.regions) == 1
+    assert window.undo_action.text() == "&Undo add box"
+    window.undo()
+    assert window.workbench.view.regions == ()

@@ -93,7 +93,7 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
         self._run_index = 0
         self.console = None
 
-        self.image_view = StepImageView(self)
+        self.image_view = StepImageView(self.workbench.view, self)
         self.image_view.edit_regions = self.workbench.set_regions
         self.setCentralWidget(self.image_view)
         self._build_status_bar()
@@ -452,8 +452,8 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
                   if r is not None and r is not result]
         if key in wb.open_failures or (product is not None and product.problems):
             result = None  # nothing of it to show: empty panes, the caption says why
-        self.image_view.show_step(result, wb.current_step, others)
-        self.image_view.caption.setText(caption(wb, product, wb.current_step))
+        self.image_view.show_step(result, wb.current_step, others,
+                                  caption=caption(wb, product, wb.current_step))
 
     # ---- console --------------------------------------------------------------------------------
     def _console_visibility(self, visible: bool) -> None:

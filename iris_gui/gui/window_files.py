@@ -171,7 +171,7 @@ class FileCommands:
     def save_session_to(self, path: str, *, quiet: bool = False) -> None:
         """Save in the background; ``sessionSaved(path, error)`` when done."""
         target = session_path_for(path)
-        self.image_view.sync_view_range() if hasattr(self.image_view, "sync_view_range") else None
+        self.image_view.sync_view_range()  # the zoom is written to the state after a pause
         document = session_document(self.workbench, target)
         protected = protected_paths(self.workbench)
         if not quiet:
