@@ -135,3 +135,74 @@ def test_bad_shapes_are_named():
         combine_backgrounds([a, np.zeros((3, 2), np.float32)], [a, a], [a.astype(np.uint32)] * 2)
     with pytest.raises(InputError, match="as many ERR and DQ"):
         combine_backgrounds([a, a], [a], [a.astype(np.uint32)] * 2)
+
+
+# ---- the same backgrounds again with another sigma (background_prepared) ----------------------
+
+def _identical(a, b) -> None:
+    for name in ("data", "err", "dq", "n_used"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def _members(stack, seed=0):
+    rng = np.random.default_rng(seed)
+    err = [rng.uniform(0.1, 2.0, stack.shape[1:]).astype(np.float32) for _ in stack]
+    dq = [rng.integers(0, 8, stack.shape[1:]).astype(np.uint32) for _ in stack]
+    return list(stack), err, dq
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5, 8, 12])
+def test_prepared_combine_is_the_combine_bit_for_bit(depth):
+    from iris_gui.engine.background_prepared import combine_prepared, prepare_backgrounds
+
+    sci, err, dq = _members(noisy_stack(depth, shape=(70, 60), seed=depth), seed=depth)
+    prepared = prepare_backgrounds(sci, err, dq)
+    for sigma in (0.5, 1.0, 1.7, 2.0, 2.5, 3.0, 4.0, 100.0):
+        for maxiters in (None, 1, 3):
+            _identical(combine_prepared(prepared, sigma, maxiters),
+                       combine_backgrounds(sci, err, dq, sigma, maxiters))
+
+
+def test_prepared_combine_on_bounds_extremes_and_constant_pixels():
+    from iris_gui.engine.background_prepared import combine_prepared, prepare_backgrounds
+
+    # [0, 0, 0, 0, 1]: the 1 is exactly 2.5 std above the median; a level of 1e6 with noise
+    # 1e-3 (the critical sigma cannot be trusted in float32 there); huge values whose sums
+    # overflow; equal values; a NaN; an inf
+    columns = [[0, 0, 0, 0, 1], [1e6, 1e6 + 1e-3 * 1, 1e6 - 1e-3, 1e6 + 2e-3, 1e6 + 0.5],
+               [3e38, 3e38, 3e38, -3e38, 3e38], [7, 7, 7, 7, 7], [1, 2, np.nan, 3, 40],
+               [1, 2, np.inf, 3, 4], [5, 5, 5, 5, 5.0000005]]
+    stack = np.array(columns, np.float32).T.reshape(5, 1, len(columns))
+    sci, err, dq = _members(stack)
+    prepared = prepare_backgrounds(sci, err, dq)
+    for sigma in (2.5, float(np.nextafter(2.5, 0)), float(np.nextafter(2.5, 3)), 1.0, 1.9, 3.0):
+        got = combine_prepared(prepared, sigma)
+        _identical(got, combine_backgrounds(sci, err, dq, sigma))
+        ref_mask, _ = astropy_reference(stack, sigma, None)
+        np.testing.assert_array_equal(got.n_used, (~ref_mask).sum(axis=0))
+
+
+def test_prepared_combine_progress_cancel_and_parameters():
+    from iris_gui.engine.background_prepared import combine_prepared, prepare_backgrounds
+
+    sci, err, dq = _members(noisy_stack(5, shape=(1024, 512)))
+    fractions = []
+    prepared = prepare_backgrounds(sci, err, dq, progress=fractions.append)
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    fractions.clear()
+    combine_prepared(prepared, 1.5, progress=fractions.append)
+    assert fractions and fractions[-1] == 1.0
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        combine_prepared(prepared, 1.5, cancel=token)
+    with pytest.raises(Cancelled):
+        prepare_backgrounds(sci, err, dq, cancel=token)
+    with pytest.raises(InputError, match="sigma must be > 0"):
+        combine_prepared(prepared, 0.0)
+    with pytest.raises(InputError, match="maxiters"):
+        combine_prepared(prepared, 2.0, 0)
+    # a result owns its arrays: the prepared ones are not handed out
+    result = combine_prepared(prepared, 3.0)
+    assert not np.shares_memory(result.data, prepared.data)
+    assert not np.shares_memory(result.dq, prepared.dq)

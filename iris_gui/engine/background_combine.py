@@ -35,7 +35,8 @@ How it is done without stacking the inputs (10 x 4096**2 float32 would be 670 MB
 Where each part lives: this module validates the input and drives the row blocks (progress and
 cancel); ``background_kernel`` is the per-block work (shortcut, float32 first pass, hard pixels);
 ``background_clip`` the sorting networks and the exact float64 clip; ``background_outputs`` the
-data, ERR, DQ and n_used of each pixel once its mask is known.
+data, ERR, DQ and n_used of each pixel once its mask is known; ``background_prepared`` the
+re-combine of the same backgrounds with another sigma (live re-runs).
 """
 
 
@@ -59,7 +60,7 @@ from .cancel import CancelToken
 from .errors import InputError
 
 __all__ = ["BLOCK_PIXELS", "GENERAL_SUB_PIXELS", "HARD_CHUNK_PIXELS", "SHORTCUT_SUB_PIXELS",
-           "CombinedBackground", "combine_backgrounds"]
+           "CombinedBackground", "check_clip_parameters", "combine_backgrounds"]
 
 
 @dataclass
@@ -70,6 +71,22 @@ class CombinedBackground:
     err: np.ndarray  # float32: sqrt(sum of unclipped ERR**2) / n_used (NaN where none)
     dq: np.ndarray  # uint32: OR of every member's DQ, plus DO_NOT_USE where n_used == 0
     n_used: np.ndarray  # uint16: number of unclipped values
+
+
+def check_clip_parameters(sigma, maxiters) -> tuple[float, int | None]:
+    """``(sigma, maxiters)`` as float and int/None; InputError unless sigma is a finite number
+    > 0 and maxiters None or an integer >= 1."""
+    if not (isinstance(sigma, (int, float, np.integer, np.floating)) and math.isfinite(sigma)):
+        raise InputError(f"sigma must be a finite number, got {sigma!r}")
+    if sigma <= 0:
+        raise InputError(f"sigma must be > 0, got {sigma!r}")
+    if maxiters is not None:
+        if isinstance(maxiters, bool) or not isinstance(maxiters, (int, np.integer)):
+            raise InputError(f"maxiters must be None or an integer >= 1, got {maxiters!r}")
+        if maxiters < 1:
+            raise InputError(f"maxiters must be None or an integer >= 1, got {maxiters!r}")
+        maxiters = int(maxiters)
+    return float(sigma), maxiters
 
 
 def _validate(sci, err, dq, sigma, maxiters):
@@ -83,16 +100,7 @@ def _validate(sci, err, dq, sigma, maxiters):
         )
     if members > np.iinfo(np.uint16).max:
         raise InputError(f"too many backgrounds to combine ({members})")
-    if not (isinstance(sigma, (int, float, np.integer, np.floating)) and math.isfinite(sigma)):
-        raise InputError(f"sigma must be a finite number, got {sigma!r}")
-    if sigma <= 0:
-        raise InputError(f"sigma must be > 0, got {sigma!r}")
-    if maxiters is not None:
-        if isinstance(maxiters, bool) or not isinstance(maxiters, (int, np.integer)):
-            raise InputError(f"maxiters must be None or an integer >= 1, got {maxiters!r}")
-        if maxiters < 1:
-            raise InputError(f"maxiters must be None or an integer >= 1, got {maxiters!r}")
-        maxiters = int(maxiters)
+    sigma, maxiters = check_clip_parameters(sigma, maxiters)
     sci_arrays, err_arrays, dq_arrays = [], [], []
     shape = None
     for name, seq, out in (("SCI", sci, sci_arrays), ("ERR", err, err_arrays), ("DQ", dq, dq_arrays)):
@@ -116,7 +124,7 @@ def _validate(sci, err, dq, sigma, maxiters):
                     raise InputError(f"{name} member {index} is not numeric ({array.dtype})")
                 array = np.ascontiguousarray(array, dtype=np.float32)
             out.append(array)
-    return sci_arrays, err_arrays, dq_arrays, shape, float(sigma), maxiters
+    return sci_arrays, err_arrays, dq_arrays, shape, sigma, maxiters
 
 
 def combine_backgrounds(

@@ -87,7 +87,7 @@ class CombineKernel:
             self._work_general(rows)
 
     # ---- passes -----------------------------------------------------------------------------------
-    def _sum_members(self, x: Sequence[np.ndarray]) -> np.ndarray:
+    def sum_members(self, x: Sequence[np.ndarray]) -> np.ndarray:
         """Float32 sum in member order (what numpy's axis-0 sum of the stack does)."""
         sums = self.scratch("sum", x[0].size)
         if self.n == 1:
@@ -103,7 +103,7 @@ class CombineKernel:
         for part in _parts(blk.size, SHORTCUT_SUB_PIXELS):
             x = [values[part] for values in blk.x]
             with np.errstate(invalid="ignore", over="ignore"):
-                sums = self._sum_members(x)
+                sums = self.sum_members(x)
                 all_finite = np.isfinite(np.add.reduce(sums))
             finish_all_used(blk, part, sums, self.scratch, self.mask_out)
             if not all_finite:
@@ -161,7 +161,7 @@ class CombineKernel:
         for part in _parts(blk.size, GENERAL_SUB_PIXELS):
             x = [values[part] for values in blk.x]
             with np.errstate(invalid="ignore", over="ignore"):
-                sums = self._sum_members(x)
+                sums = self.sum_members(x)
                 settled = self._settled_pixels(x, sums)
             finish_all_used(blk, part, sums, self.scratch, self.mask_out)
             unsettled = np.flatnonzero(~settled)
