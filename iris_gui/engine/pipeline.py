@@ -9,6 +9,10 @@ Step results are cached, keyed by the identity of the input files (path, size, m
 reference folder, and the parameters of the step and of every step before it. Re-running after a
 change to flat_field's parameters reuses bkg_subtract .. dark_current and recomputes from
 flat_field on. Only the newest result per product and step is kept, so memory stays bounded.
+
+With ``keep_backgrounds`` (a byte budget; the window's worker sets one) the backgrounds are also
+kept between runs, read and prepared once (``background_store``), so a re-run after a change of
+bkg_subtract's sigma neither reads them again nor redoes the sigma-free part of the combine.
 """
 
 from __future__ import annotations
@@ -128,6 +132,7 @@ class Image2Pipeline:
         output_dir: str | os.PathLike | None = None,
         callbacks: PipelineCallbacks | None = None,
         cache: bool = True,
+        keep_backgrounds: int = 0,
     ) -> None:
         self.config = config if config is not None else PipelineConfig()
         self.ref_dir = None if ref_dir is None else Path(ref_dir)
@@ -140,6 +145,20 @@ class Image2Pipeline:
         self._lock = threading.Lock()
         #: how many times each step actually computed (not served from the cache)
         self.executions: Counter[str] = Counter()
+        self.background_store = None
+        self.keep_backgrounds(keep_backgrounds)
+
+    def keep_backgrounds(self, budget: int) -> None:
+        """Keep up to ``budget`` bytes of prepared backgrounds between runs (0: none, the
+        default: every run reads them, as a batch run should)."""
+        if not budget or not self.use_cache:
+            self.background_store = None
+        elif self.background_store is None:
+            from .background_store import BackgroundStore
+
+            self.background_store = BackgroundStore(budget)
+        else:
+            self.background_store.budget = int(budget)
 
     # ---- caching -------------------------------------------------------------------------------
     def clear_cache(self) -> None:
@@ -147,6 +166,8 @@ class Image2Pipeline:
             self._cache.clear()
             self._latest.clear()
             self._inputs.clear()
+        if self.background_store is not None:
+            self.background_store.clear()
 
     def _remember(self, slot: tuple[str, str], key: str, result: StepResult) -> None:
         if not self.use_cache:
@@ -283,6 +304,17 @@ class Image2Pipeline:
             callbacks.product_done(result)
         return result
 
+    def _step_function(self, step: StepSpec, model: ImageModel, product: Product):
+        """The step's own function, or for bkg_subtract with a background store the same
+        computation from the kept backgrounds."""
+        store = self.background_store
+        if store is not None and step.name == "bkg_subtract" and product.backgrounds:
+            from . import background_store
+
+            if background_store.supports_step() and store.fits(model, product.backgrounds):
+                return lambda m, p, c: background_store.run_bkg_subtract(m, p, c, store)
+        return step.run
+
     @staticmethod
     def _references_unchanged(result: StepResult) -> bool:
         return all(_file_identity(path) == identity
@@ -305,7 +337,7 @@ class Image2Pipeline:
         context = StepContext(product=product, ref_dir=ref_dir, cancel=cancel, progress=progress,
                               log=log, upstream=dict(statuses))
         self.executions[step.name] += 1
-        step_result = step.run(model, params, context)
+        step_result = self._step_function(step, model, product)(model, params, context)
         if step_result.model is model:
             step_result.model = model.derive()
         step_result.model.header[step.status_keyword] = step_result.status

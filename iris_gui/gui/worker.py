@@ -3,6 +3,10 @@
 The worker never touches widgets. The engine's callbacks (called on the worker thread) are turned
 into queued signals, so every slot that updates the window runs on the GUI thread.
 
+Runs keep the backgrounds they read (``Image2Pipeline.keep_backgrounds``, up to
+``background_budget()`` bytes), so a Live re-run after a bkg_subtract edit neither reads them
+again nor redoes the sigma-free part of the combine.
+
 Every request catches every exception (none may escape a slot) and emits ``failed(what, message)``
 with a message naming the file (``failures.failure_message``): run, export (also listed in
 ``exportFinished``'s errors), preview (also ``previewFailed``, so the window marks the product)
@@ -12,6 +16,7 @@ and demo.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -22,6 +27,19 @@ from ..engine.pipeline import Image2Pipeline, PipelineCallbacks, ProductResult
 from .failures import failure_message
 
 log = logging.getLogger("iris_gui.gui")
+
+#: the most memory kept for prepared backgrounds between runs (5 backgrounds at 4096²: ~0.9 GB)
+MAX_BACKGROUND_BUDGET = 2 << 30
+
+
+def background_budget() -> int:
+    """Bytes of prepared backgrounds a window's pipeline may keep: a quarter of the memory, at
+    most MAX_BACKGROUND_BUDGET."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        memory = 8 << 30
+    return int(min(MAX_BACKGROUND_BUDGET, memory // 4))
 
 
 class PipelineWorker(QObject):
@@ -80,6 +98,8 @@ class PipelineWorker(QObject):
         cancelled = False
         try:
             pipeline.callbacks = self.callbacks()
+            if pipeline.background_store is None and pipeline.use_cache:
+                pipeline.keep_backgrounds(background_budget())
             for index, product in enumerate(products):
                 if token.cancelled:
                     cancelled = True

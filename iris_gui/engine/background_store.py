@@ -1,0 +1,171 @@
+"""Backgrounds kept between runs, for the window's live re-runs after a bkg_subtract edit.
+
+A change of ``sigma`` or ``maxiters`` re-runs bkg_subtract on the same science and backgrounds.
+Reading the backgrounds again (5 x 48 MB at 2048², big-endian FITS) and redoing the sigma-free
+part of the combine is most of that step's time, so an ``Image2Pipeline`` given a byte budget
+(``keep_backgrounds``) keeps, per set of background files and science window, the backgrounds as
+``background_prepared.PreparedBackgrounds`` and runs bkg_subtract through ``run_bkg_subtract``:
+the same result as ``steps.bkg_subtract.run``, bit for bit and warning for warning (the tests
+compare them), from the kept backgrounds and ``combine_prepared``.
+
+Entries are keyed by each background file's (path, size, mtime), the science window and
+instrument/detector (what ``background_for_science`` checks), so a changed file is read again.
+The least recently used entries are dropped to stay within the budget; a set that would not fit
+is not kept, and that run takes the step's own path.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .background_prepared import PreparedBackgrounds, combine_prepared, prepare_backgrounds
+from .blocks import run_image_blocks
+from .models import ImageModel
+from .pixel_math import add_in_quadrature
+from .steps import bkg_subtract
+from .steps.base import COMPLETE, SKIPPED, StepContext, StepResult
+
+__all__ = ["BackgroundStore", "run_bkg_subtract", "supports_step"]
+
+#: the bkg_subtract parameters ``run_bkg_subtract`` knows (besides the common ones); if the step
+#: declares others, the store is bypassed rather than ignoring them
+KNOWN_PARAMETERS = ("sigma", "maxiters")
+
+
+def supports_step() -> bool:
+    """True while bkg_subtract is the step ``run_bkg_subtract`` mirrors (same function, same
+    parameters); otherwise the pipeline runs the step itself."""
+    step = bkg_subtract.STEP
+    return (step.run is bkg_subtract.run
+            and tuple(p.name for p in step.parameters) == KNOWN_PARAMETERS)
+
+
+@dataclass
+class _Entry:
+    prepared: PreparedBackgrounds
+    names: list[str]
+    filters: list[str | None]
+    dark_subtracted: bool
+    nbytes: int
+
+
+def _identity(path: str) -> tuple:
+    from .pipeline import _file_identity
+
+    return _file_identity(path)
+
+
+class BackgroundStore:
+    """Prepared backgrounds of the latest science windows, within ``budget`` bytes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = int(budget)
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        #: how many times backgrounds were read (not served from the store)
+        self.reads = 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(entry.nbytes for entry in self._entries.values())
+
+    def fits(self, model: ImageModel, paths: list[str]) -> bool:
+        """Whether the prepared backgrounds of ``paths`` for ``model`` fit in the budget: N
+        float32 SCI and ERR frames plus four frames of sigma-free results."""
+        ny, nx = model.image_shape
+        return (len(paths) * 8 + 16) * ny * nx <= self.budget
+
+    def _key(self, paths: list[str], model: ImageModel) -> tuple:
+        return (tuple(_identity(p) for p in paths), model.window, model.instrument,
+                model.detector)
+
+    def entry(self, paths: list[str], model: ImageModel, context: StepContext) -> _Entry:
+        key = self._key(paths, model)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        entry = self._read(paths, model, context)
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while sum(e.nbytes for e in self._entries.values()) > self.budget \
+                    and len(self._entries) > 1:
+                self._entries.popitem(last=False)
+        return entry
+
+    def _read(self, paths: list[str], model: ImageModel, context: StepContext) -> _Entry:
+        """Read and prepare, as ``bkg_subtract.run`` reads (one background at a time, each cut
+        to the science window by the step's own ``background_for_science``)."""
+        self.reads += 1
+        sci, err, dq, filters, dark = [], [], [], [], []
+        for number, path in enumerate(paths):
+            context.check_cancel()
+            background = bkg_subtract.background_for_science(path, model)
+            filters.append(background.filter)
+            dark.append(str(background.header.get("S_DARK", "")).strip().upper() == COMPLETE)
+            # contiguous float32 copies of the cut: the full frames can go
+            sci.append(np.ascontiguousarray(background.data, dtype=np.float32))
+            err.append(np.ascontiguousarray(background.err, dtype=np.float32))
+            dq.append(np.ascontiguousarray(background.dq))
+            del background
+            context.progress(0.2 * (number + 1) / len(paths))
+        prepared = prepare_backgrounds(sci, err, dq, cancel=context.cancel,
+                                       progress=lambda f: context.progress(0.2 + 0.2 * f))
+        del dq  # the OR is in the prepared result
+        nbytes = prepared.nbytes + sum(a.nbytes for a in prepared.sci + prepared.err)
+        return _Entry(prepared, [Path(p).name for p in paths], filters, all(dark), nbytes)
+
+
+def run_bkg_subtract(model: ImageModel, params: dict[str, Any], context: StepContext,
+                     store: BackgroundStore) -> StepResult:
+    """``steps.bkg_subtract.run`` from the store's prepared backgrounds (same result)."""
+    paths = context.product.backgrounds
+    if not paths:
+        return StepResult(SKIPPED, model,
+                          reason=f"product {context.product.name} has no background members")
+    entry = store.entry(paths, model, context)
+    warnings = [f"background {name} has FILTER {bfilter}, the science {model.filter}"
+                for name, bfilter in zip(entry.names, entry.filters, strict=True)
+                if model.filter and bfilter and bfilter != model.filter]
+    started = time.perf_counter()
+    combined = combine_prepared(entry.prepared, params["sigma"], params["maxiters"],
+                                cancel=context.cancel,
+                                progress=lambda f: context.progress(0.4 + 0.4 * f))
+    sci_out = np.empty_like(model.data)
+    err_out = np.empty_like(model.err)
+    dq_out = np.empty_like(model.dq)
+
+    def work(index: tuple, rows: slice) -> None:
+        np.subtract(model.data[index], combined.data[rows], out=sci_out[index])
+        add_in_quadrature(model.err[index], combined.err[rows], out=err_out[index])
+        np.bitwise_or(model.dq[index], combined.dq[rows], out=dq_out[index])
+
+    run_image_blocks(model.shape, work, cancel=context.cancel,
+                     progress=lambda f: context.progress(0.8 + 0.2 * f))
+    count = len(paths)
+    out = model.derive(data=sci_out, err=err_out, dq=dq_out)
+    out.header["NBKG"] = (count, "background exposures averaged")
+    out.header["BKGDKSUB"] = (entry.dark_subtracted, "all backgrounds were dark-subtracted")
+    background_model = model.derive(data=combined.data, err=combined.err, dq=combined.dq,
+                                    subarr_map=None, area=None)
+    background_model.header["NBKG"] = count
+    clipped = int(count * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
+    context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid", count, clipped)
+    return StepResult(
+        COMPLETE, out, warnings=warnings, products={"background": background_model},
+        compute=time.perf_counter() - started,
+    )
