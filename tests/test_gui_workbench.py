@@ -302,3 +302,19 @@ def test_a_region_drawn_in_the_view_is_in_the_workbench_and_undoes(qtbot, window
     assert window.undo_action.text() == "&Undo add box"
     window.undo()
     assert window.workbench.view.regions == ()
+
+
+@pytest.mark.parametrize("screen, expected", [
+    ((1024, 700), (1024, 700)), ((1366, 768), (1366, 768)), ((1600, 1000), (1500, 950)),
+    ((2560, 1440), (2048, 1152)),
+])
+def test_the_first_window_size_fits_the_screen(screen, expected):
+    from PySide6.QtCore import QRect
+
+    from iris_gui.gui.main_window import default_window_size
+
+    class Screen:
+        def availableGeometry(self):  # noqa: N802 (Qt naming)
+            return QRect(0, 0, *screen)
+
+    assert default_window_size(Screen()) == expected

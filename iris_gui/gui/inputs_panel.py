@@ -85,7 +85,7 @@ class InputsPanel(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.filesDropped.connect(self.filesDropped)
         self.tree.currentItemChanged.connect(self._current_changed)
-        layout.addWidget(self.tree)
+        layout.addWidget(self.tree, 1)
         hint = QLabel("Open or drop rate files and associations here.", self)
         hint.setStyleSheet("color: #777")
         layout.addWidget(hint)
@@ -100,7 +100,7 @@ class InputsPanel(QWidget):
         self.note = QPlainTextEdit(self)
         self.note.setObjectName("productNote")
         self.note.setPlaceholderText("Notes on the selected product (saved in the session)")
-        self.note.setMaximumHeight(70)
+        self.note.setMaximumHeight(56)
         self.note.textChanged.connect(self._note_edited)
         self._showing_note = False
         layout.addWidget(self.note)

@@ -48,11 +48,14 @@ LIVE_DELAY_MS = 120
 
 
 def default_window_size(screen) -> tuple[int, int]:
-    """1500x950, or what fits the screen's free area (a 1024x700 or 1366x768 laptop)."""
+    """At least 1500x950 or 80 % of a large screen, never more than the screen's free area
+    (a 1024x700 or 1366x768 laptop gets all of it)."""
     if screen is None:
         return 1500, 950
     area = screen.availableGeometry()
-    return min(1500, area.width()), min(950, area.height())
+    width = max(1500, int(area.width() * 0.8))
+    height = max(950, int(area.height() * 0.8))
+    return min(width, area.width()), min(height, area.height())
 
 
 class MainWindow(FileCommands, ExportCommands, QMainWindow):

@@ -49,12 +49,13 @@ def build_docks(window) -> None:
 
 
 def default_dock_sizes(window) -> None:
-    """Inputs ~10 rows over the Steps list, the left column ~430 px (less on a small screen),
+    """Inputs (about a third of the height) over the Steps list, the left column ~430 px (less on a small screen),
     the bottom dock ~10 lines (less on a small screen)."""
     height = window.height() or 950
     width = window.width() or 1500
     window.resizeDocks([window.inputs_dock, window.steps_dock],
-                       [max(150, height // 4), max(300, height // 2)], Qt.Orientation.Vertical)
+                       [max(170, int(height * 0.32)), max(300, int(height * 0.5))],
+                       Qt.Orientation.Vertical)
     window.resizeDocks([window.log_dock], [max(110, min(200, height // 5))],
                        Qt.Orientation.Vertical)
     window.resizeDocks([window.inputs_dock], [max(300, min(430, width // 3))],
