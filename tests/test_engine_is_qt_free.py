@@ -21,6 +21,8 @@ QT_FREE_PACKAGES = {
                          "iris_gui.display.stretch"),
     "iris_gui.state": ("iris_gui.state.workbench", "iris_gui.state.view_state",
                        "iris_gui.state.session_file", "iris_gui.state.undo"),
+    "iris_gui.report": ("iris_gui.report.build", "iris_gui.report.remake",
+                        "iris_gui.report.html_page", "iris_gui.report.pdf_document"),
 }
 
 

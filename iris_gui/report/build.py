@@ -1,0 +1,221 @@
+"""Making a review report: collect every product, draw the HTML and the PDF, write both whole.
+
+``make_report`` is the one call the window makes (on its worker thread) and the command line
+makes after a run: ``progress(fraction, message)`` is called as it goes, a ``CancelToken`` stops
+it (``engine.errors.Cancelled``; nothing is written). The two files are planned outputs
+(``plan_report``: never over a file the run reads, never onto a folder) written through
+``engine.files.write_all_or_nothing``: both or neither.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .. import __version__
+from ..engine.cancel import CancelToken, check_cancel
+from ..engine.errors import InputError
+from ..engine.files import OutputWriteError, check_output_dir, write_all_or_nothing
+from ..engine.output_plan import OutputPlan, OutputPlanError
+from ..engine.pipeline import ProductResult
+from ..engine.steps import STEPS
+from .checks import Thresholds
+from .collect import CollectContext, Hasher, collect_product, files_of
+from .images import DisplaySettings
+from .model import NotRemade, ProductReport, Report
+from .step_sections import ArrayCache
+
+HTML_NAME = "review.html"
+PDF_NAME = "review.pdf"
+TITLE = "IRIS imager image2 — commissioning review"
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class ReportFiles:
+    """What ``make_report`` wrote, the report itself and how long it took."""
+
+    html: Path
+    pdf: Path
+    report: Report
+    seconds: float
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"iris_gui": __version__}
+    for name in ("numpy", "astropy", "drizzle", "reportlab", "Pillow"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    versions["Python"] = platform.python_version()
+    return versions
+
+
+def _signoff_dict(signoff) -> dict[str, str] | None:
+    if signoff is None:
+        return None
+    if hasattr(signoff, "to_dict"):
+        return signoff.to_dict()
+    return {k: str(signoff.get(k, "")) for k in ("verdict", "by", "when")}
+
+
+def report_paths(output_dir: str | os.PathLike) -> tuple[Path, Path]:
+    directory = Path(os.path.abspath(output_dir))
+    return directory / HTML_NAME, directory / PDF_NAME
+
+
+def plan_report(plan: OutputPlan, output_dir: str | os.PathLike,
+                option: str = "the review report") -> tuple[Path, Path]:
+    """Add ``review.html`` and ``review.pdf`` in ``output_dir`` to ``plan`` (checked with the
+    rest of it by ``plan.check``); an output folder that is a file is refused here."""
+    directory = Path(os.path.abspath(output_dir))
+    if os.path.lexists(directory) and not directory.is_dir():
+        raise OutputPlanError(f"{option} folder {directory} is a file; choose a folder")
+    html_path, pdf_path = report_paths(directory)
+    plan.add_file(html_path, "", "", f"{option} ({HTML_NAME})")
+    plan.add_file(pdf_path, "", "", f"{option} ({PDF_NAME})")
+    return html_path, pdf_path
+
+
+def _progress(progress: Progress | None, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(min(1.0, max(0.0, fraction)), message)
+
+
+def build_report(results: Sequence[ProductResult], *, reviewer: str = "",
+                 notes: Mapping[str, str] | None = None, signoffs: Mapping | None = None,
+                 thresholds: Thresholds | None = None, display: DisplaySettings | None = None,
+                 progress: Progress | None = None, cancel: CancelToken | None = None,
+                 origin: str = "made after the run", extra: Mapping[int, dict] | None = None,
+                 not_remade: Sequence[NotRemade] = (), share: float = 0.7) -> Report:
+    """Collect every product of ``results`` (done or failed) into a ``Report``.
+
+    ``notes`` and ``signoffs`` are keyed by product name (a sign-off: ``state.workbench.SignOff``
+    or a mapping with verdict, by, when). ``extra[i]`` passes ``collect_product`` keywords for
+    ``results[i]`` (a re-made product's recorded parameters and warnings).
+    """
+    notes = notes or {}
+    signoffs = signoffs or {}
+    settings = display or DisplaySettings()
+    thresholds = thresholds or Thresholds()
+    hasher = Hasher()
+    for result in results:
+        for path in files_of(result):
+            hasher.submit(path)
+    ctx = CollectContext(settings, thresholds, ArrayCache(settings), hasher, cancel)
+    products: list[ProductReport] = []
+    try:
+        for index, result in enumerate(results):
+            check_cancel(cancel)
+            name = result.product.name
+            _progress(progress, share * index / max(1, len(results)), f"collecting {name}")
+            products.append(collect_product(result, ctx, note=notes.get(name, ""),
+                                            signoff=_signoff_dict(signoffs.get(name)),
+                                            **(extra or {}).get(index, {})))
+    finally:
+        hasher.close()
+    _progress(progress, share, "collected every product")
+    return Report(
+        title=TITLE,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        reviewer=reviewer, versions=software_versions(), products=products,
+        thresholds=thresholds, display=settings, step_names=[s.name for s in STEPS],
+        step_titles={s.name: s.title for s in STEPS}, not_remade=list(not_remade),
+        origin=origin)
+
+
+def write_report(report: Report, output_dir: str | os.PathLike, *,
+                 plan: OutputPlan | None = None, progress: Progress | None = None,
+                 cancel: CancelToken | None = None, start: float = 0.7) -> tuple[Path, Path]:
+    """Draw ``report`` and write ``review.html`` and ``review.pdf`` into ``output_dir`` (both or
+    neither). Without a ``plan`` one is made for these two files alone and checked."""
+    from .html_page import render_html
+    from .pdf_document import render_pdf
+
+    if plan is None:
+        plan = OutputPlan()
+        html_path, pdf_path = plan_report(plan, output_dir)
+        plan.check()
+    else:
+        html_path, pdf_path = report_paths(output_dir)
+        planned = plan.paths_for("", "")
+        for path in (html_path, pdf_path):
+            if path not in planned:
+                raise OutputWriteError(f"{path} is not in the output plan; nothing written "
+                                       f"(this is a bug)")
+    check_cancel(cancel)
+    _progress(progress, start, "drawing the HTML page")
+    text = render_html(report)
+    check_cancel(cancel)
+    _progress(progress, start + (1 - start) * 0.3, "drawing the PDF")
+    pdf_bytes = render_pdf(report, cancel=cancel)
+    check_cancel(cancel)
+    _progress(progress, 0.98, "writing")
+    check_output_dir(html_path.parent)
+    write_all_or_nothing([
+        (html_path, lambda tmp: tmp.write_text(text, encoding="utf-8")),
+        (pdf_path, lambda tmp: tmp.write_bytes(pdf_bytes)),
+    ])
+    _progress(progress, 1.0, f"wrote {html_path.name} and {pdf_path.name}")
+    return html_path, pdf_path
+
+
+def make_report(results: Sequence[ProductResult], output_dir: str | os.PathLike, *,
+                reviewer: str = "", notes: Mapping[str, str] | None = None,
+                signoffs: Mapping | None = None, thresholds: Thresholds | None = None,
+                display: DisplaySettings | None = None, progress: Progress | None = None,
+                cancel: CancelToken | None = None, plan: OutputPlan | None = None,
+                **collect) -> ReportFiles:
+    """Collect, draw and write the review report of ``results`` into ``output_dir``.
+
+    The call the window makes on its worker thread: ``progress(fraction, message)`` reports,
+    ``cancel`` stops it (raises ``Cancelled``; nothing written). Raises ``InputError`` for an
+    output folder that cannot be used and ``OutputWriteError`` when the disk says no.
+    """
+    started = time.perf_counter()
+    if plan is None:
+        plan = OutputPlan()
+        for result in results:
+            for path in files_of(result):
+                plan.add_read(path, f"input {Path(path).name} of product {result.product.name}")
+        plan_report(plan, output_dir)
+        plan.check()
+    report = build_report(results, reviewer=reviewer, notes=notes, signoffs=signoffs,
+                          thresholds=thresholds, display=display, progress=progress,
+                          cancel=cancel, **collect)
+    html_path, pdf_path = write_report(report, output_dir, plan=plan, progress=progress,
+                                       cancel=cancel)
+    return ReportFiles(html_path, pdf_path, report, time.perf_counter() - started)
+
+
+def review_inputs_from_workbench(workbench, products=None) -> dict:
+    """``make_report`` keywords from the window's workbench: the last result, note and sign-off
+    of each product (every product with a result by default), and the reviewer.
+
+    ``make_report(**review_inputs_from_workbench(workbench), output_dir=...)``
+    """
+    chosen = products if products is not None else workbench.all_products
+    results, notes, signoffs = [], {}, {}
+    for product in chosen:
+        key = workbench.key(product)
+        result = workbench.product_results.get(key)
+        if result is None:
+            continue
+        results.append(result)
+        if workbench.notes.get(key):
+            notes[product.name] = workbench.notes[key]
+        if key in workbench.signoffs:
+            signoffs[product.name] = workbench.signoffs[key]
+    if not results:
+        raise InputError("no product has a result to report on; run them first")
+    return {"results": results, "notes": notes, "signoffs": signoffs,
+            "reviewer": workbench.reviewer,
+            "display": DisplaySettings.from_view_state(workbench.view)}
