@@ -213,6 +213,9 @@ class FileCommands:
         log.info("session %s restored (%d product(s))", path, len(self.workbench.all_products))
         for line in report.lines:
             log.warning("%s", line)
+        self.statusBar().showMessage(f"session {Path(path).name} restored"
+                                     + (" with differences (see the log)" if report.lines
+                                        else ""), 15000)
         if report.lines:
             self.show_error("Session restored with differences", "\n".join(report.lines))
         if report.to_run:
