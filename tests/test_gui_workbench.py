@@ -318,3 +318,15 @@ def test_the_first_window_size_fits_the_screen(screen, expected):
             return QRect(0, 0, *screen)
 
     assert default_window_size(Screen()) == expected
+
+
+def test_the_bottom_dock_can_be_made_taller(qtbot, window):
+    from PySide6.QtCore import Qt as QtCore
+
+    # the first show gives it ~10 lines of log (a fifth of the height, 110-200 px)
+    qtbot.waitUntil(lambda: window.log_dock.height() >= 110, timeout=2000)
+    first = window.log_dock.height()
+    assert first <= 230
+    window.resizeDocks([window.log_dock], [first + 200], QtCore.Orientation.Vertical)
+    qtbot.wait(50)
+    assert window.log_dock.height() >= first + 150  # the user can drag it taller

@@ -202,10 +202,17 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(*default_window_size(self.screen()))
-            default_dock_sizes(self)
         state = self.settings.value("window/state")
+        #: dock sizes only hold once the window is laid out: set them at the first show
+        self._default_docks_pending = state is None
         if state is not None:
             self.restoreState(state)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        if self._default_docks_pending:
+            self._default_docks_pending = False
+            QTimer.singleShot(0, lambda: default_dock_sizes(self))
 
     def reset_layout(self) -> None:
         for dock in (self.inputs_dock, self.steps_dock, self.log_dock, self.console_dock):

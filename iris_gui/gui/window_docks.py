@@ -49,7 +49,7 @@ def build_docks(window) -> None:
 
 
 def default_dock_sizes(window) -> None:
-    """Inputs (about a third of the height) over the Steps list, the left column ~430 px (less on a small screen),
+    """Inputs (about a third of the height) over the Steps list, the left column ~430 px and
     the bottom dock ~10 lines (less on a small screen)."""
     height = window.height() or 950
     width = window.width() or 1500
