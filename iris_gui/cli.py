@@ -3,10 +3,13 @@
     iris-image2 INPUT(.json|.fits)... [--config image2.cfg|.asdf] [--save-bsub]
                 [--output-dir DIR] [--ref-dir DIR] [--steps.STEP.PARAM=VALUE ...]
                 [--save-parameters out.cfg|.asdf]
+                [--report DIR [--reviewer NAME] [--checks checks.cfg]]
     iris-image2 --from-output X_cal.fits [--output-dir DIR]
+    iris-image2 report X_cal.fits... -o DIR [--reviewer NAME] [--checks checks.cfg]
     iris-image2 demo DIR [--size N] [--seed S]
 
-Exit status: 0 every product done; 1 a product failed; 2 bad input or usage (one line on stderr).
+Exit status: 0 every product done; 1 a product failed (``report``: a product could not be re-made,
+or the report could not be written); 2 bad input or usage (one line on stderr).
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="iris-image2",
         description="Run the IRIS/Liger imager image2 stage on rate files or image2 associations.",
-        epilog=_step_help() + "\n\n`iris-image2 demo DIR [--size N]` writes the demo dataset.",
+        epilog=_step_help() + "\n\n`iris-image2 demo DIR [--size N]` writes the demo dataset.\n"
+               "`iris-image2 report X_cal.fits... -o DIR` re-makes the review report from "
+               "outputs (see `iris-image2 report --help`).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
@@ -75,9 +80,79 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the full parameter set used (.cfg or .asdf)")
     parser.add_argument("--from-output", metavar="FILE",
                         help="re-make an iris_gui output from the provenance it records")
+    parser.add_argument("--report", metavar="DIR",
+                        help="after the run, write the review report DIR/review.html and "
+                             "DIR/review.pdf")
+    parser.add_argument("--reviewer", metavar="NAME", help="reviewer named in the report")
+    parser.add_argument("--checks", metavar="FILE",
+                        help="report check thresholds (checks.cfg; default: the documented ones)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("--version", action="version", version=f"iris-image2 {__version__}")
     return parser
+
+
+def _report_options(args: argparse.Namespace):
+    """The checks thresholds of a run or report command (exit 2 if the file is bad); first makes
+    sure the report's libraries are there."""
+    import importlib.util
+
+    missing = [name for name in ("reportlab", "PIL") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"the review report needs {' and '.join(missing)}, which this "
+                         f"installation lacks (pip install reportlab Pillow)")
+    from .report.checks import Thresholds, load_checks
+
+    return load_checks(args.checks) if args.checks else Thresholds()
+
+
+def run_report_command(argv: list[str]) -> int:
+    """``iris-image2 report X_cal.fits... -o DIR``: the review report re-made from outputs."""
+    parser = _Parser(prog="iris-image2 report",
+                     description="Re-make the review report (review.html, review.pdf) from "
+                                 "_cal/_calints files and the provenance they carry; the "
+                                 "products are run again in memory to show each step.")
+    parser.add_argument("files", nargs="*", metavar="CAL_FILE", help="iris_gui output files")
+    parser.add_argument("-o", "--output-dir", metavar="DIR", help="folder for the report")
+    parser.add_argument("--reviewer", metavar="NAME", default="", help="reviewer named in it")
+    parser.add_argument("--checks", metavar="FILE", help="check thresholds (checks.cfg)")
+    parser.add_argument("--ref-dir", metavar="DIR",
+                        help="reference folder (default: the one each output records)")
+    parser.add_argument("--print-checks", action="store_true",
+                        help="print a checks.cfg holding every default threshold and exit")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    args = parser.parse_args(argv)
+    if args.print_checks:
+        from .report.checks import defaults_cfg_text
+
+        print(defaults_cfg_text())
+        return EXIT_OK
+    if not args.files:
+        raise UsageError("report: no CAL_FILE given (an iris_gui _cal or _calints file)")
+    if not args.output_dir:
+        raise UsageError("report: -o DIR is required (the folder for review.html and review.pdf)")
+    if args.ref_dir is not None and not Path(args.ref_dir).is_dir():
+        raise InputError(f"--ref-dir {args.ref_dir}: not a folder")
+    thresholds = _report_options(args)
+    restore_logging = _configure_logging(True)
+    try:
+        from .report.remake import remake_report
+
+        def progress(_fraction: float, message: str) -> None:
+            if not args.quiet and message.startswith("re-making"):
+                print(f"iris-image2: {message}", file=sys.stderr)
+
+        files = remake_report(args.files, args.output_dir, reviewer=args.reviewer,
+                              thresholds=thresholds, ref_dir=args.ref_dir, progress=progress)
+    finally:
+        restore_logging()
+    report = files.report
+    for item in report.not_remade:
+        print(f"iris-image2: could not re-make {item.name} ({item.file}): {item.reason}",
+              file=sys.stderr)
+    if not args.quiet:
+        print(f"iris-image2: review report of {len(report.products)} product(s) written to "
+              f"{files.html} and {files.pdf.name} in {files.seconds:.1f} s", file=sys.stderr)
+    return EXIT_FAILED if report.not_remade else EXIT_OK
 
 
 def split_step_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -230,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "demo":
             return run_demo_command(argv[1:])
+        if argv and argv[0] == "report":
+            return run_report_command(argv[1:])
         return _run(argv)
     except Terminated as exc:
         name = signal.Signals(exc.signum).name
@@ -283,6 +360,9 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         config.pipeline["save_bsub"] = True
     if ref_dir is not None and not Path(ref_dir).is_dir():
         raise InputError(f"--ref-dir {ref_dir}: not a folder")
+    if (args.reviewer is not None or args.checks) and not args.report:
+        raise UsageError("--reviewer and --checks go with --report DIR")
+    thresholds = _report_options(args) if args.report else None
     plan = _plan_run(args, config, associations, output_dir, ref_dir)
     stale = plan.remove_stale_temporaries()
     if stale:
@@ -303,9 +383,27 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         names = f"; failed: {', '.join(r.product.name for r in failed)}" if failed else ""
         print(f"iris-image2: {len(results) - len(failed)}/{len(results)} product(s) done, "
               f"{written} file(s) written to {Path(output_dir).resolve()}{names}", file=sys.stderr)
+    report_failed = bool(args.report) and not _write_report(args, results, thresholds, plan)
     if not failed:
-        return EXIT_OK
+        return EXIT_FAILED if report_failed else EXIT_OK
     return EXIT_USAGE if all(r.error_is_input for r in failed) else EXIT_FAILED
+
+
+def _write_report(args: argparse.Namespace, results: list, thresholds, plan: OutputPlan) -> bool:
+    """``--report DIR`` after the run: True when both files were written."""
+    from .engine.files import OutputWriteError
+    from .report.build import make_report
+
+    try:
+        files = make_report(results, args.report, reviewer=args.reviewer or "",
+                            thresholds=thresholds, plan=plan)
+    except (InputError, OutputWriteError) as exc:
+        print(f"iris-image2: error: review report not written: {exc}", file=sys.stderr)
+        return False
+    if not args.quiet:
+        print(f"iris-image2: review report written to {files.html} and {files.pdf.name} in "
+              f"{files.seconds:.1f} s", file=sys.stderr)
+    return True
 
 
 def _plan_run(args: argparse.Namespace, config: PipelineConfig, associations: list[Association],
@@ -324,6 +422,10 @@ def _plan_run(args: argparse.Namespace, config: PipelineConfig, associations: li
             plan_product(plan, product, config, output_dir, product_ref_dir)
     if args.save_parameters:
         plan.add_file(args.save_parameters, "", "", "--save-parameters")
+    if args.report:
+        from .report.build import plan_report
+
+        plan_report(plan, args.report, "--report")
     plan.check()
     return plan
 

@@ -205,13 +205,12 @@ def _product(product: ProductReport, bars: dict[str, bytes], cancel) -> list:
     s = styles()
     status = {"done": "", "failed": " - FAILED", "cancelled": " - cancelled"}[product.status]
     title = f"Product {product.name}{status}"
-    story: list = [PageBreak(),
-                   Table([[light(product.verdict, 12),
-                           _Heading(clean(title).replace("&", "&amp;").replace("<", "&lt;"),
-                                    s["h1"], product.anchor, 0, f"Product {product.name}")]],
-                         colWidths=[16, WIDTH - 16], hAlign="LEFT",
-                         style=[("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                                ("LEFTPADDING", (0, 0), (-1, -1), 0)])]
+    heading = Table([[light(product.verdict, 12), para(title, s["h1"])]],
+                    colWidths=[16, WIDTH - 16], hAlign="LEFT",
+                    style=[("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                           ("LEFTPADDING", (0, 0), (-1, -1), 0)])
+    heading.outline = (product.anchor, 0, clean(f"Product {product.name}"))  # see afterFlowable
+    story: list = [PageBreak(), heading]
     origin = f"From {product.source}" + (f"; {product.origin}" if product.origin else "")
     if product.is_3d:
         origin += f"; {product.nints} integrations"
