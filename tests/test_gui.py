@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from gui_helpers import RUN_TIMEOUT_MS, run_and_wait  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
@@ -18,14 +19,6 @@ from iris_gui.cli import main as cli_main  # noqa: E402
 from iris_gui.engine.config import load_parameters  # noqa: E402
 from iris_gui.engine.models import read_image  # noqa: E402
 from iris_gui.engine.steps import STEPS  # noqa: E402
-
-RUN_TIMEOUT_MS = 60_000
-
-
-def run_and_wait(qtbot, win, action=None):
-    with qtbot.waitSignal(win.runCompleted, timeout=RUN_TIMEOUT_MS) as blocker:
-        (action or win.run_action).trigger()
-    return blocker.args[0]
 
 
 def export_and_wait(qtbot, win, action=None):

@@ -12,19 +12,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from gui_helpers import RUN_TIMEOUT_MS as TIMEOUT_MS  # noqa: E402
+from gui_helpers import run_and_wait as run  # noqa: E402
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
 from iris_gui.engine.association import load_association  # noqa: E402
 from iris_gui.state import autosave  # noqa: E402
-
-TIMEOUT_MS = 60_000
-
-
-def run(qtbot, win, action=None):
-    with qtbot.waitSignal(win.runCompleted, timeout=TIMEOUT_MS) as blocker:
-        (action or win.run_action).trigger()
-    return blocker.args[0]
 
 
 def sigma_editor(win):

@@ -60,54 +60,50 @@ def build_actions(window) -> None:
     window.live_box = QCheckBox("Live", window)
     window.live_box.setToolTip("Re-run automatically when a parameter changes")
 
-    menu = window.menuBar().addMenu("&File")
-    for action in (window.open_action, window.new_asn_action, window.save_asn_action):
-        menu.addAction(action)
-    window.recent_menu = menu.addMenu("Open &recent")
-    menu.addSeparator()
-    menu.addAction(window.open_session_action)
-    menu.addAction(window.save_session_action)
-    menu.addSeparator()
-    menu.addAction(window.load_params_action)
-    menu.addAction(window.save_params_action)
-    menu.addSeparator()
-    for action in (window.export_action, window.export_all_action, window.copy_cli_action):
-        menu.addAction(action)
-    menu.addSeparator()
-    menu.addAction(window.quit_action)
-    edit_menu = window.menuBar().addMenu("&Edit")
-    edit_menu.addAction(window.undo_action)
-    edit_menu.addAction(window.redo_action)
-    run_menu = window.menuBar().addMenu("&Run")
-    for action in (window.run_action, window.run_all_action, window.toggle_step_action):
-        run_menu.addAction(action)
-    view_menu = window.menuBar().addMenu("&View")
-    for dock in (window.inputs_dock, window.steps_dock, window.log_dock, window.console_dock):
-        view_menu.addAction(dock.toggleViewAction())
-    view_menu.addAction(window.reset_layout_action)
-    view_menu.addSeparator()
-    for action in window.image_view.menu_actions():
+    file_menu = window.menuBar().addMenu("&File")
+    add_groups(file_menu, [(window.open_action, window.new_asn_action, window.save_asn_action)])
+    window.recent_menu = file_menu.addMenu("Open &recent")
+    file_menu.addSeparator()
+    add_groups(file_menu, [
+        (window.open_session_action, window.save_session_action),
+        (window.load_params_action, window.save_params_action),
+        (window.export_action, window.export_all_action, window.copy_cli_action),
+        (window.quit_action,)])
+    add_groups(window.menuBar().addMenu("&Edit"), [(window.undo_action, window.redo_action)])
+    add_groups(window.menuBar().addMenu("&Run"), [
+        (window.run_action, window.run_all_action, window.toggle_step_action)])
+    view_actions = window.image_view.menu_actions()
+    for action in view_actions:
         # the view's keys work wherever the focus is (a text field still gets its letters)
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        view_menu.addAction(action)
+    docks = (window.inputs_dock, window.steps_dock, window.log_dock, window.console_dock)
+    add_groups(window.menuBar().addMenu("&View"), [
+        (*(dock.toggleViewAction() for dock in docks), window.reset_layout_action),
+        view_actions])
 
     toolbar = QToolBar("Main", window)
     toolbar.setObjectName("mainToolbar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    for action in (window.open_action, window.load_params_action, window.save_params_action):
-        toolbar.addAction(action)
-    toolbar.addSeparator()
-    toolbar.addAction(window.undo_action)
-    toolbar.addAction(window.redo_action)
-    toolbar.addSeparator()
-    toolbar.addAction(window.run_action)
-    toolbar.addAction(window.run_all_action)
-    toolbar.addWidget(window.live_box)
-    toolbar.addSeparator()
-    toolbar.addAction(window.export_action)
-    toolbar.addAction(window.copy_cli_action)
+    add_groups(toolbar, [
+        (window.open_action, window.load_params_action, window.save_params_action),
+        (window.undo_action, window.redo_action),
+        (window.run_action, window.run_all_action, window.live_box),
+        (window.export_action, window.copy_cli_action)])
     window.addToolBar(toolbar)
     update_undo_actions(window)
+
+
+def add_groups(target, groups) -> None:
+    """Add actions (or widgets, to a toolbar) to a menu or toolbar, a separator between
+    groups."""
+    for index, group in enumerate(groups):
+        if index:
+            target.addSeparator()
+        for item in group:
+            if isinstance(item, QAction):
+                target.addAction(item)
+            else:
+                target.addWidget(item)
 
 
 def update_undo_actions(window) -> None:
