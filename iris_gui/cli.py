@@ -371,11 +371,24 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         save_parameters(config, args.save_parameters)
 
     progress = _Progress(sys.stderr, args.quiet)
+    callbacks = progress.callbacks()
+    collector = None
+    if args.report:  # each product is collected for the report while the next one runs
+        from .report.build import ReportCollector
+
+        collector = ReportCollector(reviewer=args.reviewer or "", thresholds=thresholds,
+                                    background=True)
+        callbacks.product_done = collector.add
     pipeline = Image2Pipeline(config, ref_dir=ref_dir, output_dir=output_dir,
-                              callbacks=progress.callbacks(), cache=False)
+                              callbacks=callbacks, cache=False)
     results = []
-    for association in associations:
-        results.extend(pipeline.run(association, output_dir=output_dir, plan=plan))
+    try:
+        for association in associations:
+            results.extend(pipeline.run(association, output_dir=output_dir, plan=plan))
+    except BaseException:
+        if collector is not None:
+            collector.close()
+        raise
     # each failure was logged once, as it happened; the summary only counts
     failed = [r for r in results if not r.ok]
     if not args.quiet:
@@ -383,26 +396,27 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         names = f"; failed: {', '.join(r.product.name for r in failed)}" if failed else ""
         print(f"iris-image2: {len(results) - len(failed)}/{len(results)} product(s) done, "
               f"{written} file(s) written to {Path(output_dir).resolve()}{names}", file=sys.stderr)
-    report_failed = bool(args.report) and not _write_report(args, results, thresholds, plan)
+    report_failed = collector is not None and not _write_report(args, collector, plan)
     if not failed:
         return EXIT_FAILED if report_failed else EXIT_OK
     return EXIT_USAGE if all(r.error_is_input for r in failed) else EXIT_FAILED
 
 
-def _write_report(args: argparse.Namespace, results: list, thresholds, plan: OutputPlan) -> bool:
+def _write_report(args: argparse.Namespace, collector, plan: OutputPlan) -> bool:
     """``--report DIR`` after the run: True when both files were written."""
     from .engine.files import OutputWriteError
-    from .report.build import make_report
+    from .report.build import write_report
 
+    started = time.perf_counter()
     try:
-        files = make_report(results, args.report, reviewer=args.reviewer or "",
-                            thresholds=thresholds, plan=plan)
+        report = collector.report()
+        html, pdf = write_report(report, args.report, plan=plan)
     except (InputError, OutputWriteError) as exc:
         print(f"iris-image2: error: review report not written: {exc}", file=sys.stderr)
         return False
     if not args.quiet:
-        print(f"iris-image2: review report written to {files.html} and {files.pdf.name} in "
-              f"{files.seconds:.1f} s", file=sys.stderr)
+        print(f"iris-image2: review report written to {html} and {pdf.name} "
+              f"({time.perf_counter() - started:.1f} s after the run)", file=sys.stderr)
     return True
 
 

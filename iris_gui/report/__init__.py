@@ -2,8 +2,9 @@
 ``review.pdf`` per run, from the run's results or re-made from ``_cal`` files and their
 PROVENANCE.
 
-- ``build``          ``make_report`` (the one call the window and the command line make: progress
-                     callback, CancelToken), ``build_report`` / ``write_report``, the output plan
+- ``build``          ``make_report`` (the one call the window makes: progress callback,
+                     CancelToken), ``ReportCollector`` (products collected as they finish, on a
+                     background thread: the command line), ``write_report``, the output plan
 - ``remake``         ``remake_report``: the report from ``_cal``/``_calints`` files alone
 - ``collect``        a ``ProductResult`` -> ``ProductReport`` (inputs, references, parameters, checks)
 - ``step_sections``  one step's pictures, DQ counts and metrics; ``step_metrics`` the metrics
@@ -15,9 +16,17 @@ PROVENANCE.
 - ``model``          the report as plain data
 """
 
-from .build import ReportFiles, build_report, make_report, plan_report, write_report
+from .build import (
+    ReportCollector,
+    ReportFiles,
+    build_report,
+    make_report,
+    plan_report,
+    write_report,
+)
 from .checks import CHECKS, Thresholds, load_checks
 from .images import DisplaySettings
 
-__all__ = ["CHECKS", "DisplaySettings", "ReportFiles", "Thresholds", "build_report",
+__all__ = ["CHECKS", "DisplaySettings", "ReportCollector", "ReportFiles", "Thresholds",
+           "build_report",
            "load_checks", "make_report", "plan_report", "write_report"]

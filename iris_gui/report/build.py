@@ -14,6 +14,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -90,46 +91,98 @@ def _progress(progress: Progress | None, fraction: float, message: str) -> None:
         progress(min(1.0, max(0.0, fraction)), message)
 
 
+class ReportCollector:
+    """Collects products into a report one at a time, as they finish: ``add(result)`` right
+    away, or on a background thread (``background=True``: the command line collects a product
+    while the next one runs). ``report()`` waits for what is pending and returns the Report.
+
+    ``notes`` and ``signoffs`` are keyed by product name (a sign-off: ``state.workbench.SignOff``
+    or a mapping with verdict, by, when).
+    """
+
+    def __init__(self, *, reviewer: str = "", notes: Mapping[str, str] | None = None,
+                 signoffs: Mapping | None = None, thresholds: Thresholds | None = None,
+                 display: DisplaySettings | None = None, cancel: CancelToken | None = None,
+                 background: bool = False) -> None:
+        self.reviewer = reviewer
+        self.notes = dict(notes or {})
+        self.signoffs = dict(signoffs or {})
+        self.settings = display or DisplaySettings()
+        self.thresholds = thresholds or Thresholds()
+        self.hasher = Hasher()
+        self.ctx = CollectContext(self.settings, self.thresholds, ArrayCache(self.settings),
+                                  self.hasher, cancel)
+        self._pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-collect")
+                      if background else None)
+        self._pending: list[tuple[ProductResult, Future]] = []
+
+    def _collect(self, result: ProductResult, extra: dict) -> ProductReport:
+        name = result.product.name
+        return collect_product(result, self.ctx, note=self.notes.get(name, ""),
+                               signoff=_signoff_dict(self.signoffs.get(name)), **extra)
+
+    def add(self, result: ProductResult, **extra) -> None:
+        """Collect ``result`` (``extra``: ``collect_product`` keywords, e.g. a re-made product's
+        recorded parameters and warnings). Its input and reference files start hashing now."""
+        for path in files_of(result):
+            self.hasher.submit(path)
+        if self._pool is not None:
+            future = self._pool.submit(self._collect, result, extra)
+        else:
+            future = Future()
+            future.set_result(self._collect(result, extra))
+        self._pending.append((result, future))
+
+    def report(self, *, origin: str = "made after the run",
+               not_remade: Sequence[NotRemade] = (), progress: Progress | None = None,
+               share: float = 0.7) -> Report:
+        products = []
+        try:
+            for index, (result, future) in enumerate(self._pending):
+                _progress(progress, share * index / max(1, len(self._pending)),
+                          f"collecting {result.product.name}")
+                product = future.result()
+                product.outputs = [str(p) for p in result.outputs]  # written after it was added
+                products.append(product)
+        finally:
+            self.close()
+        _progress(progress, share, "collected every product")
+        return Report(
+            title=TITLE,
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            reviewer=self.reviewer, versions=software_versions(), products=products,
+            thresholds=self.thresholds, display=self.settings,
+            step_names=[s.name for s in STEPS], step_titles={s.name: s.title for s in STEPS},
+            not_remade=list(not_remade), origin=origin)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self.hasher.close()
+
+
 def build_report(results: Sequence[ProductResult], *, reviewer: str = "",
                  notes: Mapping[str, str] | None = None, signoffs: Mapping | None = None,
                  thresholds: Thresholds | None = None, display: DisplaySettings | None = None,
                  progress: Progress | None = None, cancel: CancelToken | None = None,
                  origin: str = "made after the run", extra: Mapping[int, dict] | None = None,
                  not_remade: Sequence[NotRemade] = (), share: float = 0.7) -> Report:
-    """Collect every product of ``results`` (done or failed) into a ``Report``.
-
-    ``notes`` and ``signoffs`` are keyed by product name (a sign-off: ``state.workbench.SignOff``
-    or a mapping with verdict, by, when). ``extra[i]`` passes ``collect_product`` keywords for
-    ``results[i]`` (a re-made product's recorded parameters and warnings).
-    """
-    notes = notes or {}
-    signoffs = signoffs or {}
-    settings = display or DisplaySettings()
-    thresholds = thresholds or Thresholds()
-    hasher = Hasher()
-    for result in results:
-        for path in files_of(result):
-            hasher.submit(path)
-    ctx = CollectContext(settings, thresholds, ArrayCache(settings), hasher, cancel)
-    products: list[ProductReport] = []
+    """Collect every product of ``results`` (done or failed) into a ``Report``; ``extra[i]``
+    passes ``collect_product`` keywords for ``results[i]``."""
+    collector = ReportCollector(reviewer=reviewer, notes=notes, signoffs=signoffs,
+                                thresholds=thresholds, display=display, cancel=cancel)
     try:
         for index, result in enumerate(results):
             check_cancel(cancel)
-            name = result.product.name
-            _progress(progress, share * index / max(1, len(results)), f"collecting {name}")
-            products.append(collect_product(result, ctx, note=notes.get(name, ""),
-                                            signoff=_signoff_dict(signoffs.get(name)),
-                                            **(extra or {}).get(index, {})))
-    finally:
-        hasher.close()
+            _progress(progress, share * index / max(1, len(results)),
+                      f"collecting {result.product.name}")
+            collector.add(result, **(extra or {}).get(index, {}))
+    except BaseException:
+        collector.close()
+        raise
+    report = collector.report(origin=origin, not_remade=not_remade)
     _progress(progress, share, "collected every product")
-    return Report(
-        title=TITLE,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        reviewer=reviewer, versions=software_versions(), products=products,
-        thresholds=thresholds, display=settings, step_names=[s.name for s in STEPS],
-        step_titles={s.name: s.title for s in STEPS}, not_remade=list(not_remade),
-        origin=origin)
+    return report
 
 
 def write_report(report: Report, output_dir: str | os.PathLike, *,

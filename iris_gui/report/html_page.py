@@ -204,6 +204,9 @@ def _product(product: ProductReport, bars: dict[str, str]) -> str:
     parts.append(_files("Inputs", product.inputs))
     parts.append(_files("Background members", product.backgrounds))
     parts.append(_files("References used", product.references, with_how=True))
+    if product.outputs:
+        parts.append("<h3>Outputs</h3><ul class='outputs'>" + "".join(
+            f"<li>{_e(path)}</li>" for path in product.outputs) + "</ul>")
     warnings = "".join(f"<li><b>{_e(where)}</b>: {_e(text)}</li>" for where, text in
                        product.warnings)
     parts.append("<h3>Warnings</h3>" + (f"<ul class='warnings'>{warnings}</ul>" if warnings

@@ -13,7 +13,6 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import (
-    Image,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -25,9 +24,9 @@ from reportlab.platypus import (
 from ..engine.cancel import CancelToken, check_cancel
 from .checks import CHECKS
 from .html_parts import value_text
-from .images import colour_bar_png
+from .images import colour_bar_rgb
 from .model import ProductReport, Report, StepReport
-from .pdf_parts import SANS, clean, histogram_drawing, light, para, styles, table
+from .pdf_parts import SANS, Picture, clean, histogram_drawing, light, para, styles, table
 
 MARGIN = 13 * mm
 WIDTH = A4[0] - 2 * MARGIN
@@ -127,7 +126,7 @@ def _files(title: str, files, with_how: bool = False) -> list:
     return story + [table(headers, rows, widths)]
 
 
-def _thumbnail(thumb, width: float, bars: dict[str, bytes]) -> Table:
+def _thumbnail(thumb, width: float, bars: dict) -> Table:
     s = styles()
     ny, nx = thumb.size
     height = width * ny / nx
@@ -144,15 +143,15 @@ def _thumbnail(thumb, width: float, bars: dict[str, bytes]) -> Table:
                    f"{fx}x{fy}{block}{para(note, s['small']).text}; {thumb.stretch} "
                    f"{value_text(thumb.levels[0])} .. {value_text(thumb.levels[1])}",
                    s["small"], markup=True)
-    return Table([[Image(io.BytesIO(thumb.png), width, height)],
-                  [Image(io.BytesIO(bars[thumb.colormap]), width, 5)], [ticks], [caption]],
+    return Table([[Picture(thumb.rgb, width, height)],
+                  [Picture(bars[thumb.colormap], width, 5)], [ticks], [caption]],
                  colWidths=[width], hAlign="LEFT",
                  style=[("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                         ("TOPPADDING", (0, 0), (-1, -1), 0.5),
                         ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5)])
 
 
-def _step(product: ProductReport, step: StepReport, bars: dict[str, bytes]) -> list:
+def _step(product: ProductReport, step: StepReport, bars: dict) -> list:
     s = styles()
     key = f"{product.anchor}-{step.name}"
     heading = _Heading(f"{clean(step.name)} <font name='{SANS}' size='8' color='#666666'>"
@@ -201,7 +200,7 @@ def _step(product: ProductReport, step: StepReport, bars: dict[str, bytes]) -> l
     return [KeepTogether(block), Spacer(1, 6)]
 
 
-def _product(product: ProductReport, bars: dict[str, bytes], cancel) -> list:
+def _product(product: ProductReport, bars: dict, cancel) -> list:
     s = styles()
     status = {"done": "", "failed": " - FAILED", "cancelled": " - cancelled"}[product.status]
     title = f"Product {product.name}{status}"
@@ -228,6 +227,9 @@ def _product(product: ProductReport, bars: dict[str, bytes], cancel) -> list:
     story += _files("Inputs", product.inputs)
     story += _files("Background members", product.backgrounds)
     story += _files("References used", product.references, with_how=True)
+    if product.outputs:
+        story.append(para("Outputs", s["h3"]))
+        story += [para(path, s["small"]) for path in product.outputs]
     story.append(para("Warnings", s["h3"]))
     story += [para(f"{where}: {text}", s["warn"]) for where, text in product.warnings] or \
         [para("none", s["small"])]
@@ -267,7 +269,7 @@ def render_pdf(report: Report, cancel: CancelToken | None = None) -> bytes:
                     author=clean(report.reviewer or "iris_gui"), subject="image2 review report",
                     creator=f"iris_gui {report.versions.get('iris_gui', '')}")
     colormaps = {t.colormap for p in report.products for st in p.steps for t in st.thumbnails}
-    bars = {name: colour_bar_png(name, report.display.nan_colour) for name in colormaps}
+    bars = {name: colour_bar_rgb(name, report.display.nan_colour) for name in colormaps}
     story = _cover(report)
     for product in report.products:
         check_cancel(cancel)

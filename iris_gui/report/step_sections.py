@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -39,34 +41,39 @@ def first_plane(array: np.ndarray) -> np.ndarray:
 
 class ArrayCache:
     """What is worked out once per report: pictures by (frame, levels), DQ counts by array,
-    and anything else by key (``get``). Entries keep their arrays alive, so an ``id`` is never
-    reused while it is a key."""
+    and anything else by key (``get``). Thread-safe: products are collected in parallel, and a
+    value asked for by two threads is computed once. Keys hold ``id``s of arrays that the
+    results being reported own, so they stay valid while the report is built."""
 
     def __init__(self, settings: DisplaySettings) -> None:
         self.settings = settings
-        self._pictures: dict[tuple, tuple[Any, Thumbnail]] = {}
-        self._counts: dict[int, tuple[np.ndarray, dict[str, int]]] = {}
-        self._values: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+        self._values: dict[tuple, Future] = {}
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            future = self._values.get(key)
+            owner = future is None
+            if owner:
+                future = self._values[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self._lock:
+                    self._values.pop(key, None)  # a later ask tries again
+                raise
+        return future.result()
 
     def picture(self, label: str, key: tuple, frame: Callable[[], np.ndarray], keep: Any,
                 levels: tuple[float, float] | None = None, note: str = "") -> Thumbnail:
-        cache_key = (key, levels)
-        hit = self._pictures.get(cache_key)
-        if hit is None:
-            hit = (keep, thumbnail(label, frame(), self.settings, levels))
-            self._pictures[cache_key] = hit
-        return dataclasses.replace(hit[1], label=label, note=note)
+        made = self.get(("picture", key, levels),
+                        lambda: (keep, thumbnail(label, frame(), self.settings, levels)))[1]
+        return dataclasses.replace(made, label=label, note=note)
 
     def dq_counts(self, dq: np.ndarray) -> dict[str, int]:
-        hit = self._counts.get(id(dq))
-        if hit is None:
-            hit = self._counts[id(dq)] = (dq, mx.dq_counts(dq))
-        return hit[1]
-
-    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        if key not in self._values:
-            self._values[key] = compute()
-        return self._values[key]
+        return self.get(("dq-counts", id(dq)), lambda: (dq, mx.dq_counts(dq)))[1]
 
 
 def _plane_note(model: ImageModel) -> str:
