@@ -15,7 +15,7 @@ import math
 from html import escape
 
 from .checks import CHECKS
-from .html_parts import CSS, histogram_svg, light, value_text
+from .html_parts import CSS, histogram_svg, light, tick_text, value_text
 from .images import colour_bar_png
 from .model import ProductReport, Report, StepReport
 
@@ -137,7 +137,7 @@ def _review(product: ProductReport) -> str:
 
 def _figure(thumb, bars: dict[str, str]) -> str:
     ny, nx = thumb.shape
-    ticks = "".join(f"<span>{_e(value_text(v))}</span>" for _, v in thumb.ticks())
+    ticks = "".join(f"<span>{_e(tick_text(v))}</span>" for _, v in thumb.ticks())
     block = f", {thumb.block}×{thumb.block} block mean" if thumb.block > 1 else ""
     note = f", {thumb.note}" if thumb.note else ""
     low, high = thumb.levels

@@ -101,6 +101,11 @@ def value_text(value, unit: str = "") -> str:
     return str(value)
 
 
+def tick_text(value: float) -> str:
+    """A colour-bar or axis label: 4 significant digits."""
+    return f"{float(value):.4g}" if math.isfinite(float(value)) else "n/a"
+
+
 def _step_path(counts: np.ndarray, edges: np.ndarray, sx, sy) -> str:
     points = [f"M{sx(edges[0]):.1f},{sy(0):.1f}"]
     for count, left, right in zip(counts, edges[:-1], edges[1:], strict=True):
@@ -146,7 +151,7 @@ def histogram_svg(thumbs: list[Thumbnail], width: int = 330, height: int = 150,
                  f'stroke="#444"/>')
     for x, anchor in ((x0, "start"), (x1, "end")):
         parts.append(f'<text x="{sx(x):.1f}" y="{axis_y + 12}" font-size="10" '
-                     f'text-anchor="{anchor}">{value_text(x)}</text>')
+                     f'text-anchor="{anchor}">{tick_text(x)}</text>')
     parts.append(f'<text x="{width / 2:.0f}" y="{axis_y + 22}" font-size="9" fill="#666" '
                  f'text-anchor="middle">value (log count; dashed: display limits)</text></svg>')
     return "".join(parts)

@@ -23,7 +23,7 @@ from reportlab.platypus import (
 
 from ..engine.cancel import CancelToken, check_cancel
 from .checks import CHECKS
-from .html_parts import value_text
+from .html_parts import tick_text, value_text
 from .images import colour_bar_rgb
 from .model import ProductReport, Report, StepReport
 from .pdf_parts import SANS, Picture, clean, histogram_drawing, light, para, styles, table
@@ -112,8 +112,8 @@ def _files(title: str, files, with_how: bool = False) -> list:
         return story + [para("none", s["small"])]
     rows = []
     for info in files:
-        keywords = "<br/>".join(f"<b>{para(k, s['cell']).text}</b> {para(v, s['cell']).text}"
-                                for k, v in info.keywords.items()) or "-"
+        keywords = " · ".join(f"<b>{para(k, s['cell']).text}</b> {para(v, s['cell']).text}"
+                              for k, v in info.keywords.items()) or "-"
         first = [info.step, info.role, info.path, info.how] if with_how else [info.role, info.path]
         rows.append([*first, para(info.sha256 or "unreadable", s["mono"]),
                      para(keywords, s["cell"], markup=True)])
@@ -122,7 +122,7 @@ def _files(title: str, files, with_how: bool = False) -> list:
         widths = [18 * mm, 13 * mm, 44 * mm, 26 * mm, 33 * mm, WIDTH - 134 * mm]
     else:
         headers = ["Role", "File", "sha256", "Header"]
-        widths = [16 * mm, 62 * mm, 33 * mm, WIDTH - 111 * mm]
+        widths = [19 * mm, 59 * mm, 33 * mm, WIDTH - 111 * mm]
     return story + [table(headers, rows, widths)]
 
 
@@ -130,7 +130,7 @@ def _thumbnail(thumb, width: float, bars: dict) -> Table:
     s = styles()
     ny, nx = thumb.size
     height = width * ny / nx
-    ticks = Table([[para(value_text(v), s["small"]) for _, v in thumb.ticks()]],
+    ticks = Table([[para(tick_text(v), s["small"]) for _, v in thumb.ticks()]],
                   colWidths=[width / 3] * 3,
                   style=[("ALIGN", (1, 0), (1, 0), "CENTER"), ("ALIGN", (2, 0), (2, 0), "RIGHT"),
                          ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -164,11 +164,14 @@ def _step(product: ProductReport, step: StepReport, bars: dict) -> list:
     if step.note:
         block.append(para(step.note, s["small"]))
     if step.thumbnails:
-        count = max(3, len(step.thumbnails))
-        width = (WIDTH - 4 * (count - 1)) / count - 2
+        count = max(4, len(step.thumbnails))
+        gap = 6
+        width = (WIDTH - gap * count) / count
         block.append(Table([[_thumbnail(t, width, bars) for t in step.thumbnails]],
-                           hAlign="LEFT", style=[("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                                 ("LEFTPADDING", (0, 0), (-1, -1), 1)]))
+                           colWidths=[width + gap] * len(step.thumbnails), hAlign="LEFT",
+                           style=[("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                  ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                  ("RIGHTPADDING", (0, 0), (-1, -1), gap)]))
     row, widths = [], []
     histograms = [t for t in step.thumbnails[:2] if t.histogram is not None]
     if histograms:
@@ -183,8 +186,8 @@ def _step(product: ProductReport, step: StepReport, bars: dict) -> list:
         dq = [[r.flag if r.bit is None else f"{r.flag} ({r.bit})", value_text(r.before),
                value_text(r.after), value_text(r.new)] for r in step.dq_rows]
         row.append(table(["DQ flag", "before", "after", "new"], dq,
-                         [24 * mm, 11 * mm, 11 * mm, 10 * mm], wrap=False))
-        widths.append(58 * mm)
+                         [29 * mm, 10 * mm, 10 * mm, 9 * mm], wrap=False))
+        widths.append(60 * mm)
     if step.metrics:
         rest = WIDTH - sum(widths) - 2
         metrics = [[m.label, f"{value_text(m.value, m.unit)} "

@@ -21,7 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
-from .html_parts import HISTOGRAM_COLOURS, LIGHT_COLOURS, value_text
+from .html_parts import HISTOGRAM_COLOURS, LIGHT_COLOURS, tick_text
 from .images import Thumbnail
 
 SANS, BOLD, MONO = "IrisSans", "IrisSans-Bold", "IrisMono"
@@ -174,8 +174,8 @@ def histogram_drawing(thumbs: list[Thumbnail], width: float, height: float = 78)
                            fontName=SANS, fontSize=6.5, fillColor=colour))
     drawing.add(Line(left, bottom, width - right, bottom, strokeColor=colors.black,
                      strokeWidth=0.5))
-    drawing.add(String(left, bottom - 8, clean(value_text(x0)), fontName=SANS, fontSize=6))
-    drawing.add(String(width - right, bottom - 8, clean(value_text(x1)), fontName=SANS,
+    drawing.add(String(left, bottom - 8, clean(tick_text(x0)), fontName=SANS, fontSize=6))
+    drawing.add(String(width - right, bottom - 8, clean(tick_text(x1)), fontName=SANS,
                        fontSize=6, textAnchor="end"))
     return drawing
 
