@@ -324,3 +324,19 @@ def test_the_bottom_dock_can_be_made_taller(qtbot, window):
     window.resizeDocks([window.log_dock], [first + 200], QtCore.Orientation.Vertical)
     qtbot.wait(50)
     assert window.log_dock.height() >= first + 150  # the user can drag it taller
+
+
+def test_a_product_is_signed_off_with_who_and_when(qtbot, window, demo_dataset):
+    window.open_paths([str(demo_dataset.asn)])
+    window.workbench.reviewer = "A. Reviewer"
+    first, second = window.workbench.all_products[:2]
+    window.inputs_panel.signoff.setCurrentText("needs work")
+    signoff = window.workbench.signoffs[window.workbench.key(first)]
+    assert (signoff.verdict, signoff.by) == ("needs work", "A. Reviewer")
+    assert "A. Reviewer" in window.inputs_panel.signoff_by.text()
+    window.select_product(second)
+    assert window.inputs_panel.signoff.currentText() == "—"
+    window.select_product(first)
+    assert window.inputs_panel.signoff.currentText() == "needs work"
+    window.inputs_panel.signoff.setCurrentText("—")
+    assert window.workbench.key(first) not in window.workbench.signoffs

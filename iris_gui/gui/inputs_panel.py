@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.association import Association, Member, Product, product_name_for
+from ..state.workbench import VERDICTS
 
 ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOUR = QColor("#c0392b")
@@ -73,6 +74,7 @@ class InputsPanel(QWidget):
     removeRequested = Signal(object)
     filesDropped = Signal(list)
     noteEdited = Signal(str)
+    signoffEdited = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,21 +106,42 @@ class InputsPanel(QWidget):
         self.note.textChanged.connect(self._note_edited)
         self._showing_note = False
         layout.addWidget(self.note)
+        signoff_row = QHBoxLayout()
+        signoff_row.addWidget(QLabel("Sign-off", self))
+        self.signoff = QComboBox(self)
+        self.signoff.setObjectName("productSignoff")
+        self.signoff.addItems(["—", *VERDICTS])
+        self.signoff.setToolTip("The reviewer's verdict on the selected product (in the session "
+                                "and the review report)")
+        self.signoff.currentIndexChanged.connect(self._signoff_edited)
+        signoff_row.addWidget(self.signoff, 1)
+        self.signoff_by = QLabel("", self)
+        self.signoff_by.setStyleSheet("color: #777")
+        signoff_row.addWidget(self.signoff_by)
+        layout.addLayout(signoff_row)
 
-    def show_note(self, product: Product | None, text: str) -> None:
-        """Show the note of the selected product (None: nothing selected, not editable)."""
+    def show_note(self, product: Product | None, text: str, signoff=None) -> None:
+        """Show the note and sign-off of the selected product (None: nothing selected)."""
         self._showing_note = True
         try:
             if self.note.toPlainText() != text:
                 self.note.setPlainText(text)
+            self.signoff.setCurrentIndex(VERDICTS.index(signoff.verdict) + 1 if signoff else 0)
         finally:
             self._showing_note = False
-        self.note.setEnabled(product is not None)
+        self.signoff_by.setText(f"{signoff.by or 'reviewer not named'}, {signoff.when[:10]}"
+                                if signoff else "")
+        for widget in (self.note, self.signoff):
+            widget.setEnabled(product is not None)
         self.note_label.setText(f"Review note — {product.name}" if product else "Review note")
 
     def _note_edited(self) -> None:
         if not self._showing_note:
             self.noteEdited.emit(self.note.toPlainText())
+
+    def _signoff_edited(self, index: int) -> None:
+        if not self._showing_note:
+            self.signoffEdited.emit(VERDICTS[index - 1] if index > 0 else "")
 
     def show_associations(self, associations: list[Association], current: Product | None,
                           status_of=None) -> None:

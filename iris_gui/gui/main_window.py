@@ -26,7 +26,7 @@ from .. import __version__
 from ..engine.association import Product
 from ..engine.models import ImageModel
 from ..engine.pipeline import ProductResult
-from ..engine.steps import STEP_BY_NAME, STEPS, StepResult, StepSpec
+from ..engine.steps import STEPS, StepResult, StepSpec
 from ..state import autosave
 from ..state.statuses import caption, product_status, result_status, step_statuses
 from ..state.workbench import Workbench
@@ -36,9 +36,10 @@ from .image_view import StepImageView
 from .resources import resource_path
 from .steps_panel import step_index
 from .window_actions import build_actions, update_undo_actions
-from .window_docks import build_docks, default_dock_sizes
+from .window_docks import ConsoleCommands, build_docks, default_dock_sizes
 from .window_export import ExportCommands
 from .window_files import FileCommands
+from .window_review import ReviewCommands
 from .worker import WorkerThread
 
 log = logging.getLogger("iris_gui.gui")
@@ -58,7 +59,7 @@ def default_window_size(screen) -> tuple[int, int]:
     return min(width, area.width()), min(height, area.height())
 
 
-class MainWindow(FileCommands, ExportCommands, QMainWindow):
+class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, QMainWindow):
     #: emitted on the GUI thread once a run's results are shown (1 if it was cancelled)
     runCompleted = Signal(int)
     #: emitted on the GUI thread once an export is done: written paths, error messages
@@ -145,6 +146,7 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
         self.inputs_panel.removeRequested.connect(self.remove_input)
         self.inputs_panel.filesDropped.connect(self.open_paths)
         self.inputs_panel.noteEdited.connect(self._note_edited)
+        self.inputs_panel.signoffEdited.connect(self._signoff_edited)
         wb.notes_changed.connect(lambda _key: self._show_note())
         self.console_dock.visibilityChanged.connect(self._console_visibility)
         w = self.worker
@@ -273,15 +275,6 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
         self.inputs_panel.show_associations(self.workbench.associations,
                                             self.workbench.current_product, self._product_status)
         self._selection_changed()
-
-    def _note_edited(self, text: str) -> None:
-        if self.workbench.current_product is not None:
-            self.workbench.set_note(self.workbench.current_product, text)
-
-    def _show_note(self) -> None:
-        product = self.workbench.current_product
-        text = self.workbench.notes.get(self.workbench.key(product), "") if product else ""
-        self.inputs_panel.show_note(product, text)
 
     def _product_status(self, product: Product) -> tuple[str, str]:
         return product_status(self.workbench, product)
@@ -464,29 +457,6 @@ class MainWindow(FileCommands, ExportCommands, QMainWindow):
             result = None  # nothing of it to show: empty panes, the caption says why
         self.image_view.show_step(result, wb.current_step, others,
                                   caption=caption(wb, product, wb.current_step))
-
-    # ---- console --------------------------------------------------------------------------------
-    def _console_visibility(self, visible: bool) -> None:
-        if visible:
-            self.ensure_console()
-
-    def console_namespace(self) -> dict[str, Any]:
-        import numpy as np
-        from astropy.io import fits
-
-        return {"workbench": self.workbench, "pipeline": self.workbench.pipeline,
-                "window": self, "config": self.workbench.config, "np": np, "fits": fits,
-                "STEPS": STEP_BY_NAME}
-
-    def ensure_console(self):
-        if self.console is None:
-            from .console_dock import ConsolePanel
-
-            self.console = ConsolePanel(self.console_namespace(), self.console_dock)
-            self.console_dock.setWidget(self.console)
-        else:
-            self.console.push(self.console_namespace())
-        return self.console
 
     # ---- closing --------------------------------------------------------------------------------
     def shutdown(self) -> None:

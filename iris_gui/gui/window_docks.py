@@ -7,12 +7,42 @@ resizable (its splitter handle is above it) and every dock can be closed, floate
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QWidget
 
+from ..engine.steps import STEP_BY_NAME
 from .inputs_panel import InputsPanel
 from .log_dock import LogPanel
 from .steps_panel import StepsPanel
+
+
+class ConsoleCommands:
+    """The Console dock's content, made the first time the dock is shown (qtconsole and its
+    kernel load then, not at start), as a mix-in of the main window."""
+
+    def _console_visibility(self, visible: bool) -> None:
+        if visible:
+            self.ensure_console()
+
+    def console_namespace(self) -> dict[str, Any]:
+        import numpy as np
+        from astropy.io import fits
+
+        return {"workbench": self.workbench, "pipeline": self.workbench.pipeline,
+                "window": self, "config": self.workbench.config, "np": np, "fits": fits,
+                "STEPS": STEP_BY_NAME}
+
+    def ensure_console(self):
+        if self.console is None:
+            from .console_dock import ConsolePanel
+
+            self.console = ConsolePanel(self.console_namespace(), self.console_dock)
+            self.console_dock.setWidget(self.console)
+        else:
+            self.console.push(self.console_namespace())
+        return self.console
 
 
 def scrolling_dock(window: QMainWindow, title: str, widget: QWidget, area,
