@@ -347,3 +347,28 @@ def test_the_report_is_a_planned_output_never_over_an_input(demo_results, tmp_pa
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OutputPlanError, match="is a file"):
         plan_report(OutputPlan(), tmp_path / "afile")
+
+
+def test_the_window_gets_its_products_notes_and_signoffs_from_the_workbench(demo_dataset,
+                                                                             tmp_path):
+    from iris_gui.report.build import review_inputs_from_workbench
+    from iris_gui.state.workbench import Workbench
+
+    workbench = Workbench()
+    workbench.reviewer = "R. Viewer"
+    workbench.view.colormap = "viridis"
+    association = workbench.open_path(demo_dataset.asn)
+    first, second = association.products[:2]
+    workbench.store_result(workbench.pipeline.run_product(first))
+    workbench.set_note(first, "looks fine")
+    workbench.sign_off(first, "needs work")
+    inputs = review_inputs_from_workbench(workbench)  # only products with a result
+    assert [r.product.name for r in inputs["results"]] == [first.name]
+    assert inputs["display"].colormap == "viridis" and inputs["reviewer"] == "R. Viewer"
+    files = make_report(output_dir=tmp_path, **inputs)
+    text = files.html.read_text(encoding="utf-8")
+    assert "looks fine" in text and 'data-verdict="needs work"' in text and "R. Viewer" in text
+    assert files.report.products[0].signoff["by"] == "R. Viewer"
+    assert files.report.display.colormap == "viridis"
+    with pytest.raises(Exception, match="no product has a result"):
+        review_inputs_from_workbench(workbench, [second])

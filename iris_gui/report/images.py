@@ -107,7 +107,7 @@ def _png(index: np.ndarray, table: np.ndarray) -> bytes:
     image = Image.fromarray(np.ascontiguousarray(index, dtype=np.uint8))  # "L"; the palette makes it "P"
     image.putpalette(table.reshape(-1).tolist())
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
+    image.save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
 
 
