@@ -372,3 +372,11 @@ def test_the_window_gets_its_products_notes_and_signoffs_from_the_workbench(demo
     assert files.report.display.colormap == "viridis"
     with pytest.raises(Exception, match="no product has a result"):
         review_inputs_from_workbench(workbench, [second])
+
+
+def test_two_products_of_one_name_get_their_own_sections(demo_results):
+    report = build_report([demo_results[1], demo_results[1]])
+    assert [p.anchor for p in report.products] == ["product-iris_demo_sub",
+                                                   "product-iris_demo_sub-2"]
+    text = render_html(report)
+    assert text.count('id="product-iris_demo_sub"') == text.count('id="product-iris_demo_sub-2"') == 1

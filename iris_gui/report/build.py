@@ -143,6 +143,11 @@ class ReportCollector:
                           f"collecting {result.product.name}")
                 product = future.result()
                 product.outputs = [str(p) for p in result.outputs]  # written after it was added
+                anchors = {p.anchor for p in products}
+                base, number = product.anchor, 1
+                while product.anchor in anchors:  # two products of one name (two associations)
+                    number += 1
+                    product.anchor = f"{base}-{number}"
                 products.append(product)
         finally:
             self.close()

@@ -105,12 +105,16 @@ class ProductReport:
     origin: str = ""
     outputs: list[str] = field(default_factory=list)
 
+    #: the section's id in the HTML and its bookmark in the PDF (unique in a report)
+    anchor: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.anchor:
+            self.anchor = "product-" + "".join(c if c.isalnum() or c in "-_" else "-"
+                                               for c in self.name)
+
     def step(self, name: str) -> StepReport | None:
         return next((s for s in self.steps if s.name == name), None)
-
-    @property
-    def anchor(self) -> str:
-        return "product-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in self.name)
 
 
 @dataclass(frozen=True)
