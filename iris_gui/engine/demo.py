@@ -56,7 +56,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
 from .demo_headers import (  # noqa: F401 (re-exported: the demo's identity and pointing)
     CRVAL,
@@ -105,6 +104,7 @@ from .demo_scene import (  # noqa: F401 (re-exported: the physics of the dataset
 )
 from .errors import InputError
 from .files import atomic_write_text, check_output_dir
+from .lazy import fits
 from .models import ImageModel, PhotomRow, SubarrayWindow, write_image
 
 DEMO_ASN = "iris_demo_asn.json"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from astropy.io import fits
-
 from .demo_scene import EXPTIME, FILTER
+from .lazy import fits
 
 TELESCOPE = "TMT"
 INSTRUMENT = "IRIS"

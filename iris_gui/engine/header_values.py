@@ -24,9 +24,9 @@ import math
 from typing import Any
 
 import numpy as np
-from astropy.io import fits
 
 from .errors import InputError
+from .lazy import fits
 
 #: the largest detector coordinate (1-based) a window may reach
 DETECTOR_LIMIT = 65536

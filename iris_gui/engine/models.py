@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.io import fits
 
 from . import header_values
 from .dq import DQ_DTYPE
 from .errors import InputError
 from .files import atomic_write
+from .lazy import fits
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ class SubarrayWindow:
         )
 
 
+def _new_header() -> fits.Header:
+    return fits.Header()  # astropy.io.fits is imported with the first model, not at start
+
+
 @dataclass(eq=False)
 class ImageModel:
     """One exposure or reference image: arrays plus the primary header that describes them."""
@@ -74,14 +78,14 @@ class ImageModel:
     data: np.ndarray
     err: np.ndarray
     dq: np.ndarray
-    header: fits.Header = field(default_factory=fits.Header)
+    header: fits.Header = field(default_factory=_new_header)
     subarr_map: np.ndarray | None = None
     area: np.ndarray | None = None
     filename: str | None = None
     #: metadata tree from an upstream ASDF extension, if the file had one
     asdf_tree: dict | None = None
     #: extension headers of SCI kept for keywords that live there (WCS, units)
-    sci_header: fits.Header = field(default_factory=fits.Header)
+    sci_header: fits.Header = field(default_factory=_new_header)
     #: astropy WCS built by assign_wcs (None before)
     wcs: Any = None
     #: further image extensions written after SCI/ERR/DQ (e.g. WHT, CON of a resampled product)

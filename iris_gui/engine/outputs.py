@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from astropy.io import fits
 
 from .. import __version__
 from .association import Product
@@ -27,6 +26,7 @@ from .config import PipelineConfig
 from .errors import InputError
 from .files import OutputWriteError, check_output_dir, write_all_or_nothing
 from .fits_text import ascii_text, file_name_value
+from .lazy import fits
 from .models import ImageModel, model_to_hdul
 from .output_plan import OutputPlan
 from .provenance import PROVENANCE_EXTENSION

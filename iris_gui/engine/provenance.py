@@ -18,11 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from astropy.io import fits
-
 from .association import Product
 from .config import PipelineConfig
 from .errors import InputError
+from .lazy import fits
 from .parameters import describe
 
 PROVENANCE_EXTENSION = "PROVENANCE"

@@ -22,9 +22,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from astropy.io import fits
-
 from .errors import InputError
+from .lazy import fits
 from .models import ImageModel, SubarrayWindow, read_image, reference_kind
 
 log = logging.getLogger(__name__)

@@ -28,15 +28,18 @@ import os
 import re
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
 from . import header_values
 from .blocks import rows_per_block, run_row_blocks
 from .cancel import CancelToken, check_cancel
 from .errors import InputError
+from .lazy import fits
+
+if TYPE_CHECKING:
+    from astropy.wcs import WCS
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,8 @@ def build_wcs(header: fits.Header, image_shape: tuple[int, int],
             ctype = str(work[f"CTYPE{axis}"]).strip()
             if not ctype.upper().endswith("-SIP"):
                 work[f"CTYPE{axis}"] = ctype + "-SIP"
+    from astropy.wcs import WCS, FITSFixedWarning  # ~0.15 s (astropy.coordinates): not at start
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
@@ -274,6 +279,8 @@ def tan_wcs(crval: tuple[float, float], crpix: tuple[float, float], scale_deg: f
             radesys: str = "ICRS") -> WCS:
     """An undistorted TAN WCS, east to the left of north, the +y axis at ``rotation_deg`` east
     of north (0 = north up). ``crpix`` is 1-based (FITS)."""
+    from astropy.wcs import WCS
+
     theta = math.radians(rotation_deg)
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]

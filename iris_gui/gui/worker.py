@@ -19,7 +19,7 @@ import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from ..engine.cancel import CancelToken
 from ..engine.config import PipelineConfig
@@ -27,6 +27,11 @@ from ..engine.pipeline import Image2Pipeline, PipelineCallbacks, ProductResult
 from .failures import failure_message
 
 log = logging.getLogger("iris_gui.gui")
+
+#: the engine's heaviest imports (astropy.io.fits with astropy.units ~0.25 s, astropy.wcs with
+#: astropy.coordinates ~0.15 s) are left out of the window's start and made this long after it,
+#: on the worker's thread, before a first file or run needs them
+WARM_UP_DELAY_MS = 1500
 
 #: the most memory kept for prepared backgrounds between runs (5 backgrounds at 4096²: ~0.9 GB)
 MAX_BACKGROUND_BUDGET = 2 << 30
@@ -141,6 +146,16 @@ class PipelineWorker(QObject):
             return
         self.previewReady.emit(product, model)
 
+    @Slot()
+    def warm_up(self) -> None:
+        """Import what a first run needs and the window's start did not (see WARM_UP_DELAY_MS)."""
+        try:
+            import astropy.io.fits  # noqa: F401
+            import astropy.wcs  # noqa: F401
+            import drizzle.resample  # noqa: F401
+        except Exception:  # pragma: no cover - the run itself will report it
+            log.debug("warm-up import failed", exc_info=True)
+
     @Slot(str, int)
     def _demo(self, folder: str, size: int) -> None:
         from ..engine.demo import DEMO_ASN, write_demo_dataset
@@ -164,6 +179,7 @@ class WorkerThread:
         self.worker = PipelineWorker()
         self.worker.moveToThread(self.thread)
         self.thread.start()
+        QTimer.singleShot(WARM_UP_DELAY_MS, self.worker, self.worker.warm_up)
 
     def stop(self, timeout_ms: int = 30000) -> bool:
         self.worker.cancel()

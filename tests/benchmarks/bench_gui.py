@@ -2,6 +2,7 @@
 Run to the last step's image on screen, and cancel latency, on the demo dataset.
 
     QT_QPA_PLATFORM=xcb xvfb-run -a python tests/benchmarks/bench_gui.py [--size 2048] [--repeat 3]
+        [--modes start open run cancel]
 
 (``QT_QPA_PLATFORM=offscreen`` works too, with cheaper painting.) Each cold start is a fresh
 process: the clock starts just before the process is launched and stops at the window's first
@@ -33,8 +34,7 @@ def child(mode: str, asn: str, launched: float) -> dict:
     app = QApplication(sys.argv[:1])
     settings_file = os.path.join(tempfile.mkdtemp(), "settings.ini")
     window = MainWindow(settings=QSettings(settings_file, QSettings.Format.IniFormat))
-    window.session.output_dir = tempfile.mkdtemp()
-    window.session.apply_locations()
+    window.workbench.set_output_dir(tempfile.mkdtemp())
     result: dict = {}
 
     class FirstPaint(QObject):
@@ -83,7 +83,7 @@ def child(mode: str, asn: str, launched: float) -> dict:
         if mode == "run":
             result["run_to_last_image"] = now - result["started"]
             result["steps"] = {name: round(step.elapsed, 3) for name, step in
-                               window.session.current_result.steps.items()}
+                               window.workbench.current_result.steps.items()}
         elif "cancel_at" in result:
             result["cancel_latency"] = now - result["cancel_at"]
         app.quit()
@@ -113,6 +113,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", default=["start", "open", "run", "cancel"],
+                        choices=["start", "open", "run", "cancel"])
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -126,7 +128,7 @@ def main() -> None:
     dataset = write_demo_dataset(folder, size=args.size)
     print(f"platform {os.environ.get('QT_QPA_PLATFORM', '(default)')}, demo {args.size}², "
           f"{args.repeat} run(s) each")
-    for mode in ("start", "open", "run", "cancel"):
+    for mode in args.modes:
         for _ in range(args.repeat):
             launched = time.time()
             completed = subprocess.run(

@@ -48,7 +48,6 @@ import time
 import warnings
 
 import numpy as np
-from drizzle.resample import Drizzle
 
 from ..blocks import run_image_blocks
 from ..dq import DO_NOT_USE, DQ_DTYPE, DQ_FLAGS, encode
@@ -254,6 +253,8 @@ def resample_model(
     into bands would cost more time than the memory it saves. The pixel map is computed once
     and the weight buffers are reused for every integration.
     """
+    from drizzle.resample import Drizzle  # imported by the first resample, not at start
+
     notes: list[str] = []
     report = progress or (lambda fraction: None)
     in_wcs = model.wcs
