@@ -66,6 +66,8 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
     exportCompleted = Signal(list, list)
     #: a session file was written (path, error message or "")
     sessionSaved = Signal(str, str)
+    #: a review report was made (ReportFiles or None, error message or "")
+    reviewReportDone = Signal(object, str)
 
     def __init__(self, settings: QSettings | None = None,
                  workbench: Workbench | None = None) -> None:
@@ -464,6 +466,7 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         twice."""
         self.autosave_timer.stop()
         self.live_timer.stop()
+        self.stop_report()
         self.image_view.shutdown()
         self.file_tasks.shutdown()
         if self.engine is not None:

@@ -44,6 +44,9 @@ def build_actions(window) -> None:
                              "Write _cal (and _bsub, _i2d) of the selected product")
     window.export_all_action = a("Export &all", window.export_all,
                                  tip="Write the outputs of every product run")
+    window.review_action = a("Review &report…", window.review_report_dialog, "Ctrl+Shift+R",
+                             "Write review.html and review.pdf: every step's images, metrics and "
+                             "checks, with the notes and sign-offs")
     window.copy_cli_action = a("&Copy command line", window.copy_command_line,
                                tip="Save the parameters and copy the equivalent iris-image2 "
                                    "command (says where the parameter file went)")
@@ -68,6 +71,7 @@ def build_actions(window) -> None:
         (window.open_session_action, window.save_session_action),
         (window.load_params_action, window.save_params_action),
         (window.export_action, window.export_all_action, window.copy_cli_action),
+        (window.review_action,),
         (window.quit_action,)])
     add_groups(window.menuBar().addMenu("&Edit"), [(window.undo_action, window.redo_action)])
     add_groups(window.menuBar().addMenu("&Run"), [
