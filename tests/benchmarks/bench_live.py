@@ -18,10 +18,11 @@ at that sigma), so a stale result can never be counted.
   while the previous run is in bkg_subtract's combine. ``in resample``: halfway through the
   previous run's resample (drizzle holds the GIL throughout, so the edit is handled only when
   it ends; the time counts from the edit).
-  ``--delay-ms`` adds the window's live delay (LIVE_DELAY_MS) before the request.
+  ``--delay-ms`` adds a live delay like the window's before the request.
 * ``gui``: the real ``MainWindow`` (offscreen or xcb), Live on, the bkg_subtract step selected:
   the edit is the steps panel's ``parameterChanged`` signal, the time is taken when the After
-  pane has been given the new result's pixels and repainted.
+  pane has been given the new result's pixels and repainted. The window's own LIVE_DELAY_MS
+  applies; ``--delay-ms`` replaces it (to try another value).
 
 Baseline, measured in the same process: a cold full run of the product (first run of a new
 pipeline; the files are in the page cache). Ratios are latency / baseline.
@@ -285,11 +286,16 @@ def child_worker(asn: str, repeat: int, delay_ms: int, sigmas, expected) -> dict
 
 # ---- gui mode ---------------------------------------------------------------------------------
 
-def child_gui(asn: str, repeat: int, sigmas, expected) -> dict:
+def child_gui(asn: str, repeat: int, delay_ms: int, sigmas, expected) -> dict:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from iris_gui.gui import main_window
     from iris_gui.gui.main_window import MainWindow
+
+    if delay_ms:
+        main_window.LIVE_DELAY_MS = delay_ms
+    live_delay = main_window.LIVE_DELAY_MS
 
     app = QApplication(sys.argv[:1])
     settings_file = os.path.join(tempfile.mkdtemp(), "settings.ini")
@@ -349,7 +355,9 @@ def child_gui(asn: str, repeat: int, sigmas, expected) -> dict:
         bkg.append(arrived - edited)
         last.append(finished[-1] - edited)
     window.shutdown()
-    return {"cold": cold, "scenarios": {"idle, edit -> on screen": {"bkg": bkg, "last": last}}}
+    return {"cold": cold,
+            "scenarios": {f"idle, delay {live_delay} ms, edit -> on screen":
+                          {"bkg": bkg, "last": last}}}
 
 
 # ---- driver -----------------------------------------------------------------------------------
@@ -365,7 +373,7 @@ def child(mode: str, asn: str, repeat: int, delay_ms: int, sigmas) -> dict:
     if mode == "worker":
         out = child_worker(asn, repeat, delay_ms, sigmas, expected)
     else:
-        out = child_gui(asn, repeat, sigmas, expected)
+        out = child_gui(asn, repeat, delay_ms, sigmas, expected)
     out["correct"] = True  # each time counted is that of a result with the expected pixels
     return out
 
@@ -381,7 +389,8 @@ def main() -> None:
                         help="values the edits cycle through (spin-box steps from 3.0 by default; "
                              "below ~2.3 with 5 backgrounds a large share of pixels is clipped)")
     parser.add_argument("--delay-ms", type=int, default=0,
-                        help="worker mode: the window's live delay before the request")
+                        help="worker mode: a live delay before the request; gui mode: replaces "
+                             "the window's LIVE_DELAY_MS")
     parser.add_argument("--data", help="folder of an existing demo dataset of --size")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -416,7 +425,7 @@ def main() -> None:
             for what, label in (("bkg", "-> bkg_subtract result"), ("last", "-> last step done")):
                 values = times[what]
                 best, median = min(values), statistics.median(values)
-                print(f"  {name:24s} {label:24s} best {best:.3f} s  median {median:.3f} s  "
+                print(f"  {name:32s} {label:24s} best {best:.3f} s  median {median:.3f} s  "
                       f"ratio {median / cold:.2f}")
 
 
