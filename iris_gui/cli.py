@@ -96,7 +96,8 @@ def _report_options(args: argparse.Namespace):
     sure the report's libraries are there."""
     import importlib.util
 
-    missing = [name for name in ("reportlab", "PIL") if importlib.util.find_spec(name) is None]
+    missing = [package for module, package in (("reportlab", "reportlab"), ("PIL", "Pillow"))
+               if importlib.util.find_spec(module) is None]
     if missing:
         raise UsageError(f"the review report needs {' and '.join(missing)}, which this "
                          f"installation lacks (pip install reportlab Pillow)")

@@ -126,3 +126,16 @@ def test_print_checks_gives_a_checks_cfg_that_reads_back(tmp_path, capsys):
     path = tmp_path / "checks.cfg"
     path.write_text(capsys.readouterr().out)
     assert load_checks(path).values == Thresholds().values
+
+
+def test_without_pillow_the_report_is_refused_before_the_run(demo_dataset, tmp_path, capsys,
+                                                             monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "PIL" else real(name, *a))
+    assert run_cli(demo_dataset.asn, "--output-dir", tmp_path / "out", "--report",
+                   tmp_path / "r") == 2
+    assert "the review report needs Pillow" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
