@@ -1,9 +1,10 @@
 """Live re-runs: a parameter edit reuses what it does not change and nothing stale.
 
-The window's pipeline keeps the backgrounds it read (``keep_backgrounds``, set by the worker), so
-a change of bkg_subtract's sigma is served from prepared backgrounds. These tests pin that the
-result is exactly a fresh run's, that steps upstream of an edit are reused (not recomputed), and
-that the kept backgrounds follow their files.
+The window's pipeline has a background store (``keep_backgrounds``, set by the worker), which the
+worker fills when idle after a run (``prepare_backgrounds``), so a change of bkg_subtract's sigma
+is served from prepared backgrounds. These tests pin that the result is exactly a fresh run's,
+that steps upstream of an edit are reused (not recomputed), that the kept backgrounds follow
+their files, and that a run alone keeps nothing (a first run costs what it did).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from iris_gui.engine import background_store
 from iris_gui.engine.association import Member, Product, load_association
 from iris_gui.engine.cancel import CancelToken
 from iris_gui.engine.demo import write_demo_dataset
-from iris_gui.engine.errors import InputError
+from iris_gui.engine.errors import Cancelled, InputError
 from iris_gui.engine.pipeline import Image2Pipeline
 from iris_gui.engine.steps import STEPS
 
@@ -71,7 +72,9 @@ def test_sigma_change_gives_a_fresh_runs_result_without_reading_backgrounds_agai
     product = product_named(association, "iris_demo")
     pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
     first = pipeline.run_product(product)
-    assert first.ok and pipeline.background_store.reads == 1
+    assert first.ok and pipeline.background_store.reads == 0  # a run keeps nothing itself
+    assert pipeline.prepare_backgrounds(product)  # what the worker does when idle
+    assert pipeline.background_store.reads == 1
     for sigma in (2.0, 2.5, 1.5):
         config = pipeline.config.copy()
         config.set("steps.bkg_subtract.sigma", sigma)
@@ -89,6 +92,7 @@ def test_every_kind_of_product_matches_the_step(demo, name):
     _, association = demo
     product = product_named(association, name)
     pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
+    assert pipeline.prepare_backgrounds(product)
     for sigma, maxiters in ((3.0, None), (1.8, 1), (2.2, None)):
         config = pipeline.config.copy()
         config.set("steps.bkg_subtract.sigma", sigma)
@@ -119,7 +123,6 @@ def test_edit_of_a_later_step_reuses_every_step_before_it(demo):
     for step in ("flat_field", "photom", "resample"):
         assert not again.steps[step].from_cache
         assert pipeline.executions[step] == runs[step] + 1
-    assert pipeline.background_store.reads == 1
     expected = fresh(product, **{"steps.flat_field.inverse": True})
     for step in STEPS:
         assert_same_step(again, expected, step.name)
@@ -134,16 +137,24 @@ def test_a_changed_background_file_is_read_again(demo, tmp_path):
     config = pipeline.config.copy()
     for step in STEPS[1:]:
         config.set(f"steps.{step.name}.skip", True)
+    assert pipeline.prepare_backgrounds(product)
     pipeline.run_product(product, config=config)
     with fits.open(product.backgrounds[0], mode="update") as hdul:
         hdul["SCI"].data[:10, :10] += 1.0
         hdul[0].header["FILTER"] = "H"  # and a warning the step gives must come too
     stat = os.stat(product.backgrounds[0])
     os.utime(product.backgrounds[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    got = pipeline.run_product(product, config=config)
-    assert pipeline.background_store.reads == 2
+    got = pipeline.run_product(product, config=config)  # not from the store: the step reads
+    assert pipeline.background_store.reads == 1
     expected = Image2Pipeline(config, cache=False).run_product(product)
     assert_same_step(got, expected, "bkg_subtract")
+    assert any("FILTER H" in w for w in got.steps["bkg_subtract"].warnings)
+    assert pipeline.prepare_backgrounds(product)
+    assert pipeline.background_store.reads == 2
+    config.set("steps.bkg_subtract.sigma", 2.0)
+    got = pipeline.run_product(product, config=config)
+    assert_same_step(got, Image2Pipeline(config, cache=False).run_product(product),
+                     "bkg_subtract")
     assert any("FILTER H" in w for w in got.steps["bkg_subtract"].warnings)
 
 
@@ -153,6 +164,7 @@ def test_a_background_that_does_not_cover_the_science_fails_as_the_step_does(dem
     product = Product("mixed", [Member(str(full.science), "science"),
                                 Member(str(dataset.subarray_science), "background")])
     pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
+    assert not pipeline.prepare_backgrounds(product)  # refused quietly: the run says why
     got = pipeline.run_product(product)
     expected = Image2Pipeline(cache=False).run_product(product)
     assert got.error and got.error == expected.error and got.error_is_input
@@ -163,6 +175,7 @@ def test_over_budget_backgrounds_take_the_steps_own_path(demo):
     _, association = demo
     product = product_named(association, "iris_demo")
     pipeline = Image2Pipeline(keep_backgrounds=1024)  # far too small for 5 frames
+    assert not pipeline.prepare_backgrounds(product)
     result = pipeline.run_product(product)
     assert result.ok
     assert pipeline.background_store.reads == 0 and pipeline.background_store.nbytes == 0
@@ -175,6 +188,8 @@ def test_no_store_unless_asked_and_clear_cache_empties_it(demo):
     assert Image2Pipeline().background_store is None  # batch runs read as before
     pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
     pipeline.run_product(product)
+    assert pipeline.background_store.nbytes == 0
+    assert pipeline.prepare_backgrounds(product)
     assert pipeline.background_store.nbytes > 0
     pipeline.clear_cache()
     assert pipeline.background_store.nbytes == 0
@@ -185,6 +200,7 @@ def test_a_cancelled_live_run_leaves_the_next_one_exact(demo):
     product = product_named(association, "iris_demo")
     pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
     pipeline.run_product(product)
+    assert pipeline.prepare_backgrounds(product)
     token = CancelToken()
     seen = []
 
@@ -208,6 +224,7 @@ def test_a_bad_sigma_fails_the_step_as_the_step_does(demo):
     product = product_named(association, "iris_demo")
     pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
     pipeline.run_product(product)
+    assert pipeline.prepare_backgrounds(product)
     config = pipeline.config.copy()
     config.steps["bkg_subtract"]["sigma"] = float("nan")  # past the parameter checks
     got = pipeline.run_product(product, config=config)
@@ -217,3 +234,15 @@ def test_a_bad_sigma_fails_the_step_as_the_step_does(demo):
         from iris_gui.engine.background_prepared import combine_prepared
 
         combine_prepared(pipeline.background_store._entries.popitem()[1].prepared, -1.0)
+
+
+def test_preparing_backgrounds_gives_way_to_a_cancel(demo):
+    _, association = demo
+    product = product_named(association, "iris_demo")
+    pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        pipeline.prepare_backgrounds(product, token)
+    assert pipeline.background_store.nbytes == 0
+    assert not Image2Pipeline().prepare_backgrounds(product)  # no store, nothing to do

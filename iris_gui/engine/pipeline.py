@@ -10,9 +10,10 @@ reference folder, and the parameters of the step and of every step before it. Re
 change to flat_field's parameters reuses bkg_subtract .. dark_current and recomputes from
 flat_field on. Only the newest result per product and step is kept, so memory stays bounded.
 
-With ``keep_backgrounds`` (a byte budget; the window's worker sets one) the backgrounds are also
-kept between runs, read and prepared once (``background_store``), so a re-run after a change of
-bkg_subtract's sigma neither reads them again nor redoes the sigma-free part of the combine.
+With ``keep_backgrounds`` (a byte budget; the window's worker sets one) ``prepare_backgrounds``
+keeps a product's backgrounds read and prepared (``background_store``; the worker calls it when
+idle after a run), and a run after a change of bkg_subtract's sigma takes them from there instead
+of reading them again and redoing the sigma-free part of the combine.
 """
 
 from __future__ import annotations
@@ -311,9 +312,35 @@ class Image2Pipeline:
         if store is not None and step.name == "bkg_subtract" and product.backgrounds:
             from . import background_store
 
-            if background_store.supports_step() and store.fits(model, product.backgrounds):
+            if background_store.supports_step() and store.has(product.backgrounds, model):
                 return lambda m, p, c: background_store.run_bkg_subtract(m, p, c, store)
         return step.run
+
+    def prepare_backgrounds(self, product: Product, cancel: CancelToken | None = None) -> bool:
+        """Read and prepare ``product``'s backgrounds into the background store (if there is one
+        and they fit its budget), so the next run's bkg_subtract takes them from there. True
+        when they are kept; False otherwise, also when they cannot be read (the run that needs
+        them reports that). Raises Cancelled if ``cancel`` is set meanwhile."""
+        store = self.background_store
+        if store is None or not product.backgrounds or product.problems:
+            return False
+        from . import background_store
+
+        if not background_store.supports_step():
+            return False
+        try:
+            model = self._read_input(product)
+            if not store.fits(model, product.backgrounds):
+                return False
+            context = StepContext(product=product, ref_dir=self.ref_dir_for(product),
+                                  cancel=cancel, log=log)
+            store.entry(product.backgrounds, model, context)
+        except Cancelled:
+            raise
+        except Exception as exc:  # e.g. a background that does not cover the science
+            log.debug("%s: backgrounds not kept: %s", product.name, exc)
+            return False
+        return True
 
     @staticmethod
     def _references_unchanged(result: StepResult) -> bool:

@@ -3,9 +3,11 @@
 The worker never touches widgets. The engine's callbacks (called on the worker thread) are turned
 into queued signals, so every slot that updates the window runs on the GUI thread.
 
-Runs keep the backgrounds they read (``Image2Pipeline.keep_backgrounds``, up to
+After a run of one product, while nothing else is asked, the worker keeps that product's
+backgrounds read and prepared (``Image2Pipeline.prepare_backgrounds``, up to
 ``background_budget()`` bytes), so a Live re-run after a bkg_subtract edit neither reads them
-again nor redoes the sigma-free part of the combine.
+again nor redoes the sigma-free part of the combine. Any new request stops that preparation
+(``new_run_token`` and ``cancel`` do) within one background file or block.
 
 Every request catches every exception (none may escape a slot) and emits ``failed(what, message)``
 with a message naming the file (``failures.failure_message``): run, export (also listed in
@@ -19,10 +21,11 @@ import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from ..engine.cancel import CancelToken
 from ..engine.config import PipelineConfig
+from ..engine.errors import Cancelled
 from ..engine.pipeline import Image2Pipeline, PipelineCallbacks, ProductResult
 from .failures import failure_message
 
@@ -73,19 +76,30 @@ class PipelineWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.cancel_token = CancelToken()
+        #: stops the preparation of backgrounds the worker does when idle after a run
+        self.idle_token = CancelToken()
+        # any request stops the idle preparation at once (on the requesting thread)
+        for request in (self.requestRun, self.requestExport, self.requestDemo,
+                        self.requestPreview):
+            request.connect(self.idle_token_cancel, Qt.ConnectionType.DirectConnection)
         self.requestRun.connect(self._run)
         self.requestExport.connect(self._export)
         self.requestDemo.connect(self._demo)
         self.requestPreview.connect(self._preview)
 
+    def idle_token_cancel(self, *_request) -> None:
+        self.idle_token.cancel()
+
     def new_run_token(self) -> CancelToken:
         """Called on the GUI thread when a run is requested, so a Cancel clicked before the
         worker picks the request up still counts."""
+        self.idle_token.cancel()  # the new run goes first
         self.cancel_token = CancelToken()
         return self.cancel_token
 
     def cancel(self) -> None:
         """Thread-safe: the running loop checks the token between steps and between blocks."""
+        self.idle_token.cancel()
         self.cancel_token.cancel()
 
     def callbacks(self) -> PipelineCallbacks:
@@ -117,8 +131,23 @@ class PipelineWorker(QObject):
                     break
         except Exception as exc:  # the engine reports product failures itself; this is a bug
             self.failed.emit("run", failure_message(exc, "run"))
+        # made before runFinished: a request it triggers (new_run_token) stops the preparation
+        idle = self.idle_token = CancelToken()
         # A bool argument crossing threads trips a refcount bug in PySide6 6.12 at exit.
         self.runFinished.emit(int(cancelled))
+        if not cancelled and len(products) == 1:
+            self._prepare_backgrounds(pipeline, products[0], idle)
+
+    def _prepare_backgrounds(self, pipeline: Image2Pipeline, product, idle: CancelToken) -> None:
+        """Keep ``product``'s backgrounds ready for the next run, unless a request comes first."""
+        if idle.cancelled or pipeline.background_store is None:
+            return
+        try:
+            pipeline.prepare_backgrounds(product, idle)
+        except Cancelled:
+            log.debug("%s: background preparation stopped for a new request", product.name)
+        except Exception:  # idle work: the next run reports whatever is wrong
+            log.debug("%s: background preparation failed", product.name, exc_info=True)
 
     @Slot(object, list, str)
     def _export(self, pipeline: Image2Pipeline, results: list, output_dir: str) -> None:

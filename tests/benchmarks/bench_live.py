@@ -10,7 +10,8 @@ result is recognised by its pixels (compared, outside the timing, with a run of 
 at that sigma), so a stale result can never be counted.
 
 * ``engine``: ``Image2Pipeline.run_product`` on this thread after the edit (the runner alone),
-  with the background budget the window's worker gives its pipeline (when there is one).
+  with the background budget the window's worker gives its pipeline and, after the cold run,
+  ``prepare_backgrounds`` as the worker calls it when idle (when the engine has them).
 * ``worker``: the window's protocol through the real ``PipelineWorker`` on its QThread: a run
   request; while a run is in flight, a new request cancels it and is sent when ``runFinished``
   arrives (``MainWindow.start_run``). Times are taken on the GUI thread when the signal is
@@ -114,6 +115,8 @@ def child_engine(asn: str, repeat: int, sigmas) -> dict:
     started = time.perf_counter()
     pipeline.run_product(product)
     cold = time.perf_counter() - started
+    if hasattr(pipeline, "prepare_backgrounds"):  # the worker does this when idle
+        pipeline.prepare_backgrounds(product)
     bkg, last, results = [], [], []
     for k in range(repeat):
         marks.clear()
