@@ -144,12 +144,12 @@ def test_a_changed_background_file_is_read_again(demo, tmp_path):
         hdul[0].header["FILTER"] = "H"  # and a warning the step gives must come too
     stat = os.stat(product.backgrounds[0])
     os.utime(product.backgrounds[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    got = pipeline.run_product(product, config=config)  # not from the store: the step reads
-    assert pipeline.background_store.reads == 1
+    got = pipeline.run_product(product, config=config)  # not served stale: read again
+    assert pipeline.background_store.reads == 2
     expected = Image2Pipeline(config, cache=False).run_product(product)
     assert_same_step(got, expected, "bkg_subtract")
     assert any("FILTER H" in w for w in got.steps["bkg_subtract"].warnings)
-    assert pipeline.prepare_backgrounds(product)
+    assert pipeline.prepare_backgrounds(product)  # already kept
     assert pipeline.background_store.reads == 2
     config.set("steps.bkg_subtract.sigma", 2.0)
     got = pipeline.run_product(product, config=config)
@@ -246,3 +246,18 @@ def test_preparing_backgrounds_gives_way_to_a_cancel(demo):
         pipeline.prepare_backgrounds(product, token)
     assert pipeline.background_store.nbytes == 0
     assert not Image2Pipeline().prepare_backgrounds(product)  # no store, nothing to do
+
+
+def test_a_second_computation_keeps_the_backgrounds_when_the_worker_could_not(demo):
+    _, association = demo
+    product = product_named(association, "iris_demo")
+    pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
+    pipeline.run_product(product)
+    assert pipeline.background_store.reads == 0  # a first run keeps nothing
+    for sigma in (2.2, 1.9):
+        config = pipeline.config.copy()
+        config.set("steps.bkg_subtract.sigma", sigma)
+        got = pipeline.run_product(product, config=config)
+        assert pipeline.background_store.reads == 1  # kept by the first re-run, then used
+        assert_same_step(got, fresh(product, **{"steps.bkg_subtract.sigma": sigma}),
+                         "bkg_subtract")

@@ -9,9 +9,10 @@ backgrounds as ``background_prepared.PreparedBackgrounds``, and runs bkg_subtrac
 warning; the tests compare them) whenever they are kept.
 
 They are kept by ``Image2Pipeline.prepare_backgrounds``, which the window's worker calls when it
-is idle after a run, not by the run itself: a first run reads its backgrounds and frees them for
-its outputs, as a batch run does, so it costs neither time nor memory it did not cost before (on
-the development VM, keeping 0.9 GB of backgrounds at 4096² made the run's own new arrays ~1.5 s
+is idle after a run, or by a second computation of bkg_subtract for the same product (a parameter
+is being tried), not by a first run: that reads its backgrounds and frees them for its outputs,
+as a batch run does, so it costs neither time nor memory it did not cost before (on the
+development VM, keeping 0.9 GB of backgrounds at 4096² made the run's own new arrays ~1.5 s
 slower to touch).
 
 Entries are keyed by each background file's (path, size, mtime), the science window and

@@ -13,7 +13,9 @@ flat_field on. Only the newest result per product and step is kept, so memory st
 With ``keep_backgrounds`` (a byte budget; the window's worker sets one) ``prepare_backgrounds``
 keeps a product's backgrounds read and prepared (``background_store``; the worker calls it when
 idle after a run), and a run after a change of bkg_subtract's sigma takes them from there instead
-of reading them again and redoing the sigma-free part of the combine.
+of reading them again and redoing the sigma-free part of the combine. A first run keeps nothing
+(it frees its backgrounds for its own outputs); a second computation of bkg_subtract for the
+same product keeps them if they were not kept yet.
 """
 
 from __future__ import annotations
@@ -312,7 +314,12 @@ class Image2Pipeline:
         if store is not None and step.name == "bkg_subtract" and product.backgrounds:
             from . import background_store
 
-            if background_store.supports_step() and store.has(product.backgrounds, model):
+            # kept ones are used; and a second computation of the step for this product (a
+            # parameter is being tried) keeps them, if the worker had no idle moment to
+            if background_store.supports_step() and (
+                    store.has(product.backgrounds, model)
+                    or (self._has_slot(product, step.name)
+                        and store.fits(model, product.backgrounds))):
                 return lambda m, p, c: background_store.run_bkg_subtract(m, p, c, store)
         return step.run
 
