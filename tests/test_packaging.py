@@ -64,6 +64,17 @@ def test_bundled_iris_image2_help(bundle, tmp_path):
 
 
 @needs_build
+def test_bundled_iris_image2_runs_and_writes_the_review_report(bundle, tmp_path, demo_dataset):
+    done = subprocess.run([str(bundle / "iris-image2"), str(demo_dataset.asn), "-q",
+                           "--output-dir", str(tmp_path / "out"), "--report",
+                           str(tmp_path / "review")], env=clean_env(tmp_path), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "review" / "review.html").stat().st_size > 100_000
+    assert (tmp_path / "review" / "review.pdf").read_bytes().startswith(b"%PDF")
+
+
+@needs_build
 def test_bundled_iris_gui_version_and_smoke_test(bundle, tmp_path):
     from iris_gui import __version__
 
