@@ -15,6 +15,7 @@ DEFERRED = {
     "astropy.wcs": "~0.15 s with astropy.coordinates: imported in engine.wcs functions",
     "astropy.coordinates": "comes with astropy.wcs",
     "drizzle": "imported by steps.resample.resample_model",
+    "astropy.visualization": "~0.3 s: imported by display.stretch.zscale_limits",
     "scipy": "not needed by the engine",
     "gwcs": "not needed by the engine",
     "asdf": "imported by config.load_asdf and reading when a file has an ASDF extension",

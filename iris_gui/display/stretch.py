@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from astropy.visualization import ZScaleInterval  # imported here, not in a worker: it holds the GIL
 
 __all__ = [
     "N_COLOURS", "NAN_INDEX", "STRETCH_TABLE_SIZE", "SAMPLE_PIXELS", "ZSCALE_SAMPLES",
@@ -117,6 +116,10 @@ def ordered_limits(low: float, high: float) -> tuple[float, float]:
 
 def zscale_limits(sample: np.ndarray, n_samples: int = ZSCALE_SAMPLES) -> tuple[float, float]:
     """astropy ``ZScaleInterval`` on a (finite) subsample."""
+    # imported at first use (~0.3 s with astropy.units: not at start); the engine's worker
+    # imports it in the background soon after the window is up (worker.warm_up)
+    from astropy.visualization import ZScaleInterval
+
     sample = np.asarray(sample)
     if sample.size == 0:
         return 0.0, 1.0

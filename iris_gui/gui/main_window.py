@@ -44,8 +44,9 @@ from .worker import WorkerThread
 
 log = logging.getLogger("iris_gui.gui")
 
-#: Live: wait this long after an edit before re-running (typing a number is several edits)
-LIVE_DELAY_MS = 120
+#: Live: wait this long after an edit before re-running; a newer edit supersedes the run
+#: (typing a number is several edits: each cancels the one before within a block of rows)
+LIVE_DELAY_MS = 30
 
 
 def default_window_size(screen) -> tuple[int, int]:

@@ -180,6 +180,7 @@ class PipelineWorker(QObject):
         """Import what a first run needs and the window's start did not (see WARM_UP_DELAY_MS)."""
         try:
             import astropy.io.fits  # noqa: F401
+            import astropy.visualization  # noqa: F401 - the view's zscale limits
             import astropy.wcs  # noqa: F401
             import drizzle.resample  # noqa: F401
         except Exception:  # pragma: no cover - the run itself will report it
