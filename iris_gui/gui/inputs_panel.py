@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ..engine.association import Association, Member, Product, product_name_for
 from ..state.workbench import VERDICTS
+from .path_field import path_row
 
 ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOUR = QColor("#c0392b")
@@ -248,16 +248,10 @@ class BuildAssociationDialog(QDialog):
         self.pool = QLineEdit("iris_gui", self)
         row.addWidget(self.pool)
         layout.addLayout(row)
-        save_row = QHBoxLayout()
-        save_row.addWidget(QLabel("Save as:", self))
         self.save_edit = QLineEdit(self)
         self.save_edit.setObjectName("asnSavePath")
         self.save_edit.setPlaceholderText("optional: an _asn.json file (members relative to it)")
-        save_row.addWidget(self.save_edit, 1)
-        browse = QToolButton(self)
-        browse.setText("…")
-        browse.clicked.connect(self._choose_save_path)
-        save_row.addWidget(browse)
+        save_row = path_row(self, "Save as:", self.save_edit, self._choose_save_path)
         self.absolute = QCheckBox("absolute member paths", self)
         self.absolute.setToolTip("Write members as absolute paths instead of names relative to "
                                  "the association file")

@@ -14,10 +14,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
+
+from .path_field import path_row
 
 
 class ReviewReportDialog(QDialog):
@@ -39,17 +40,10 @@ class ReviewReportDialog(QDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)
         layout.addWidget(self.list, 1)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Folder:", self))
         self.folder = QLineEdit(folder, self)
         self.folder.setObjectName("reviewFolder")
         self.folder.setToolTip("review.html and review.pdf are written here")
-        row.addWidget(self.folder, 1)
-        browse = QToolButton(self)
-        browse.setText("…")
-        browse.clicked.connect(self._choose_folder)
-        row.addWidget(browse)
-        layout.addLayout(row)
+        layout.addLayout(path_row(self, "Folder:", self.folder, self._choose_folder))
         row = QHBoxLayout()
         row.addWidget(QLabel("Reviewer:", self))
         self.reviewer = QLineEdit(reviewer, self)

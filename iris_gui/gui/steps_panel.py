@@ -13,13 +13,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QScrollArea,
     QStackedWidget,
-    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 from ..engine.config import PIPELINE_PARAMETERS, PipelineConfig
 from ..engine.steps import STEPS, StepSpec
 from .parameter_form import ParameterForm
+from .path_field import path_row
 
 STATUS_COLOURS = {
     "pending": "#808080",
@@ -114,18 +113,11 @@ class StepsPanel(QWidget):
         self.tree.setCurrentItem(self.items[STEPS[0].name])
 
     def _folder_row(self, layout, label: str, signal, name: str, placeholder: str = ""):
-        row = QHBoxLayout()
-        row.addWidget(QLabel(label, self))
         edit = QLineEdit(self)
         edit.setObjectName(name)
         edit.setPlaceholderText(placeholder)
         edit.editingFinished.connect(lambda: signal.emit(edit.text().strip()))
-        row.addWidget(edit, 1)
-        button = QToolButton(self)
-        button.setText("…")
-        button.clicked.connect(lambda: self._choose_folder(edit, signal))
-        row.addWidget(button)
-        layout.addLayout(row)
+        layout.addLayout(path_row(self, label, edit, lambda: self._choose_folder(edit, signal)))
         return edit
 
     def _choose_folder(self, edit: QLineEdit, signal) -> None:
