@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
@@ -88,21 +89,22 @@ class InputsPanel(QWidget):
         self.tree.filesDropped.connect(self.filesDropped)
         self.tree.currentItemChanged.connect(self._current_changed)
         layout.addWidget(self.tree, 1)
-        hint = QLabel("Open or drop rate files and associations here.", self)
-        hint.setStyleSheet("color: #777")
-        layout.addWidget(hint)
         buttons = QHBoxLayout()
         self.remove_button = QPushButton("Remove", self)
         self.remove_button.clicked.connect(self._remove_selected)
         buttons.addWidget(self.remove_button)
-        buttons.addStretch(1)
+        hint = QLabel("Open or drop rate files and associations here.", self)
+        hint.setStyleSheet("color: #777")
+        # a narrow dock cuts the hint rather than scroll sideways for it
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        buttons.addWidget(hint, 1)
         layout.addLayout(buttons)
         self.note_label = QLabel("Review note", self)
         layout.addWidget(self.note_label)
         self.note = QPlainTextEdit(self)
         self.note.setObjectName("productNote")
         self.note.setPlaceholderText("Notes on the selected product (saved in the session)")
-        self.note.setMaximumHeight(56)
+        self.note.setMaximumHeight(48)
         self.note.textChanged.connect(self._note_edited)
         self._showing_note = False
         layout.addWidget(self.note)

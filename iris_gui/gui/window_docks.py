@@ -79,12 +79,12 @@ def build_docks(window) -> None:
 
 
 def default_dock_sizes(window) -> None:
-    """Inputs (about a third of the height) over the Steps list, the left column ~430 px and
-    the bottom dock ~10 lines (less on a small screen)."""
+    """Inputs (two fifths of the height: the list, the note and the sign-off) over the Steps
+    list, the left column ~430 px and the bottom dock ~10 lines (less on a small screen)."""
     height = window.height() or 950
     width = window.width() or 1500
     window.resizeDocks([window.inputs_dock, window.steps_dock],
-                       [max(170, int(height * 0.32)), max(300, int(height * 0.5))],
+                       [max(200, int(height * 0.4)), max(300, int(height * 0.45))],
                        Qt.Orientation.Vertical)
     window.resizeDocks([window.log_dock], [max(110, min(200, height // 5))],
                        Qt.Orientation.Vertical)
