@@ -61,3 +61,31 @@ def test_a_report_into_a_file_is_refused_in_the_dialog(qtbot, window, demo_datas
     dialog.accept()
     assert dialog.isVisible() and "is a file" in dialog.message.text()
     dialog.reject()
+
+
+def test_a_checks_file_changes_the_verdicts_and_a_bad_one_is_named(qtbot, window, demo_dataset,
+                                                                   tmp_path, monkeypatch):
+    window.open_paths([str(demo_dataset.asn)])
+    assert run_and_wait(qtbot, window) == 0
+    monkeypatch.setattr(window, "open_in_browser", lambda path: None)
+    strict = tmp_path / "strict.cfg"
+    strict.write_text("[flat_ratio]\nwarn = 0.0\nfail = 0.0\n")
+    dialog = window.review_report_dialog()
+    dialog.folder.setText(str(tmp_path / "review"))
+    dialog.checks.setText(str(strict))
+    with qtbot.waitSignal(window.reviewReportDone, timeout=RUN_TIMEOUT_MS) as blocker:
+        dialog.accept()
+    files, error = blocker.args
+    assert error == ""
+    verdicts = [c.verdict for p in files.report.products for c in p.checks
+                if c.check == "flat_ratio"]
+    assert verdicts and set(verdicts) == {"fail"}
+
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("[no_such_check]\nwarn = 1\n")
+    dialog = window.review_report_dialog()
+    dialog.folder.setText(str(tmp_path / "review2"))
+    dialog.checks.setText(str(bad))
+    dialog.accept()
+    assert "bad.cfg" in window.error_dialogs[-1].text()
+    assert not (tmp_path / "review2").exists()

@@ -44,6 +44,11 @@ class ReviewReportDialog(QDialog):
         self.folder.setObjectName("reviewFolder")
         self.folder.setToolTip("review.html and review.pdf are written here")
         layout.addLayout(path_row(self, "Folder:", self.folder, self._choose_folder))
+        self.checks = QLineEdit(self)
+        self.checks.setObjectName("reviewChecks")
+        self.checks.setPlaceholderText("optional: a checks.cfg with other thresholds "
+                                       "(iris-image2 report --print-checks shows the defaults)")
+        layout.addLayout(path_row(self, "Checks:", self.checks, self._choose_checks))
         row = QHBoxLayout()
         row.addWidget(QLabel("Reviewer:", self))
         self.reviewer = QLineEdit(reviewer, self)
@@ -64,6 +69,15 @@ class ReviewReportDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Write the report into", self.folder.text())
         if folder:
             self.folder.setText(folder)
+
+    def _choose_checks(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Check thresholds", self.checks.text(),
+                                              "Check thresholds (*.cfg);;All files (*)")
+        if path:
+            self.checks.setText(path)
+
+    def checks_file(self) -> str:
+        return self.checks.text().strip()
 
     def chosen(self) -> list:
         return [p for i, p in enumerate(self.products)

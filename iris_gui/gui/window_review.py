@@ -58,14 +58,18 @@ class ReviewCommands:
         dialog = ReviewReportDialog(products, stale, str(Path(base) / "review"), wb.reviewer,
                                     self)
         dialog.accepted.connect(lambda: self.make_review_report(
-            dialog.chosen(), dialog.folder.text().strip(), dialog.reviewer.text().strip()))
+            dialog.chosen(), dialog.folder.text().strip(), dialog.reviewer.text().strip(),
+            dialog.checks_file()))
         dialog.open()
         self.review_dialog = dialog
         return dialog
 
-    def make_review_report(self, products: list, folder: str, reviewer: str) -> None:
-        """Write the report of ``products`` into ``folder`` off the GUI thread."""
+    def make_review_report(self, products: list, folder: str, reviewer: str,
+                           checks: str = "") -> None:
+        """Write the report of ``products`` into ``folder`` off the GUI thread; ``checks``: a
+        checks.cfg of thresholds (the defaults when empty)."""
         from ..report.build import make_report, review_inputs_from_workbench
+        from ..report.checks import load_checks
 
         self.workbench.reviewer = reviewer
         try:
@@ -73,6 +77,12 @@ class ReviewCommands:
         except Exception as exc:
             self.show_error("Review report", failure_message(exc, "make the review report"))
             return
+        if checks:
+            try:
+                inputs["thresholds"] = load_checks(checks)
+            except Exception as exc:
+                self.show_error("Review report", failure_message(exc, "read the checks", checks))
+                return
         self._remember_folder("review", str(Path(folder) / "review.html"))
         token = self._report_token = CancelToken()
         relay = _ReportRelay(self)
