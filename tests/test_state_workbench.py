@@ -219,3 +219,17 @@ def test_view_state_choices_match_what_the_display_offers():
     assert view_state.LIMIT_METHODS == LIMIT_METHODS
     assert view_state.COLORMAP_NAMES == tuple(COLORMAPS)
     assert view_state.ViewState().nan_colour == DEFAULT_NAN_COLOUR
+
+
+def test_a_changed_input_file_makes_that_product_stale_only(two_products):
+    import os
+
+    workbench, first, second = two_products
+    run(workbench, first)
+    run(workbench, second)
+    science = first.science
+    stat = os.stat(science)
+    os.utime(science, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # rewritten since
+    assert states(workbench, first)["bkg_subtract"] == "stale"
+    assert workbench.stale_products == [first]
+    assert product_status(workbench, second)[0] == "done"
