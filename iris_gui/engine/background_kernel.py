@@ -112,9 +112,15 @@ class CombineKernel:
                     xs = _gather(x, bad)
                     finish_subset(blk, bad + part.start, xs, ~np.isfinite(xs), self.mask_out)
 
-    def _settled_pixels(self, x: Sequence[np.ndarray], sums: np.ndarray) -> np.ndarray:
-        """First pass in float32: True where astropy certainly clips nothing (all finite and
-        inside the first bounds by more than the rounding margin, or all equal)."""
+    def first_pass(self, x: Sequence[np.ndarray], sums: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray]:
+        """The float32 first-pass statistics of each pixel from its member-order ``sums``.
+
+        Returns ``(finite, std, median, low, high, spare)``: where the variance is finite, the
+        population std, the median, min and max (scratch arrays or views of ``x``, valid until
+        the next call on this thread) and a scratch array of the same size free for the caller.
+        """
         n, buffer = self.n, self.scratch
         size = x[0].size
         pool = [buffer(f"wire{k}", size) for k in range(n + 1)]
@@ -129,9 +135,8 @@ class CombineKernel:
             np.multiply(dev, dev, out=dev)
             np.add(var, dev, out=var)
         np.divide(var, self.n32, out=var)
-        settled = np.isfinite(var)
-        spread = np.sqrt(var, out=var)
-        np.multiply(spread, self.sigma32, out=spread)  # sigma * std
+        finite = np.isfinite(var)
+        std = np.sqrt(var, out=var)
         wires = list(x)
         run_network(wires, self.plan, pool)
         median_at = self.median_at
@@ -141,11 +146,16 @@ class CombineKernel:
             median = dev
             np.add(wires[median_at[0]], wires[median_at[1]], out=median)
             np.multiply(median, np.float32(0.5), out=median)
-        low, high = wires[0], wires[n - 1]
-        tol = mean
+        return finite, std, median, wires[0], wires[n - 1], mean
+
+    def _settled_pixels(self, x: Sequence[np.ndarray], sums: np.ndarray) -> np.ndarray:
+        """First pass in float32: True where astropy certainly clips nothing (all finite and
+        inside the first bounds by more than the rounding margin, or all equal)."""
+        settled, std, median, low, high, tol = self.first_pass(x, sums)
+        spread = np.multiply(std, self.sigma32, out=std)  # sigma * std
         np.maximum(np.negative(low, out=tol), high, out=tol)  # max |x|
         np.multiply(tol, self.tol_coeff, out=tol)
-        margin = buffer("margin", size)
+        margin = self.scratch("margin", x[0].size)
         np.subtract(low, median, out=margin)  # low - (median - sigma * std)
         np.add(margin, spread, out=margin)
         settled &= margin > tol

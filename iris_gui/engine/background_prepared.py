@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .background_clip import clip_columns, run_network, sorting_pairs
+from .background_clip import clip_columns, sorting_pairs
 from .background_combine import CombinedBackground, check_clip_parameters
 from .background_kernel import (
     BLOCK_PIXELS,
@@ -112,34 +112,9 @@ def _critical_sigma(kernel: CombineKernel, x, sums: np.ndarray, out: np.ndarray)
     roundings at most, so the ratio is within ~8u of its exact value; it is raised by 64u and
     one ulp. Where D is under half of std (noise 10**5 times smaller than the level) the pixel
     is left to the exact pass."""
-    n, buffer = kernel.n, kernel.scratch
-    size = x[0].size
-    pool = [buffer(f"wire{k}", size) for k in range(n + 1)]
-    mean = buffer("mean", size)
-    var = buffer("var", size)
-    dev = buffer("dev", size)
-    np.divide(sums, kernel.n32, out=mean)
-    np.subtract(x[0], mean, out=var)
-    np.multiply(var, var, out=var)
-    for values in x[1:]:
-        np.subtract(values, mean, out=dev)
-        np.multiply(dev, dev, out=dev)
-        np.add(var, dev, out=var)
-    np.divide(var, kernel.n32, out=var)
-    finite = np.isfinite(var)
+    n, buffer, size = kernel.n, kernel.scratch, x[0].size
+    finite, std, median, low, high, maxabs = kernel.first_pass(x, sums)
     finite &= np.isfinite(sums)
-    std = np.sqrt(var, out=var)
-    wires = list(x)
-    run_network(wires, kernel.plan, pool)
-    median_at = kernel.median_at
-    if len(median_at) == 1:
-        median = wires[median_at[0]]
-    else:
-        median = dev
-        np.add(wires[median_at[0]], wires[median_at[1]], out=median)
-        np.multiply(median, np.float32(0.5), out=median)
-    low, high = wires[0], wires[n - 1]
-    maxabs = mean
     np.maximum(np.negative(low, out=maxabs), high, out=maxabs)
     numerator = buffer("numerator", size)
     np.subtract(median, low, out=numerator)
