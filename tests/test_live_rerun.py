@@ -38,6 +38,15 @@ def product_named(association, name: str) -> Product:
     return next(p for p in association.products if p.name == name)
 
 
+def run_and_prepared(demo, name: str = "iris_demo") -> tuple[Product, Image2Pipeline]:
+    """``name`` and a live pipeline as the worker leaves it: run once, backgrounds kept."""
+    product = product_named(demo[1], name)
+    pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
+    pipeline.run_product(product)
+    assert pipeline.prepare_backgrounds(product)
+    return product, pipeline
+
+
 def fresh(product: Product, **settings):
     """What a new pipeline without any cache gives for ``settings`` (key -> value)."""
     pipeline = Image2Pipeline(cache=False)
@@ -61,9 +70,9 @@ def assert_same_step(a, b, step: str) -> None:
                                   equal_nan=True), f"{step} {key} {name}"
 
 
-def test_the_store_mirrors_the_step_as_declared():
-    # if bkg_subtract gains a parameter or another function, the pipeline must not take the
-    # store's path (which would ignore it): this fails so that run_bkg_subtract is updated
+def test_the_store_serves_the_step_as_declared():
+    # if bkg_subtract gains a parameter or another function, the pipeline must not hand it the
+    # store's backgrounds (whose combine would ignore it): this fails so that the store is updated
     assert background_store.supports_step()
 
 
@@ -196,11 +205,7 @@ def test_no_store_unless_asked_and_clear_cache_empties_it(demo):
 
 
 def test_a_cancelled_live_run_leaves_the_next_one_exact(demo):
-    _, association = demo
-    product = product_named(association, "iris_demo")
-    pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
-    pipeline.run_product(product)
-    assert pipeline.prepare_backgrounds(product)
+    product, pipeline = run_and_prepared(demo)
     token = CancelToken()
     seen = []
 
@@ -220,11 +225,7 @@ def test_a_cancelled_live_run_leaves_the_next_one_exact(demo):
 
 
 def test_a_bad_sigma_fails_the_step_as_the_step_does(demo):
-    _, association = demo
-    product = product_named(association, "iris_demo")
-    pipeline = Image2Pipeline(keep_backgrounds=BUDGET)
-    pipeline.run_product(product)
-    assert pipeline.prepare_backgrounds(product)
+    product, pipeline = run_and_prepared(demo)
     config = pipeline.config.copy()
     config.steps["bkg_subtract"]["sigma"] = float("nan")  # past the parameter checks
     got = pipeline.run_product(product, config=config)

@@ -4,9 +4,10 @@ A change of ``sigma`` or ``maxiters`` re-runs bkg_subtract on the same science a
 Reading the backgrounds again (5 x 48 MB at 2048², big-endian FITS) and redoing the sigma-free
 part of the combine is most of that step's time. An ``Image2Pipeline`` given a byte budget
 (``keep_backgrounds``) therefore keeps, per set of background files and science window, the
-backgrounds as ``background_prepared.PreparedBackgrounds``, and runs bkg_subtract from them
-(``run_bkg_subtract``: the same result as ``steps.bkg_subtract.run``, bit for bit and warning for
-warning; the tests compare them) whenever they are kept.
+backgrounds as ``background_prepared.PreparedBackgrounds``, and whenever they are kept hands them
+to bkg_subtract (``BackgroundStore.backgrounds``, the step's ``StepContext.backgrounds``): the
+step combines them with ``combine_prepared``, bit for bit what ``combine_backgrounds`` gives of
+the files it would read, and does the rest itself (the tests compare the two ways).
 
 They are kept by ``Image2Pipeline.prepare_backgrounds``, which the window's worker calls when it
 is idle after a run, or by a second computation of bkg_subtract for the same product (a parameter
@@ -23,31 +24,28 @@ would not fit is not kept.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .background_prepared import PreparedBackgrounds, combine_prepared, prepare_backgrounds
-from .blocks import run_image_blocks
 from .models import ImageModel
-from .pixel_math import add_in_quadrature
 from .steps import bkg_subtract
-from .steps.base import COMPLETE, SKIPPED, StepContext, StepResult
+from .steps.base import StepContext
 
-__all__ = ["BackgroundStore", "run_bkg_subtract", "supports_step"]
+__all__ = ["BackgroundStore", "supports_step"]
 
-#: the bkg_subtract parameters ``run_bkg_subtract`` knows (besides the common ones); if the step
-#: declares others, the store is bypassed rather than ignoring them
+#: the bkg_subtract parameters the store's backgrounds serve (besides the common ones): the
+#: combine's; if the step declares others, the store is bypassed rather than ignoring them
 KNOWN_PARAMETERS = ("sigma", "maxiters")
 
 
 def supports_step() -> bool:
-    """True while bkg_subtract is the step ``run_bkg_subtract`` mirrors (same function, same
-    parameters); otherwise the pipeline runs the step itself."""
+    """True while bkg_subtract is the step the store serves (its own function, whose
+    parameters are the combine's); otherwise the pipeline lets the step read its backgrounds."""
     step = bkg_subtract.STEP
     return (step.run is bkg_subtract.run
             and tuple(p.name for p in step.parameters) == KNOWN_PARAMETERS)
@@ -60,6 +58,10 @@ class _Entry:
     filters: list[str | None]
     dark_subtracted: bool
     nbytes: int
+
+    def backgrounds(self) -> bkg_subtract.Backgrounds:
+        return bkg_subtract.Backgrounds(self.names, self.filters, self.dark_subtracted,
+                                        partial(combine_prepared, self.prepared))
 
 
 def _identity(path: str) -> tuple:
@@ -120,65 +122,28 @@ class BackgroundStore:
                 self._entries.popitem(last=False)
         return entry
 
+    def backgrounds(self, paths: list[str], model: ImageModel,
+                    context: StepContext) -> bkg_subtract.Backgrounds:
+        """bkg_subtract's ``StepContext.backgrounds``: the kept backgrounds of ``paths`` for
+        ``model`` (read and prepared if they are not yet)."""
+        return self.entry(paths, model, context).backgrounds()
+
     def _read(self, paths: list[str], model: ImageModel, context: StepContext) -> _Entry:
-        """Read and prepare, as ``bkg_subtract.run`` reads (one background at a time, each cut
+        """Read and prepare, as bkg_subtract reads (one background at a time, each cut
         to the science window by the step's own ``background_for_science``)."""
         self.reads += 1
         sci, err, dq, filters, dark = [], [], [], [], []
-        for number, path in enumerate(paths):
-            context.check_cancel()
-            background = bkg_subtract.background_for_science(path, model)
+        share = bkg_subtract.LOADED / 2  # reading, then preparing
+        for background in bkg_subtract.each_background(paths, model, context, share):
             filters.append(background.filter)
-            dark.append(str(background.header.get("S_DARK", "")).strip().upper() == COMPLETE)
+            dark.append(bkg_subtract.is_dark_subtracted(background))
             # contiguous float32 copies of the cut: the full frames can go
             sci.append(np.ascontiguousarray(background.data, dtype=np.float32))
             err.append(np.ascontiguousarray(background.err, dtype=np.float32))
             dq.append(np.ascontiguousarray(background.dq))
             del background
-            context.progress(0.2 * (number + 1) / len(paths))
         prepared = prepare_backgrounds(sci, err, dq, cancel=context.cancel,
-                                       progress=lambda f: context.progress(0.2 + 0.2 * f))
+                                       progress=lambda f: context.progress(share + share * f))
         del dq  # the OR is in the prepared result
         nbytes = prepared.nbytes + sum(a.nbytes for a in prepared.sci + prepared.err)
         return _Entry(prepared, [Path(p).name for p in paths], filters, all(dark), nbytes)
-
-
-def run_bkg_subtract(model: ImageModel, params: dict[str, Any], context: StepContext,
-                     store: BackgroundStore) -> StepResult:
-    """``steps.bkg_subtract.run`` from the store's prepared backgrounds (same result)."""
-    paths = context.product.backgrounds
-    if not paths:
-        return StepResult(SKIPPED, model,
-                          reason=f"product {context.product.name} has no background members")
-    entry = store.entry(paths, model, context)
-    warnings = [f"background {name} has FILTER {bfilter}, the science {model.filter}"
-                for name, bfilter in zip(entry.names, entry.filters, strict=True)
-                if model.filter and bfilter and bfilter != model.filter]
-    started = time.perf_counter()
-    combined = combine_prepared(entry.prepared, params["sigma"], params["maxiters"],
-                                cancel=context.cancel,
-                                progress=lambda f: context.progress(0.4 + 0.4 * f))
-    sci_out = np.empty_like(model.data)
-    err_out = np.empty_like(model.err)
-    dq_out = np.empty_like(model.dq)
-
-    def work(index: tuple, rows: slice) -> None:
-        np.subtract(model.data[index], combined.data[rows], out=sci_out[index])
-        add_in_quadrature(model.err[index], combined.err[rows], out=err_out[index])
-        np.bitwise_or(model.dq[index], combined.dq[rows], out=dq_out[index])
-
-    run_image_blocks(model.shape, work, cancel=context.cancel,
-                     progress=lambda f: context.progress(0.8 + 0.2 * f))
-    count = len(paths)
-    out = model.derive(data=sci_out, err=err_out, dq=dq_out)
-    out.header["NBKG"] = (count, "background exposures averaged")
-    out.header["BKGDKSUB"] = (entry.dark_subtracted, "all backgrounds were dark-subtracted")
-    background_model = model.derive(data=combined.data, err=combined.err, dq=combined.dq,
-                                    subarr_map=None, area=None)
-    background_model.header["NBKG"] = count
-    clipped = int(count * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
-    context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid", count, clipped)
-    return StepResult(
-        COMPLETE, out, warnings=warnings, products={"background": background_model},
-        compute=time.perf_counter() - started,
-    )

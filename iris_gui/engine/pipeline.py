@@ -307,9 +307,9 @@ class Image2Pipeline:
             callbacks.product_done(result)
         return result
 
-    def _step_function(self, step: StepSpec, model: ImageModel, product: Product):
-        """The step's own function, or for bkg_subtract with a background store the same
-        computation from the kept backgrounds."""
+    def _background_source(self, step: StepSpec, model: ImageModel, product: Product):
+        """For bkg_subtract with a background store, the store as the step's way to its
+        backgrounds (``StepContext.backgrounds``); None: the step reads them itself."""
         store = self.background_store
         if store is not None and step.name == "bkg_subtract" and product.backgrounds:
             from . import background_store
@@ -320,8 +320,8 @@ class Image2Pipeline:
                     store.has(product.backgrounds, model)
                     or (self._has_slot(product, step.name)
                         and store.fits(model, product.backgrounds))):
-                return lambda m, p, c: background_store.run_bkg_subtract(m, p, c, store)
-        return step.run
+                return store.backgrounds
+        return None
 
     def prepare_backgrounds(self, product: Product, cancel: CancelToken | None = None) -> bool:
         """Read and prepare ``product``'s backgrounds into the background store (if there is one
@@ -369,9 +369,10 @@ class Image2Pipeline:
                 callbacks.step_progress(product, step, min(1.0, max(0.0, fraction)))
 
         context = StepContext(product=product, ref_dir=ref_dir, cancel=cancel, progress=progress,
-                              log=log, upstream=dict(statuses))
+                              log=log, upstream=dict(statuses),
+                              backgrounds=self._background_source(step, model, product))
         self.executions[step.name] += 1
-        step_result = self._step_function(step, model, product)(model, params, context)
+        step_result = step.run(model, params, context)
         if step_result.model is model:
             step_result.model = model.derive()
         step_result.model.header[step.status_keyword] = step_result.status

@@ -63,6 +63,9 @@ class StepContext:
     log: logging.Logger = logging.getLogger("iris_gui.engine")
     #: statuses of the steps that already ran for this product (step name -> status)
     upstream: dict[str, str] = field(default_factory=dict)
+    #: bkg_subtract: where it gets the product's backgrounds, a ``bkg_subtract.BackgroundSource``
+    #: (the pipeline sets one when its background store serves them); None: the step reads them
+    backgrounds: Callable[[list[str], ImageModel, StepContext], Any] | None = None
 
     def check_cancel(self) -> None:
         check_cancel(self.cancel)

@@ -13,16 +13,22 @@ the correct result, not a fault.
 
 The header records whether every background was itself dark-subtracted (BKGDKSUB); dark_current
 warns when it would remove the dark a second time.
+
+The step reads its backgrounds (``read_backgrounds``) unless its context brings another way to
+them (``StepContext.backgrounds``: the pipeline's ``BackgroundStore`` of prepared backgrounds for
+live re-runs, whose combine gives the same bits); the rest is this module's either way.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..background_combine import combine_backgrounds
+from ..background_combine import CombinedBackground, combine_backgrounds
 from ..blocks import run_image_blocks
 from ..errors import InputError
 from ..models import ImageModel, read_image
@@ -52,26 +58,81 @@ def background_for_science(path: str, science: ImageModel) -> ImageModel:
     return background.cutout(window)
 
 
+#: the share of the step's progress that getting its backgrounds takes (reading them)
+LOADED = 0.3
+
+
+@dataclass
+class Backgrounds:
+    """A product's backgrounds, cut to the science window, as the step combines them.
+
+    ``combine(sigma, maxiters, *, cancel=None, progress=None)`` gives their
+    ``background_combine.CombinedBackground``: ``combine_backgrounds`` of the frames the step
+    read, or ``combine_prepared`` of frames a ``BackgroundStore`` keeps (the same bits)."""
+
+    names: list[str]  #: file names, for the warnings
+    filters: list[str | None]
+    dark_subtracted: bool  #: every background had S_DARK = COMPLETE
+    combine: Callable[..., CombinedBackground]
+
+    def filter_warnings(self, science: ImageModel) -> list[str]:
+        return [f"background {name} has FILTER {bfilter}, the science {science.filter}"
+                for name, bfilter in zip(self.names, self.filters, strict=True)
+                if science.filter and bfilter and bfilter != science.filter]
+
+
+#: how a step gets a product's backgrounds: (paths, science, context) -> Backgrounds, reporting
+#: progress up to LOADED (``StepContext.backgrounds``; by default ``read_backgrounds``)
+BackgroundSource = Callable[[list[str], ImageModel, StepContext], Backgrounds]
+
+
+def is_dark_subtracted(background: ImageModel) -> bool:
+    return str(background.header.get("S_DARK", "")).strip().upper() == COMPLETE
+
+
+def each_background(paths: list[str], science: ImageModel, context: StepContext,
+                    share: float) -> Iterator[ImageModel]:
+    """The backgrounds ``paths`` one at a time, cut to the science window (checking cancel
+    before each one and reporting progress up to ``share`` as they come)."""
+    for number, path in enumerate(paths):
+        context.check_cancel()
+        yield background_for_science(path, science)
+        context.progress(share * (number + 1) / len(paths))
+
+
+def read_backgrounds(paths: list[str], science: ImageModel, context: StepContext) -> Backgrounds:
+    """The step's own way to its backgrounds: read them all; combining them frees them."""
+    models = list(each_background(paths, science, context, LOADED))
+    return _of_models(models, [Path(p).name for p in paths], release=True)
+
+
+def _of_models(backgrounds: list[ImageModel], names: list[str], release: bool) -> Backgrounds:
+    def combine(sigma, maxiters, *, cancel=None, progress=None) -> CombinedBackground:
+        combined = combine_backgrounds(
+            [b.data for b in backgrounds], [b.err for b in backgrounds],
+            [b.dq for b in backgrounds], sigma=sigma, maxiters=maxiters, cancel=cancel,
+            progress=progress,
+        )
+        if release:
+            backgrounds.clear()
+        return combined
+
+    return Backgrounds(names, [b.filter for b in backgrounds],
+                       all(is_dark_subtracted(b) for b in backgrounds), combine)
+
+
 def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     paths = context.product.backgrounds
     if not paths:
         return StepResult(SKIPPED, model,
                           reason=f"product {context.product.name} has no background members")
-    warnings: list[str] = []
-    backgrounds = []
-    for number, path in enumerate(paths):
-        context.check_cancel()
-        background = background_for_science(path, model)
-        if model.filter and background.filter and background.filter != model.filter:
-            warnings.append(f"background {Path(path).name} has FILTER {background.filter}, "
-                            f"the science {model.filter}")
-        backgrounds.append(background)
-        context.progress(0.3 * (number + 1) / len(paths))
-    del background  # the list is the only reference left; subtract_background empties it
+    source: BackgroundSource = context.backgrounds or read_backgrounds
+    backgrounds = source(paths, model, context)
+    warnings = backgrounds.filter_warnings(model)
     started = time.perf_counter()
-    out, background_model, combined = subtract_background(
+    out, background_model, combined = _subtract(
         model, backgrounds, params["sigma"], params["maxiters"], cancel=context.cancel,
-        progress=lambda f: context.progress(0.3 + 0.7 * f), release_backgrounds=True,
+        progress=lambda f: context.progress(LOADED + (1.0 - LOADED) * f),
     )
     clipped = int(len(paths) * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
     context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid",
@@ -92,20 +153,21 @@ def subtract_background(model: ImageModel, backgrounds: list[ImageModel], sigma:
     already has, instead of new ones, which cost ~2.5 ms/MB on a first touch on the
     development VM). Returns (output model, combined background model, CombinedBackground).
     """
+    names = [Path(b.filename).name if b.filename else "" for b in backgrounds]
+    return _subtract(model, _of_models(backgrounds, names, release_backgrounds), sigma,
+                     maxiters, cancel=cancel, progress=progress)
+
+
+def _subtract(model: ImageModel, backgrounds: Backgrounds, sigma: float, maxiters: int | None,
+              *, cancel=None, progress=None):
+    """Combine ``backgrounds`` and subtract them from every integration of ``model``."""
     def report(fraction: float) -> None:
         if progress is not None:
             progress(fraction)
 
-    count = len(backgrounds)
-    dark_subtracted = all(
-        str(b.header.get("S_DARK", "")).strip().upper() == COMPLETE for b in backgrounds
-    )
-    combined = combine_backgrounds(
-        [b.data for b in backgrounds], [b.err for b in backgrounds], [b.dq for b in backgrounds],
-        sigma=sigma, maxiters=maxiters, cancel=cancel, progress=lambda f: report(0.7 * f),
-    )
-    if release_backgrounds:
-        backgrounds.clear()
+    count = len(backgrounds.names)
+    combined = backgrounds.combine(sigma, maxiters, cancel=cancel,
+                                   progress=lambda f: report(0.7 * f))
     sci_out = np.empty_like(model.data)
     err_out = np.empty_like(model.err)
     dq_out = np.empty_like(model.dq)
@@ -118,7 +180,7 @@ def subtract_background(model: ImageModel, backgrounds: list[ImageModel], sigma:
     run_image_blocks(model.shape, work, cancel=cancel, progress=lambda f: report(0.7 + 0.3 * f))
     out = model.derive(data=sci_out, err=err_out, dq=dq_out)
     out.header["NBKG"] = (count, "background exposures averaged")
-    out.header["BKGDKSUB"] = (dark_subtracted, "all backgrounds were dark-subtracted")
+    out.header["BKGDKSUB"] = (backgrounds.dark_subtracted, "all backgrounds were dark-subtracted")
     background_model = model.derive(data=combined.data, err=combined.err, dq=combined.dq,
                                     subarr_map=None, area=None)
     background_model.header["NBKG"] = count
