@@ -106,13 +106,36 @@ def tick_text(value: float) -> str:
     return f"{float(value):.4g}" if math.isfinite(float(value)) else "n/a"
 
 
-def _step_path(counts: np.ndarray, edges: np.ndarray, sx, sy) -> str:
-    points = [f"M{sx(edges[0]):.1f},{sy(0):.1f}"]
-    for count, left, right in zip(counts, edges[:-1], edges[1:], strict=True):
-        y = sy(count)
-        points.append(f"L{sx(left):.1f},{y:.1f}L{sx(right):.1f},{y:.1f}")
-    points.append(f"L{sx(edges[-1]):.1f},{sy(0):.1f}")
-    return "".join(points)
+class HistogramScale:
+    """What the report's histograms share (the SVG here, the PDF's drawing in ``pdf_parts``):
+    one value axis over every thumbnail's bins, left to right across ``plot_width`` from
+    ``left``, and log counts up to ``plot_height``."""
+
+    def __init__(self, thumbs: list[Thumbnail], left: float, plot_width: float,
+                 plot_height: float) -> None:
+        self.x0 = min(float(t.histogram.edges[0]) for t in thumbs)
+        self.x1 = max(float(t.histogram.edges[-1]) for t in thumbs)
+        if not self.x1 > self.x0:
+            self.x1 = self.x0 + 1.0
+        self.peak = max(float(np.log10(1 + t.histogram.counts.max(initial=0)))
+                        for t in thumbs) or 1.0
+        self.left, self.plot_width, self.plot_height = left, plot_width, plot_height
+
+    def x(self, value: float) -> float:
+        return self.left + (float(value) - self.x0) / (self.x1 - self.x0) * self.plot_width
+
+    def count_height(self, count: float) -> float:
+        return math.log10(1 + float(count)) / self.peak * self.plot_height
+
+    def outline(self, thumb: Thumbnail, y) -> list[tuple[float, float]]:
+        """The corners of ``thumb``'s step outline, ``y`` placing a count on the drawing."""
+        counts, edges = thumb.histogram.counts, thumb.histogram.edges
+        points = [(self.x(edges[0]), y(0))]
+        for count, left, right in zip(counts, edges[:-1], edges[1:], strict=True):
+            level = y(count)
+            points += [(self.x(left), level), (self.x(right), level)]
+        points.append((self.x(edges[-1]), y(0)))
+        return points
 
 
 def histogram_svg(thumbs: list[Thumbnail], width: int = 330, height: int = 150,
@@ -120,18 +143,11 @@ def histogram_svg(thumbs: list[Thumbnail], width: int = 330, height: int = 150,
     """The histograms of ``thumbs`` on one axis: log counts of the display sample, the display
     limits of the first as dashed lines."""
     left, right, top, bottom = 8, 8, 18, 26
-    lows = [float(t.histogram.edges[0]) for t in thumbs]
-    highs = [float(t.histogram.edges[-1]) for t in thumbs]
-    x0, x1 = min(lows), max(highs)
-    if not x1 > x0:
-        x1 = x0 + 1.0
-    peak = max(float(np.log10(1 + t.histogram.counts.max(initial=0))) for t in thumbs) or 1.0
-
-    def sx(x: float) -> float:
-        return left + (float(x) - x0) / (x1 - x0) * (width - left - right)
+    scale = HistogramScale(thumbs, left, width - left - right, height - top - bottom)
+    x0, x1, sx = scale.x0, scale.x1, scale.x
 
     def sy(count: float) -> float:
-        return height - bottom - math.log10(1 + float(count)) / peak * (height - top - bottom)
+        return height - bottom - scale.count_height(count)
 
     parts = [f'<svg class="hist" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
              f' xmlns="http://www.w3.org/2000/svg" role="img" aria-label="histogram">']
@@ -142,7 +158,7 @@ def histogram_svg(thumbs: list[Thumbnail], width: int = 330, height: int = 150,
                          f'y2="{height - bottom}" stroke="#888" stroke-dasharray="3,3"/>')
     for index, thumb in enumerate(thumbs):
         colour = HISTOGRAM_COLOURS[(first_colour + index) % len(HISTOGRAM_COLOURS)]
-        path = _step_path(thumb.histogram.counts, thumb.histogram.edges, sx, sy)
+        path = "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in scale.outline(thumb, sy))
         parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.2"/>')
         parts.append(f'<text x="{left + 4 + 110 * index}" y="12" font-size="10" fill="{colour}">'
                      f"■ {thumb.label.split(' (')[0]}</text>")

@@ -7,7 +7,6 @@ so the text stays extractable and nothing is drawn as an empty box.
 
 from __future__ import annotations
 
-import math
 import os
 from functools import lru_cache
 from xml.sax.saxutils import escape
@@ -21,7 +20,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
-from .html_parts import HISTOGRAM_COLOURS, LIGHT_COLOURS, tick_text
+from .html_parts import HISTOGRAM_COLOURS, LIGHT_COLOURS, HistogramScale, tick_text
 from .images import Thumbnail
 
 SANS, BOLD, MONO = "IrisSans", "IrisSans-Bold", "IrisMono"
@@ -144,17 +143,11 @@ def histogram_drawing(thumbs: list[Thumbnail], width: float, height: float = 78)
     """Log-count histograms of ``thumbs`` on one axis (the HTML page's, in reportlab)."""
     drawing = Drawing(width, height)
     left, right, top, bottom = 4, 4, 12, 16
-    x0 = min(float(t.histogram.edges[0]) for t in thumbs)
-    x1 = max(float(t.histogram.edges[-1]) for t in thumbs)
-    if not x1 > x0:
-        x1 = x0 + 1.0
-    peak = max(float(np.log10(1 + t.histogram.counts.max(initial=0))) for t in thumbs) or 1.0
-
-    def sx(x: float) -> float:
-        return left + (float(x) - x0) / (x1 - x0) * (width - left - right)
+    scale = HistogramScale(thumbs, left, width - left - right, height - top - bottom)
+    x0, x1, sx = scale.x0, scale.x1, scale.x
 
     def sy(count: float) -> float:
-        return bottom + math.log10(1 + float(count)) / peak * (height - top - bottom)
+        return bottom + scale.count_height(count)
 
     grey = colors.HexColor("#888888")
     for level in thumbs[0].levels:
@@ -163,12 +156,7 @@ def histogram_drawing(thumbs: list[Thumbnail], width: float, height: float = 78)
                              strokeWidth=0.4, strokeDashArray=[2, 2]))
     for index, thumb in enumerate(thumbs):
         colour = colors.HexColor(HISTOGRAM_COLOURS[index % len(HISTOGRAM_COLOURS)])
-        points = [sx(thumb.histogram.edges[0]), sy(0)]
-        edges = thumb.histogram.edges
-        for count, a, b in zip(thumb.histogram.counts, edges[:-1], edges[1:], strict=True):
-            y = sy(count)
-            points += [sx(a), y, sx(b), y]
-        points += [sx(edges[-1]), sy(0)]
+        points = [value for corner in scale.outline(thumb, sy) for value in corner]
         drawing.add(PolyLine(points, strokeColor=colour, strokeWidth=0.6))
         drawing.add(String(left + 2 + 70 * index, height - 9, clean(thumb.label.split(" (")[0]),
                            fontName=SANS, fontSize=6.5, fillColor=colour))
