@@ -59,9 +59,9 @@ def hand_result(shape=(NY, NX), step="flat_field", seed=2) -> ProductResult:
     return result
 
 
-@pytest.fixture()
-def view(qtbot):
-    widget = StepImageView()
+def on_screen(qtbot, widget: StepImageView):
+    """The body of a view fixture: ``widget`` shown at the tests' size, then shut down with no
+    worker thread left (``yield from on_screen(qtbot, StepImageView(...))``)."""
     widget.resize(1300, 760)
     qtbot.addWidget(widget)
     widget.show()
@@ -72,12 +72,18 @@ def view(qtbot):
     assert widget.runner.pool.activeThreadCount() == 0
 
 
+@pytest.fixture()
+def view(qtbot):
+    yield from on_screen(qtbot, StepImageView())
+
+
 def settle(qtbot, view, timeout=10_000):
     qtbot.waitUntil(lambda: not view.busy, timeout=timeout)
 
 
-def shown(qtbot, view, result, step="flat_field"):
-    view.show_step(result, step)
+def shown(qtbot, view, result, step="flat_field", **kwargs):
+    """``result``'s ``step`` shown (``kwargs`` go to ``show_step``) and drawn."""
+    view.show_step(result, step, **kwargs)
     settle(qtbot, view)
     return result
 

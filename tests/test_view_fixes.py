@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QVBoxLayout,
     QWidget,
 )
-from test_inspection_view import NX, NY, hand_result, settle  # noqa: E402
+from test_inspection_view import NX, NY, hand_result, on_screen, settle, shown  # noqa: E402
 
 from iris_gui.display import maths as im  # noqa: E402
 from iris_gui.display import view_sources as vs  # noqa: E402
@@ -33,20 +33,7 @@ from iris_gui.state.view_state import BLINK, ViewState  # noqa: E402
 
 @pytest.fixture()
 def view(qtbot):
-    widget = StepImageView(ViewState())
-    widget.resize(1300, 760)
-    qtbot.addWidget(widget)
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget
-    widget.shutdown()
-    assert not widget.runner.busy and widget.runner.pool.activeThreadCount() == 0
-
-
-def shown(qtbot, view, result, step="flat_field", **kwargs):
-    view.show_step(result, step, **kwargs)
-    settle(qtbot, view)
-    return result
+    yield from on_screen(qtbot, StepImageView(ViewState()))
 
 
 @pytest.fixture()

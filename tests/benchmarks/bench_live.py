@@ -94,6 +94,20 @@ def _product(association):
     return next(p for p in association.products if p.name == PRODUCT)
 
 
+def waiter(app):
+    """``wait(condition, timeout=300.0)``: process ``app``'s events until ``condition()`` holds
+    (SystemExit after ``timeout`` seconds)."""
+    def wait(condition, timeout=300.0) -> None:
+        deadline = time.perf_counter() + timeout
+        while not condition():
+            app.processEvents()
+            time.sleep(0.0005)
+            if time.perf_counter() > deadline:
+                raise SystemExit("timed out")
+
+    return wait
+
+
 # ---- engine mode ------------------------------------------------------------------------------
 
 def child_engine(asn: str, repeat: int, sigmas) -> dict:
@@ -238,13 +252,7 @@ def child_worker(asn: str, repeat: int, delay_ms: int, sigmas, expected) -> dict
 
     worker.stepProgress.connect(note_progress, Qt.ConnectionType.DirectConnection)
 
-    def wait(condition, timeout=300.0) -> None:
-        deadline = time.perf_counter() + timeout
-        while not condition():
-            app.processEvents()
-            time.sleep(0.0005)
-            if time.perf_counter() > deadline:
-                raise SystemExit("timed out")
+    wait = waiter(app)
 
     # baseline: the first (cold) run of the product
     window.config.set("steps.bkg_subtract.sigma", FIRST_SIGMA)
@@ -320,13 +328,7 @@ def child_gui(asn: str, repeat: int, delay_ms: int, sigmas, expected) -> dict:
 
     pane.show_index = show_index
 
-    def wait(condition, timeout=300.0) -> None:
-        deadline = time.perf_counter() + timeout
-        while not condition():
-            app.processEvents()
-            time.sleep(0.0005)
-            if time.perf_counter() > deadline:
-                raise SystemExit("timed out")
+    wait = waiter(app)
 
     finished: list = []
     window.runCompleted.connect(lambda code: finished.append(time.perf_counter()))
