@@ -405,3 +405,65 @@ def test_reference_of_wrong_kind(tmp_path):
     path = _write_fits(tmp_path / "flat.fits", sci=np.ones((8, 8), np.float32), header=header)
     with pytest.raises(InputError, match=r"flat\.fits.*is a flat reference, not a dark"):
         load_reference_image("dark", str(path), _science((8, 8)))
+
+
+# ---- Git LFS pointers (a clone made without git-lfs) -----------------------------------------------
+
+_LFS_POINTER = ("version https://git-lfs.github.com/spec/v1\n"
+                "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+                "size 12345\n")
+
+
+def _lfs_pointer(path):
+    path.write_text(_LFS_POINTER)
+    return path
+
+
+def test_lfs_pointer_science_file(tmp_path):
+    path = _lfs_pointer(tmp_path / "jw01_rate.fits")
+    with pytest.raises(InputError) as info:
+        read_image(path)
+    message = str(info.value)
+    assert "jw01_rate.fits: science file is a Git LFS pointer, not the FITS file" in message
+    assert "git lfs pull" in message
+    assert "ignore_missing_simple" not in message
+
+
+def test_lfs_pointer_reference_and_photom(tmp_path):
+    from iris_gui.engine.models import read_photom
+
+    dark = _lfs_pointer(tmp_path / "dark.fits")
+    with pytest.raises(InputError, match=r"dark\.fits: dark reference is a Git LFS pointer"):
+        load_reference_image("dark", str(dark), _science((4, 4)))
+    photom = _lfs_pointer(tmp_path / "photom.fits")
+    with pytest.raises(InputError, match=r"photom\.fits: photom reference is a Git LFS pointer"):
+        read_photom(photom)
+
+
+def test_lfs_pointer_in_reference_folder_is_named(tmp_path, caplog):
+    from iris_gui.engine.references import find_reference
+
+    _lfs_pointer(tmp_path / "iris_dark.fits")
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.references"):
+        choice, _why = find_reference("dark", _science((4, 4)), tmp_path, None)
+    assert choice is None
+    assert "iris_dark.fits: reference is a Git LFS pointer" in caplog.text
+
+
+def test_lfs_pointer_override_is_named(tmp_path):
+    from iris_gui.engine.references import check_override
+
+    path = _lfs_pointer(tmp_path / "flat.fits")
+    # the kind check cannot read it; loading it then names the pointer
+    assert check_override("flat", str(path), False) is None
+    with pytest.raises(InputError, match="Git LFS pointer"):
+        load_reference_image("flat", str(path), _science((4, 4)))
+
+
+def test_text_that_only_mentions_lfs_is_not_a_pointer(tmp_path):
+    # only the first bytes count: a file that starts otherwise is judged as FITS as before
+    path = tmp_path / "note_rate.fits"
+    path.write_text("see " + _LFS_POINTER)
+    with pytest.raises(InputError) as info:
+        read_image(path)
+    assert "LFS" not in str(info.value)

@@ -47,6 +47,26 @@ def check_regular_file(path: str | os.PathLike, what: str, *, noun: str | None =
         raise InputError(f"{path}: is not a regular file, not a {noun}")
 
 
+#: what a Git LFS pointer file starts with (a clone made without git-lfs holds these)
+LFS_POINTER_START = b"version https://git-lfs.github.com/spec/"
+
+
+def is_lfs_pointer(path: str | os.PathLike) -> bool:
+    """True when the file is a Git LFS pointer (checks its first bytes only)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(LFS_POINTER_START)) == LFS_POINTER_START
+    except OSError:
+        return False
+
+
+def check_not_lfs_pointer(path: str | os.PathLike, what: str) -> None:
+    """InputError when ``path`` is a Git LFS pointer instead of the file it stands for."""
+    if is_lfs_pointer(path):
+        raise InputError(f"{path}: {what} is a Git LFS pointer, not the FITS file (fetch it "
+                         f"with git lfs pull)")
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True if both paths name the same file (resolving links; false if either is missing)."""
     try:

@@ -23,7 +23,7 @@ import numpy as np
 from . import header_values
 from .dq import DQ_DTYPE
 from .errors import InputError
-from .files import atomic_write
+from .files import atomic_write, check_not_lfs_pointer
 from .lazy import fits
 
 log = logging.getLogger(__name__)
@@ -305,6 +305,7 @@ def read_photom(path: str | os.PathLike) -> PhotomReference:
     path = str(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: photom reference not found")
+    check_not_lfs_pointer(path, "photom reference")
     try:
         with fits.open(path, memmap=False) as hdul:
             header = hdul[0].header.copy()

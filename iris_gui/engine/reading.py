@@ -32,7 +32,7 @@ from astropy.io import fits
 
 from .dq import DQ_DTYPE
 from .errors import InputError
-from .files import check_regular_file
+from .files import check_not_lfs_pointer, check_regular_file
 from .header_values import check_science_header
 from .models import ImageModel, _native
 
@@ -67,6 +67,7 @@ _READ_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, AttributeE
 
 def _check_regular_file(path: str, what: str) -> None:
     check_regular_file(path, what, noun=f"FITS {what}")
+    check_not_lfs_pointer(path, what)
 
 
 def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageModel:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .files import check_not_lfs_pointer, is_lfs_pointer
 from .lazy import fits
 from .models import ImageModel, SubarrayWindow, read_image, reference_kind
 
@@ -81,6 +82,7 @@ def _window_from_headers(primary: fits.Header, image: fits.Header | None) -> Sub
 
 
 def read_reference_header(path: str) -> ReferenceHeader:
+    check_not_lfs_pointer(path, "reference")
     with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
         primary = hdul[0].header
         image = None
@@ -128,6 +130,9 @@ class _FolderScan:
             try:
                 headers.append(read_reference_header(entry.path))
             except Exception as exc:  # unreadable files are simply not candidates
+                if is_lfs_pointer(entry.path):  # but say why a reference seems to be missing
+                    log.warning("%s", exc)
+                    continue
                 log.debug("reference scan: %s skipped (%s)", entry.path, exc)
         with self._lock:
             self._cache[str(folder)] = (signature, headers)
