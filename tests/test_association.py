@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import numpy as np
@@ -204,3 +205,83 @@ def test_load_inputs_dispatch(tmp_path):
 
     with pytest.raises(InputError, match="not found"):
         load_inputs(tmp_path / "absent_rate.fits")
+
+
+# ---- the 2025 upstream layout and JWST's member exptypes -------------------------------------------
+
+def _write_asn(path, products):
+    path.write_text(json.dumps({"asn_type": "image2", "asn_rule": "Asn_Lv2Image",
+                                "asn_pool": "pool", "products": products}))
+    return path
+
+
+def test_nameless_product_is_named_after_its_science_member(tmp_path):
+    _tiny_fits(tmp_path / "jw01_rateints.fits")
+    _tiny_fits(tmp_path / "sky_rate.fits")
+    asn = load_association(_write_asn(tmp_path / "asn.json", [
+        {"members": [{"expname": "sky_rate.fits", "exptype": "background"},
+                     {"expname": "jw01_rateints.fits", "exptype": "science"}]}]))
+    (product,) = asn.products
+    # the name of the science member (not the first member), its _rateints suffix dropped
+    assert product.name == "jw01"
+    assert product.ok
+
+
+def test_nameless_products_named_apart(tmp_path):
+    _tiny_fits(tmp_path / "a_rate.fits")
+    _tiny_fits(tmp_path / "b_rate.fits")
+    asn = load_association(_write_asn(tmp_path / "asn.json", [
+        {"members": [{"expname": "a_rate.fits", "exptype": "science"}]},
+        {"name": "", "members": [{"expname": "b_rate.fits", "exptype": "science"}]}]))
+    assert [p.name for p in asn.products] == ["a", "b"]
+
+
+def test_nameless_product_without_one_science_member_is_a_problem(tmp_path):
+    _tiny_fits(tmp_path / "sky_rate.fits")
+    asn = load_association(_write_asn(tmp_path / "asn.json", [
+        {"members": [{"expname": "sky_rate.fits", "exptype": "background"}]}]), strict=False)
+    (product,) = asn.products
+    assert product.name == "product1"
+    assert product.problems[0].startswith("has no name")
+
+
+@pytest.mark.parametrize("science, background", [("SCI", "SKY"), ("sci", "sky"), ("Sci", "Sky"),
+                                                 ("SCIENCE", "BACKGROUND")])
+def test_upstream_sci_and_sky_members(tmp_path, science, background):
+    _tiny_fits(tmp_path / "liger_rate.fits")
+    _tiny_fits(tmp_path / "liger_sky_rate.fits")
+    asn = load_association(_write_asn(tmp_path / "asn.json", [
+        {"name": "liger", "members": [{"expname": "liger_rate.fits", "exptype": science},
+                                      {"expname": "liger_sky_rate.fits",
+                                       "exptype": background}]}]))
+    (product,) = asn.products
+    assert product.science == str(tmp_path / "liger_rate.fits")
+    assert product.backgrounds == [str(tmp_path / "liger_sky_rate.fits")]
+
+
+@pytest.mark.parametrize("exptype", ["imprint", "sourcecat", "segmap", "direct_image", "selfcal",
+                                     "IMPRINT"])
+def test_jwst_exptypes_image2_does_not_use_are_ignored(tmp_path, caplog, exptype):
+    caplog.set_level(logging.INFO, logger="iris_gui.engine.association")
+    _tiny_fits(tmp_path / "jw01_rate.fits")
+    asn = load_association(_write_asn(tmp_path / "asn.json", [
+        {"name": "jw01", "members": [{"expname": "jw01_rate.fits", "exptype": "science"},
+                                     {"expname": "jw01_other.fits", "exptype": exptype}]}]))
+    (product,) = asn.products
+    assert product.ok  # the ignored member need not even exist
+    assert [m.exptype for m in product.members] == ["science"]
+    assert f"jw01_other.fits: exptype {exptype.lower()} is not used by image2; ignored" \
+        in caplog.text
+
+
+def test_unknown_exptype_stays_a_problem_of_its_product(tmp_path):
+    _tiny_fits(tmp_path / "a_rate.fits")
+    _tiny_fits(tmp_path / "b_rate.fits")
+    asn = load_association(_write_asn(tmp_path / "asn.json", [
+        {"name": "a", "members": [{"expname": "a_rate.fits", "exptype": "science"},
+                                  {"expname": "x.fits", "exptype": "wavecal"}]},
+        {"name": "b", "members": [{"expname": "b_rate.fits", "exptype": "science"}]}]),
+        strict=False)
+    by_name = {p.name: p for p in asn.products}
+    assert "unknown exptype 'wavecal'" in by_name["a"].problems[0]
+    assert by_name["b"].ok

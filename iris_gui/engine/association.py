@@ -5,9 +5,15 @@ Format::
     {"asn_type": "image2", "asn_rule": ..., "asn_pool": ...,
      "products": [{"name": ..., "members": [{"expname": ..., "exptype": "science"|"background"}]}]}
 
-Member paths are relative to the ASN file. A bare rate file is a one-product association with no
-background. ``load_association(strict=False)`` keeps going past problems and records them on the
-products, so an interactive tool can show them on the item instead of refusing the whole file.
+Member paths are relative to the ASN file. As in JWST's level-2 spec a product's ``name`` is
+optional: without one it is derived from the science member (``jw01_rateints.fits`` -> ``jw01``).
+Member exptypes are case-insensitive; the upstream ``liger_iris_pipeline`` spellings ``SCI`` and
+``SKY`` mean science and background. The other exptypes JWST documents for level-2 members
+(``imprint``, ``sourcecat``, ``segmap``, ``direct_image``, ``selfcal``) are not used by image2:
+such members are left out with a log line, as jwst's image2 does. A bare rate file is a
+one-product association with no background. ``load_association(strict=False)`` keeps going
+past problems and records them on the products, so an interactive tool can show them on the
+item instead of refusing the whole file.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ from .files import atomic_write_text, check_regular_file
 log = logging.getLogger(__name__)
 
 EXPTYPES = ("science", "background")
+#: other spellings of EXPTYPES (lower case): the upstream liger_iris_pipeline writes SCI and SKY
+EXPTYPE_ALIASES = {"sci": "science", "sky": "background"}
+#: member exptypes JWST documents for level-2 associations that image2 does not use (jwst's
+#: Image2Pipeline ignores them too): such members are left out with a log line
+IGNORED_EXPTYPES = ("imprint", "sourcecat", "segmap", "direct_image", "selfcal")
 #: suffixes of pipeline products that a product name drops (longest first)
 KNOWN_SUFFIXES = ("rateints", "calints", "bsubints", "rate", "cal", "bsub", "i2d", "uncal")
 
@@ -132,12 +143,6 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
         problems: list[str] = []
         members: list[Member] = []
         members_raw = raw.get("members")
-        if not name:
-            name = f"product{index + 1}"
-            problems.append("has no name")
-        if name in seen_names:
-            problems.append(f"name {name!r} is used by another product (outputs would collide)")
-        seen_names.add(name)
         if not isinstance(members_raw, list) or not members_raw:
             problems.append("has no members")
             members_raw = []
@@ -147,9 +152,15 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
                 continue
             expname = str(member["expname"])
             exptype = str(member.get("exptype", "")).strip().lower()
+            exptype = EXPTYPE_ALIASES.get(exptype, exptype)
+            if exptype in IGNORED_EXPTYPES:
+                log.info("%s: member %s: exptype %s is not used by image2; ignored", where,
+                         expname, exptype)
+                continue
             if exptype not in EXPTYPES:
                 problems.append(f"member {expname}: unknown exptype {member.get('exptype')!r} "
-                                f"(expected science or background)")
+                                f"(expected science or background, or one of "
+                                f"{', '.join(IGNORED_EXPTYPES)}, which are ignored)")
                 continue
             member_path = Path(expname)
             resolved = os.path.normpath(
@@ -161,9 +172,19 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
             if not os.path.exists(resolved):
                 problems.append(f"member {expname} not found ({resolved})")
             members.append(Member(resolved, exptype, expname))
-        n_science = sum(1 for m in members if m.exptype == "science")
-        if members and n_science != 1:
-            problems.append(f"has {n_science} science members; exactly one is needed")
+        science = [m for m in members if m.exptype == "science"]
+        if members and len(science) != 1:
+            problems.append(f"has {len(science)} science members; exactly one is needed")
+        if not name:
+            if len(science) == 1:  # as jwst does: the science exposure's name, suffix dropped
+                name = product_name_for(science[0].path)
+                log.info("%s: no name; named %s after its science member", where, name)
+            else:
+                name = f"product{index + 1}"
+                problems.insert(0, "has no name (and no single science member to name it after)")
+        if name in seen_names:
+            problems.append(f"name {name!r} is used by another product (outputs would collide)")
+        seen_names.add(name)
         product = Product(name, members, problems, asn_path=path)
         if strict and problems:
             raise InputError(f"{where} ({name}): {problems[0]}")
