@@ -28,6 +28,17 @@ Everything is validated against the step declarations (``iris_gui.engine.steps``
 or parameter, a wrong type or an out-of-range value raises ParameterError naming the file and key.
 The bookkeeping keys stpipe writes into every step (``pre_hooks``, ``output_dir`` ...) are accepted
 and ignored with a log note.
+
+Files from other pipelines. Each step declares the spellings other pipelines use
+(``StepSpec.step_aliases``, ``class_aliases``, ``parameter_aliases``): the upstream
+``liger_iris_pipeline``'s ``ImagerStage2Pipeline`` files (``[[dark_sub]]``, ``dark = ...``,
+``[[calc_background]]``, ``[[parse_subarrays]]`` ...) are read with one log line per translation.
+An upstream parameter whose meaning differs from anything here (``StepSpec.refused_parameters``,
+e.g. the upstream's median-filtered sky model ``sigma_low``/``box_size``) is refused with the reason
+and what to use, unless it is left at the value that asks for nothing different (None). jwst
+``Image2Pipeline`` files (``strun --save-parameters``) are read with the parameters jwst's steps
+have and ours do not (``StepSpec.jwst_only_parameters``), and jwst steps we do not have, ignored
+and listed in one warning; any other unknown parameter is still refused.
 """
 
 from __future__ import annotations
@@ -63,6 +74,46 @@ PIPELINE_PARAMETERS: tuple[Parameter, ...] = (
               "(<product>_bsub.fits, or _bsubints for rateints)."),
 )
 _PIPELINE_BY_NAME = {p.name: p for p in PIPELINE_PARAMETERS}
+
+#: other pipelines' spellings for bkg_subtract, kept here rather than in its declaration while
+#: that module is being reworked; read exactly like the StepSpec fields of the same names
+_EXTRA_DECLARATIONS: dict[str, dict[str, tuple]] = {
+    "bkg_subtract": {
+        # the upstream split the step in two (2025) after calling it sky_sub
+        "step_aliases": ("sky_sub", "calc_background", "background_sub"),
+        "class_aliases": ("liger_iris_pipeline.background.CalculateBackgroundImagerStep",
+                          "liger_iris_pipeline.background.SubtractBackgroundImagerStep",
+                          "liger_iris_pipeline.sky_subtraction.SkySubtractionImagerStep",
+                          "calc_bkg_imager", "subtract_bkg"),
+        "refused_parameters": tuple(
+            (name, None, "the upstream's calc_background models the sky as a median-filtered, "
+             "scaled frame (sigma_low, sigma_high, box_size, filter_size); iris_gui averages the "
+             "association's background members with sigma clipping: use sigma and maxiters")
+            for name in ("sigma_low", "sigma_high", "box_size", "filter_size")
+        ) + (
+            ("background", None, "iris_gui takes the backgrounds from the association: list "
+             "them as its background (or SKY) members"),
+            ("sky", None, "iris_gui takes the backgrounds from the association: list them as "
+             "its background (or SKY) members"),
+            ("scale", 1.0, "iris_gui subtracts the background unscaled"),
+        ),
+        "jwst_only_parameters": ("bkg_list", "save_combined_background", "wfss_mmag_extract",
+                                 "wfss_maxiter", "wfss_rms_stop", "wfss_outlier_percent",
+                                 "soss_source_percentile", "soss_bkg_percentile"),
+    },
+}
+
+
+def declared(step: StepSpec, what: str) -> tuple:
+    """A step's declaration ``what`` (``step_aliases``, ``class_aliases``,
+    ``parameter_aliases``, ``refused_parameters``, ``jwst_only_parameters``) with the extra
+    spellings this module keeps for it."""
+    return tuple(getattr(step, what, ())) + _EXTRA_DECLARATIONS.get(step.name, {}).get(what, ())
+
+
+#: step names other pipelines use -> our step
+STEP_ALIASES: dict[str, StepSpec] = {
+    alias: step for step in STEPS for alias in declared(step, "step_aliases")}
 
 
 @dataclass
@@ -160,13 +211,44 @@ def _text_key(key: Any, where: str) -> str:
 
 
 def _step_named(name: str, where: str) -> StepSpec:
-    step = STEP_BY_NAME.get(name)
+    step = STEP_BY_NAME.get(name) or STEP_ALIASES.get(name)
     if step is None:
         prefix = f"{where}: " if where else ""
         raise ParameterError(
-            f"{prefix}unknown step {name!r} (steps: {', '.join(s.name for s in STEPS)})"
+            f"{prefix}unknown step {name!r} (steps: {', '.join(s.name for s in STEPS)}; also "
+            f"read: {', '.join(STEP_ALIASES)})"
         )
     return step
+
+
+def _log_step_alias(name: str, step: StepSpec, where: str) -> None:
+    if name != step.name:
+        log.info("%s: step %s is the upstream name of %s; read as %s", where, name, step.name,
+                 step.name)
+
+
+def _is_jwst_class(value: Any) -> bool:
+    text = str(value or "").strip()
+    return text.startswith("jwst.") or text.rsplit(".", 1)[-1] == "Image2Pipeline"
+
+
+@dataclass
+class _Reading:
+    """What one load learns on the way: for translated sections and the jwst warning."""
+
+    path: str
+    jwst: bool = False
+    #: (step, parameter) -> (section it came from, value): two upstream sections that are one
+    #: step here must not disagree
+    given: dict[tuple[str, str], tuple[str, Any]] = field(default_factory=dict)
+    #: jwst parameters and steps ignored, for the one warning
+    ignored: list[str] = field(default_factory=list)
+
+    def warn_ignored(self) -> None:
+        if self.ignored:
+            log.warning("%s: a jwst parameter file: ignored %d jwst setting(s) that have no "
+                        "meaning in iris_gui: %s", self.path, len(self.ignored),
+                        ", ".join(self.ignored))
 
 
 def _check_pipeline_class(value: Any, where: str) -> None:
@@ -182,17 +264,51 @@ def _check_step_class(step: StepSpec, value: Any, where: str) -> None:
     text = str(value or "").strip()
     if not text:
         return
-    known = {c.rsplit(".", 1)[-1] for c in (step.class_name, *step.class_aliases)}
+    known = {c.rsplit(".", 1)[-1] for c in (step.class_name, *declared(step, "class_aliases"))}
     if text.rsplit(".", 1)[-1] not in known:
         log.warning("%s: class %s is not the usual class of %s (%s); reading it as %s",
                     where, text, step.name, step.class_name, step.name)
 
 
 def _apply_step_values(config: PipelineConfig, step: StepSpec, values: dict[str, Any],
-                       where: str) -> None:
+                       where: str, reading: _Reading | None = None, section: str = "") -> None:
+    """Set one step's values; ``section`` is the step's name as the file spells it."""
+    section = section or step.name
+    aliases = dict(declared(step, "parameter_aliases"))
+    refused = {name: (neutral, why) for name, neutral, why in declared(step, "refused_parameters")}
+    jwst_only = declared(step, "jwst_only_parameters")
     for key, value in values.items():
         if key in ("name", "class", "config_file"):
             continue
+        if reading is not None and reading.jwst and key in jwst_only:
+            reading.ignored.append(f"{section}.{key}")
+            continue
+        if key in refused:
+            neutral, why = refused[key]
+            if _same_value(value, neutral):
+                log.info("%s: %s.%s = %s asks for nothing iris_gui does differently; ignored",
+                         where, section, key, value)
+                continue
+            raise ParameterError(f"{where}: steps.{section}.{key}: not read: {why}")
+        if key in aliases:
+            log.info("%s: %s.%s is the upstream name of %s.%s; read as %s", where, section, key,
+                     step.name, aliases[key], aliases[key])
+            key = aliases[key]
+        if reading is not None and reading.jwst and value is None:
+            parameter = step.parameter(key)
+            if parameter is not None and not parameter.optional:
+                reading.ignored.append(f"{section}.{key} = None (kept "
+                                       f"{parameter.to_text(parameter.default)})")
+                continue
+        if reading is not None:
+            earlier = reading.given.get((step.name, key))
+            if earlier is not None and earlier[0] != section:
+                parameter = step.parameter(key)
+                mine = parameter.coerce(value, where) if parameter is not None else value
+                if mine != earlier[1]:
+                    raise ParameterError(
+                        f"{where}: steps.{section}.{key} = {value} and steps.{earlier[0]}.{key} "
+                        f"= {earlier[1]} disagree; both are {step.name}.{key} in iris_gui")
         if key in STPIPE_IGNORED_KEYS:
             log.info("%s: %s.%s is stpipe bookkeeping; ignored", where, step.name, key)
             continue
@@ -206,6 +322,19 @@ def _apply_step_values(config: PipelineConfig, step: StepSpec, values: dict[str,
         if isinstance(value, (list, tuple)):
             value = _joined_list(step.parameter(key), value, f"{where}: steps.{step.name}.{key}")
         config.set(f"steps.{step.name}.{key}", value, where)
+        if reading is not None and step.parameter(key) is not None:
+            reading.given[(step.name, key)] = (section, config.steps[step.name][key])
+
+
+def _same_value(value: Any, neutral: Any) -> bool:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+        return neutral is None
+    if neutral is None:
+        return False
+    try:
+        return float(value) == float(neutral)
+    except (TypeError, ValueError):
+        return False
 
 
 def _joined_list(parameter: Parameter | None, value: list, label: str) -> Any:
@@ -249,6 +378,7 @@ def load_cfg(path: str | os.PathLike) -> PipelineConfig:
     document = _read_configobj(path)
     config = PipelineConfig(source=path, read_files=[path])
     _check_pipeline_class(document.get("class"), f"{path}: class")
+    reading = _Reading(path, jwst=_is_jwst_class(document.get("class")))
     for key, value in document.items():
         if key == "steps":
             continue
@@ -264,7 +394,11 @@ def load_cfg(path: str | os.PathLike) -> PipelineConfig:
     if not isinstance(steps, dict):
         raise ParameterError(f"{path}: steps must be a [steps] section, found a value")
     for step_name, section in steps.items():
+        if reading.jwst and step_name not in STEP_BY_NAME and step_name not in STEP_ALIASES:
+            reading.ignored.append(f"step {step_name}")
+            continue
         step = _step_named(step_name, f"{path}: [steps]")
+        _log_step_alias(step_name, step, path)
         if not isinstance(section, dict):
             raise ParameterError(f"{path}: steps.{step_name} must be a [[{step_name}]] section, "
                                  f"found a value")
@@ -288,9 +422,11 @@ def load_cfg(path: str | os.PathLike) -> PipelineConfig:
             if step_path not in config.read_files:
                 config.read_files.append(step_path)
             _check_step_class(step, step_document.get("class"), step_path)
-            _apply_step_values(config, step, dict(step_document), step_path)
+            _apply_step_values(config, step, dict(step_document), step_path, reading, step_name)
         _check_step_class(step, section.get("class"), where)
-        _apply_step_values(config, step, dict(section), path)  # keys named steps.STEP.KEY
+        # keys named steps.STEP.KEY
+        _apply_step_values(config, step, dict(section), path, reading, step_name)
+    reading.warn_ignored()
     return config
 
 
@@ -354,6 +490,7 @@ def load_asdf(path: str | os.PathLike) -> PipelineConfig:
                 f"{path}: unexpected top-level key {describe(key)} (an asdf parameter file has "
                 f"class, name, parameters and steps; pipeline options go under parameters)")
     _check_pipeline_class(_text_value(tree.get("class"), f"{path}: class"), f"{path}: class")
+    reading = _Reading(path, jwst=_is_jwst_class(tree.get("class")))
     parameters = tree.get("parameters") or {}
     _require_mapping(parameters, f"{path}: parameters")
     for key, value in parameters.items():
@@ -376,7 +513,12 @@ def load_asdf(path: str | os.PathLike) -> PipelineConfig:
         if "name" not in entry:
             raise ParameterError(f"{path}: steps[{index}] needs a name")
         name = _text_value(entry["name"], f"{path}: steps[{index}].name")
+        if (reading.jwst and name not in STEP_BY_NAME and name not in STEP_ALIASES
+                and _is_jwst_class(entry.get("class") or "jwst.")):
+            reading.ignored.append(f"step {name}")
+            continue
         step = _step_named(name, f"{path}: steps[{index}]")
+        _log_step_alias(name, step, f"{path}: steps[{index}]")
         where = f"{path}: steps[{index}] ({step.name})"
         for key in entry:
             if key not in _ASDF_ENTRY_KEYS:
@@ -385,7 +527,8 @@ def load_asdf(path: str | os.PathLike) -> PipelineConfig:
         _check_step_class(step, _text_value(entry.get("class"), f"{where}: class"), where)
         values = entry.get("parameters") or {}
         _require_mapping(values, f"{where}: parameters")
-        _apply_step_values(config, step, dict(values), where)
+        _apply_step_values(config, step, dict(values), where, reading, name)
+    reading.warn_ignored()
     return config
 
 

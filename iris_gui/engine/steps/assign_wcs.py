@@ -103,7 +103,11 @@ STEP = StepSpec(
             "with the reason, when the header has no WCS.",
     status_keyword="S_WCS",
     class_name="iris_pipeline.assign_wcs.AssignWcsStep",
-    class_aliases=("jwst.assign_wcs.assign_wcs_step.AssignWcsStep",),
+    class_aliases=("jwst.assign_wcs.assign_wcs_step.AssignWcsStep",
+                   "liger_iris_pipeline.assign_wcs.AssignWCSStep"),
+    jwst_only_parameters=("sip_approx", "sip_max_pix_error", "sip_degree",
+                          "sip_max_inv_pix_error", "sip_inv_degree", "sip_npoints",
+                          "slit_y_low", "slit_y_high", "nrs_ifu_slice_wcs"),
     parameters=(
         Parameter("override_distortion", "path", None, "Distortion reference (FITS file with "
                   "SIP keywords) to use instead of the one chosen from the reference folder; "

@@ -90,6 +90,17 @@ class StepSpec:
     reference_kind: str | None = None
     #: class names accepted in parameter files besides ``class_name`` (upstream spellings)
     class_aliases: tuple[str, ...] = ()
+    #: step names other pipelines' parameter files use for this step (``dark_sub``)
+    step_aliases: tuple[str, ...] = ()
+    #: parameters other pipelines name differently but that mean the same: (theirs, ours)
+    parameter_aliases: tuple[tuple[str, str], ...] = ()
+    #: other pipelines' parameters of this step that mean something this step does not do:
+    #: (name, the value that asks for nothing different, why refused and what to use instead);
+    #: refused when set to anything else
+    refused_parameters: tuple[tuple[str, Any, str], ...] = ()
+    #: parameters of jwst's step of this name that have no meaning here: in a jwst parameter file
+    #: they are ignored and listed in one warning
+    jwst_only_parameters: tuple[str, ...] = ()
     #: products (keys of StepResult.products) always written beside the _cal when the step
     #: completes, with their file suffix, e.g. (("i2d", "i2d"),) for resample
     saved_products: tuple[tuple[str, str], ...] = ()

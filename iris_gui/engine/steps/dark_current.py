@@ -97,7 +97,15 @@ STEP = StepSpec(
             "and DQ is OR-ed with the dark's DQ.",
     status_keyword="S_DARK",
     class_name="iris_pipeline.dark_current.DarkCurrentStep",
-    class_aliases=("jwst.dark_current.dark_current_step.DarkCurrentStep",),
+    class_aliases=("jwst.dark_current.dark_current_step.DarkCurrentStep",
+                   "liger_iris_pipeline.dark_subtraction.DarkSubtractionStep",
+                   "liger_iris_pipeline.DarkSubtraction", "dark_sub"),
+    step_aliases=("dark_sub",),
+    parameter_aliases=(("dark", "override_dark"),),
+    refused_parameters=(
+        ("dark_output_dir", None, "the upstream saves the CRDS dark into this folder; set "
+         "dark_output = <file> to save the dark actually subtracted"),
+    ),
     parameters=(
         Parameter("override_dark", "path", None, "Dark reference file to use instead of the one "
                   "chosen from the reference folder.", optional=True, reference="dark"),

@@ -123,7 +123,14 @@ STEP = StepSpec(
             "pixels are left uncorrected and flagged NO_FLAT_FIELD; ERR is propagated.",
     status_keyword="S_FLAT",
     class_name="iris_pipeline.flatfield.FlatFieldStep",
-    class_aliases=("jwst.flatfield.flat_field_step.FlatFieldStep",),
+    class_aliases=("jwst.flatfield.flat_field_step.FlatFieldStep",
+                   "liger_iris_pipeline.flat_field.FlatFieldStep"),
+    parameter_aliases=(("flat", "override_flat"),),
+    refused_parameters=(
+        ("flat_output_dir", None, "the upstream saves the CRDS flat into this folder; iris_gui "
+         "records the flat used in R_FLAT instead (override_flat names one to use)"),
+    ),
+    jwst_only_parameters=("save_interpolated_flat", "user_supplied_flat"),
     parameters=(
         Parameter("override_flat", "path", None, "Flat reference file to use instead of the one "
                   "chosen from the reference folder.", optional=True, reference="flat"),

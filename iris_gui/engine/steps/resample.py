@@ -409,6 +409,9 @@ STEP = StepSpec(
     status_keyword="S_RESAMP",
     class_name="iris_pipeline.resample.ResampleStep",
     class_aliases=("jwst.resample.resample_step.ResampleStep",),
+    jwst_only_parameters=("output_wcs", "single", "blendheaders", "allowed_memory",
+                          "enable_ctx", "enable_err", "report_var", "compute_err",
+                          "propagate_dq"),
     parameters=(
         Parameter("pixel_scale_ratio", "float", 1.0, "Output pixel scale / input pixel scale "
                   "(ignored when pixel_scale is given). The output grid may have at most 2**28 "
