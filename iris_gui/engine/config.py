@@ -75,40 +75,12 @@ PIPELINE_PARAMETERS: tuple[Parameter, ...] = (
 )
 _PIPELINE_BY_NAME = {p.name: p for p in PIPELINE_PARAMETERS}
 
-#: other pipelines' spellings for bkg_subtract, kept here rather than in its declaration while
-#: that module is being reworked; read exactly like the StepSpec fields of the same names
-_EXTRA_DECLARATIONS: dict[str, dict[str, tuple]] = {
-    "bkg_subtract": {
-        # the upstream split the step in two (2025) after calling it sky_sub
-        "step_aliases": ("sky_sub", "calc_background", "background_sub"),
-        "class_aliases": ("liger_iris_pipeline.background.CalculateBackgroundImagerStep",
-                          "liger_iris_pipeline.background.SubtractBackgroundImagerStep",
-                          "liger_iris_pipeline.sky_subtraction.SkySubtractionImagerStep",
-                          "calc_bkg_imager", "subtract_bkg"),
-        "refused_parameters": tuple(
-            (name, None, "the upstream's calc_background models the sky as a median-filtered, "
-             "scaled frame (sigma_low, sigma_high, box_size, filter_size); iris_gui averages the "
-             "association's background members with sigma clipping: use sigma and maxiters")
-            for name in ("sigma_low", "sigma_high", "box_size", "filter_size")
-        ) + (
-            ("background", None, "iris_gui takes the backgrounds from the association: list "
-             "them as its background (or SKY) members"),
-            ("sky", None, "iris_gui takes the backgrounds from the association: list them as "
-             "its background (or SKY) members"),
-            ("scale", 1.0, "iris_gui subtracts the background unscaled"),
-        ),
-        "jwst_only_parameters": ("bkg_list", "save_combined_background", "wfss_mmag_extract",
-                                 "wfss_maxiter", "wfss_rms_stop", "wfss_outlier_percent",
-                                 "soss_source_percentile", "soss_bkg_percentile"),
-    },
-}
 
 
 def declared(step: StepSpec, what: str) -> tuple:
     """A step's declaration ``what`` (``step_aliases``, ``class_aliases``,
-    ``parameter_aliases``, ``refused_parameters``, ``jwst_only_parameters``) with the extra
-    spellings this module keeps for it."""
-    return tuple(getattr(step, what, ())) + _EXTRA_DECLARATIONS.get(step.name, {}).get(what, ())
+    ``parameter_aliases``, ``refused_parameters``, ``jwst_only_parameters``)."""
+    return tuple(getattr(step, what, ()))
 
 
 #: step names other pipelines use -> our step

@@ -196,7 +196,28 @@ STEP = StepSpec(
             "background is then their plain mean.",
     status_keyword="S_BKDSUB",
     class_name="iris_pipeline.background.SubtractImagerBackgroundStep",
-    class_aliases=("jwst.background.background_step.BackgroundStep",),
+    class_aliases=("jwst.background.background_step.BackgroundStep",
+                   "liger_iris_pipeline.background.CalculateBackgroundImagerStep",
+                   "liger_iris_pipeline.background.SubtractBackgroundImagerStep",
+                   "liger_iris_pipeline.sky_subtraction.SkySubtractionImagerStep",
+                   "calc_bkg_imager", "subtract_bkg"),
+    # the upstream split the step in two (2025) after calling it sky_sub
+    step_aliases=("sky_sub", "calc_background", "background_sub"),
+    refused_parameters=tuple(
+        (name, None, "the upstream's calc_background models the sky as a median-filtered, "
+         "scaled frame (sigma_low, sigma_high, box_size, filter_size); iris_gui averages the "
+         "association's background members with sigma clipping: use sigma and maxiters")
+        for name in ("sigma_low", "sigma_high", "box_size", "filter_size")
+    ) + (
+        ("background", None, "iris_gui takes the backgrounds from the association: list them "
+         "as its background (or SKY) members"),
+        ("sky", None, "iris_gui takes the backgrounds from the association: list them as its "
+         "background (or SKY) members"),
+        ("scale", 1.0, "iris_gui subtracts the background unscaled"),
+    ),
+    jwst_only_parameters=("bkg_list", "save_combined_background", "wfss_mmag_extract",
+                          "wfss_maxiter", "wfss_rms_stop", "wfss_outlier_percent",
+                          "soss_source_percentile", "soss_bkg_percentile"),
     parameters=(
         Parameter("sigma", "float", 3.0, "Clipping limit in standard deviations from the median, "
                   "along the stack of backgrounds.", minimum=0.0, exclusive_minimum=True),
