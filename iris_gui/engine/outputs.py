@@ -29,7 +29,7 @@ from .fits_text import ascii_text, file_name_value
 from .lazy import fits
 from .models import ImageModel, model_to_hdul
 from .output_plan import OutputPlan
-from .provenance import PROVENANCE_EXTENSION
+from .provenance import PROVENANCE_EXTENSION, run_identity
 from .references import folder_signature
 from .steps import COMPLETE, SKIPPED, STEPS
 
@@ -136,9 +136,11 @@ def _ascii_header(header: fits.Header) -> None:
                 header[index] = (ascii_text(value), card.comment)
 
 
-def provenance_document(result: ProductResult) -> dict[str, Any]:
-    """Everything needed to re-make a product: inputs, references, parameters, statuses."""
-    return {
+def provenance_document(result: ProductResult,
+                        outputs: list[str] | None = None) -> dict[str, Any]:
+    """Everything needed to re-make a product: inputs, references, parameters, statuses; and
+    what ``--resume`` compares: ``identity`` and the names of the product's ``outputs``."""
+    document = {
         "software": "iris_gui",
         "version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -157,7 +159,11 @@ def provenance_document(result: ProductResult) -> dict[str, Any]:
             }
             for name, step in result.steps.items()
         },
+        "identity": run_identity(result.product, result.config, result.ref_dir),
     }
+    if outputs is not None:
+        document["outputs"] = list(outputs)
+    return document
 
 
 def provenance_hdu(document: dict[str, Any]) -> fits.BinTableHDU:
@@ -240,7 +246,7 @@ def write_product(result: ProductResult, output_dir: str | os.PathLike,
         if Path(os.path.abspath(path)) not in allowed:
             raise OutputWriteError(f"{result.product.name}: {path} is not in the output plan; "
                                    f"nothing written (this is a bug)")
-    provenance = provenance_document(result)
+    provenance = provenance_document(result, [path.name for path in files])
     table = provenance_hdu(provenance)
     writers = []
     for path, model in files.items():

@@ -2,7 +2,10 @@
 
 The document is JSON in a one-cell binary table extension named PROVENANCE (written by
 ``pipeline.provenance_hdu``): software, version, product, association, inputs (science,
-backgrounds), ref_dir, the full parameter set and each step's status and references.
+backgrounds), ref_dir, the full parameter set and each step's status and references; since
+``--resume``, also ``identity`` (``run_identity``: input identities, references, parameter
+fingerprint) and ``outputs`` (the names of the files the product wrote). Older documents lack
+both; reading them is unchanged, they are simply never up to date for ``--resume``.
 
 The document is checked at every level before anything is taken from it: a document that is not
 a JSON mapping, ``parameters``/``steps``/``inputs`` or a step's ``references`` that are not
@@ -25,6 +28,65 @@ from .lazy import fits
 from .parameters import describe
 
 PROVENANCE_EXTENSION = "PROVENANCE"
+
+
+def _stat_identity(path: str) -> list:
+    try:
+        info = os.stat(path)
+        return [os.path.abspath(path), info.st_size, info.st_mtime_ns]
+    except OSError:
+        return [os.path.abspath(path), None, None]
+
+
+def run_identity(product: Product, config: PipelineConfig, ref_dir: str | os.PathLike) -> dict:
+    """What a product's outputs depend on, without reading pixels: each input's identity (path,
+    size, mtime), the reference folder and the references each step would choose there (or its
+    override), and the parameter fingerprint. Recorded as ``identity`` in the provenance;
+    ``--resume`` compares it with the current one. JSON-normal (lists, not tuples)."""
+    from .references import folder_signature
+    from .steps import STEPS
+
+    references: dict[str, Any] = {}
+    for step in STEPS:
+        params = config.steps[step.name]
+        if not step.reference_kind or params["skip"]:
+            continue
+        override = params.get(f"override_{step.reference_kind}")
+        references[step.reference_kind] = (
+            _stat_identity(override) if override
+            else folder_signature(Path(ref_dir), step.reference_kind))
+    identity = {"inputs": [_stat_identity(path) for path in product.input_paths],
+                "ref_dir": os.path.abspath(ref_dir), "references": references,
+                "parameters": config.fingerprint()}
+    return json.loads(json.dumps(identity, default=str))
+
+
+def up_to_date(product: Product, config: PipelineConfig, ref_dir: str | os.PathLike,
+               planned: set[Path] | list[Path]) -> bool:
+    """True when the outputs an earlier run wrote for ``product`` (among the ``planned`` paths)
+    all exist and record the identity this run would record (see ``run_identity``)."""
+    existing = sorted(Path(p) for p in planned if Path(p).is_file())
+    if not existing:
+        return False
+    current = run_identity(product, config, ref_dir)
+    try:
+        document = read_provenance(existing[0])
+    except InputError:
+        return False
+    outputs = document.get("outputs")
+    if document.get("identity") != current or not isinstance(outputs, list) or not outputs:
+        return False
+    folder = existing[0].parent
+    for name in outputs:
+        path = folder / str(name)
+        if path not in set(map(Path, planned)) or not path.is_file():
+            return False
+        try:
+            if path != existing[0] and read_provenance(path).get("identity") != current:
+                return False
+        except InputError:
+            return False
+    return True
 
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
