@@ -196,3 +196,24 @@ def test_sigterm_of_a_parallel_run_leaves_nothing_half_written(tmp_path):
     for product in ("iris_demo", "iris_demo_sub", "iris_demo_submap"):  # each whole or absent
         files = {f"{product}_cal.fits", f"{product}_i2d.fits"}
         assert files & names in (set(), files)
+
+
+def test_progress_on_a_terminal_is_one_status_line():
+    import io
+
+    from iris_gui.engine.run_summary import BatchProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = BatchProgress(stream, quiet=False, total=2, workers=2)
+    progress(("start", "a"))
+    progress(("step", "a", "flat_field", "RUNNING", 0.0))
+    progress(("done", batch.ProductRecord("b", "b.json", "failed", 1.0, error="broken")))
+    progress.finish()
+    text = stream.getvalue()
+    assert "\r\033[K" in text and "a: flat_field" in text
+    assert "done 0, running 1, failed 1, ETA" in text
+    assert "[1/2] b: failed in 1.0 s" in text

@@ -210,6 +210,7 @@ def run_job(job: BatchJob) -> ProductRecord:
     def step_done(product, step, result) -> None:
         post("step", name, step.name, result.status, result.elapsed)
 
+    started = time.perf_counter()
     post("start", name)
     callbacks = PipelineCallbacks(step_start=step_start, step_done=step_done)
     pipeline = Image2Pipeline(job.config, ref_dir=job.ref_dir, output_dir=job.output_dir,
@@ -225,7 +226,9 @@ def run_job(job: BatchJob) -> ProductRecord:
         except InputError as exc:
             result.error, result.error_is_input = str(exc), True
             log.error("%s: %s", name, exc)
-    return record_of(result, job.source)
+    record = record_of(result, job.source)
+    record.seconds = round(time.perf_counter() - started, 3)  # with the writing
+    return record
 
 
 # ---- the pool --------------------------------------------------------------------------------------
@@ -233,7 +236,8 @@ def run_job(job: BatchJob) -> ProductRecord:
 def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
               on_event: Callable[[tuple], None] | None = None,
               available: int | None = None) -> list[ProductRecord]:
-    """Run ``jobs`` ``workers`` at a time (fewer when memory says so); records in job order.
+    """Run ``jobs`` ``workers`` at a time (fewer when memory says so), the biggest first;
+    records in job order.
 
     A KeyboardInterrupt (Ctrl-C; SIGTERM turned into one by the caller) stops everything and
     goes on once the workers are stopped and their temporaries are removed.
@@ -243,7 +247,8 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
     cancel_event = context.Event()
     available = available_memory() if available is None else available
     records: dict[int, ProductRecord] = {}
-    pending = list(range(len(jobs)))
+    # the biggest first (their size stands for their time too): the last to finish is a small one
+    pending = sorted(range(len(jobs)), key=lambda i: -jobs[i].peak_bytes)
     running: dict[Future, int] = {}
     on_event = on_event or (lambda event: None)
 
@@ -296,7 +301,7 @@ def _outcome(future: Future, job: BatchJob) -> ProductRecord:
     try:
         return future.result()
     except BrokenProcessPool:
-        error = "its worker process died (killed, or out of memory?); the others go on"
+        error = "its worker process died (killed, or out of memory?)"
     except Exception as exc:  # a bug in the worker: that product fails, the others go on
         error = f"unexpected internal error in its worker: {type(exc).__name__}: {exc}"
     log.error("%s: %s", job.product.name, error)
