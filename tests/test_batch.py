@@ -217,3 +217,30 @@ def test_progress_on_a_terminal_is_one_status_line():
     assert "\r\033[K" in text and "a: flat_field" in text
     assert "done 0, running 1, failed 1, ETA" in text
     assert "[1/2] b: failed in 1.0 s" in text
+
+
+def _workers_of(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_a_killed_worker_fails_nothing_its_products_run_again_alone(tmp_path):
+    from iris_gui.engine.demo import write_demo_dataset
+
+    dataset = write_demo_dataset(tmp_path / "data", size=512, seed=5)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iris_gui.cli", str(dataset.asn), "--output-dir", str(out),
+         "--jobs", "2"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if ": started" in line:
+            os.kill(_workers_of(process.pid)[0], signal.SIGKILL)
+            break
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 0, "".join(lines) + rest
+    assert "its worker process died; running it again, alone" in rest
+    assert "4/4 product(s) done" in rest
+    assert len(list(out.glob("*.fits"))) == 8 and not list(out.glob(".iris-*"))

@@ -170,10 +170,16 @@ _events = None
 _cancel_event = None
 
 
+_product = ""  # the product this worker is running, named in its log lines
+
+
 class _QueueLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if _product and not message.startswith(f"{_product}:"):
+            message = f"{_product}: {message}"  # lines of products running at once interleave
         try:
-            _events.put(("log", record.levelno, record.getMessage()))
+            _events.put(("log", record.levelno, message))
         except Exception:  # the main process is gone: nothing to tell
             pass
 
@@ -196,9 +202,10 @@ class _SharedCancel(CancelToken):
 
 def run_job(job: BatchJob) -> ProductRecord:
     """One product, start to written files, in a worker (or in-process for tests)."""
+    global _product
     from .pipeline import Image2Pipeline, PipelineCallbacks
 
-    name = job.product.name
+    name = _product = job.product.name
 
     def post(*event) -> None:
         if _events is not None:
@@ -266,7 +273,8 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
                                    initargs=(events, cancel_event, level))
 
     executor = new_executor()
-    broken = False
+    broken = alone = False
+    retried: set[int] = set()  # products whose worker died once: run again, alone
     try:
         while pending or running:
             if broken and not running:  # a worker died (killed, out of memory): a fresh pool
@@ -274,17 +282,30 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
                 executor, broken = new_executor(), False
             used = sum(jobs[i].peak_bytes for i in running.values())
             while not broken and pending and len(running) < workers and (
-                    not running or used + jobs[pending[0]].peak_bytes <= available):
+                    not running or used + jobs[pending[0]].peak_bytes <= available) and not (
+                    running and (pending[0] in retried or alone)):
                 index = pending.pop(0)
+                alone = index in retried
                 used += jobs[index].peak_bytes
                 running[executor.submit(run_job, jobs[index])] = index
             done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
             drain()
             for future in done:
                 index = running.pop(future)
+                died = isinstance(future.exception(), BrokenProcessPool)
+                broken = broken or died
+                if died and index not in retried:  # maybe not its fault: once more, alone
+                    retried.add(index)
+                    pending.insert(0, index)
+                    _remove_temporaries(jobs[index])
+                    log.warning("%s: its worker process died; running it again, alone",
+                                jobs[index].product.name)
+                    on_event(("retry", jobs[index].product.name))
+                    continue
                 records[index] = _outcome(future, jobs[index])
-                broken = broken or isinstance(future.exception(), BrokenProcessPool)
                 on_event(("done", records[index]))
+            if not running:
+                alone = False
     except BaseException:
         cancel_event.set()
         _stop(executor, running, jobs)

@@ -53,6 +53,9 @@ class BatchProgress:
             else:
                 timing = f" {seconds:.2f}s" if status == "COMPLETE" else ""
                 self._say(f"{name}: {step}: {status}{timing}")
+        elif kind == "retry":  # its worker died; it waits to run again
+            self.current.pop(event[1], None)
+            self._draw(force=True)
         elif kind == "done":
             record: ProductRecord = event[1]
             self.current.pop(record.name, None)
