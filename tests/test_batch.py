@@ -140,6 +140,12 @@ def test_resume_skips_exactly_the_up_to_date_products(demo, tmp_path, capsys):
     changed = {p.name: p.stat().st_mtime_ns for p in out.glob("*.fits")}
     assert all(changed[n] != after[n] for n in after)
 
+    flat = data / "iris_demo_flat.fits"  # so does a changed reference
+    os.utime(flat, ns=(flat.stat().st_atime_ns, flat.stat().st_mtime_ns + 10**9))
+    assert run_cli(asn, "--output-dir", out, "--resume", "--jobs", 2,
+                   "--steps.resample.pixfrac=0.8") == 0
+    assert "0 of 4 product(s) are up to date" in capsys.readouterr().err
+
 
 def test_memory_limits_how_many_run_at_once(demo, serial_outputs, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(batch, "available_memory", lambda: 1)
@@ -172,7 +178,9 @@ def test_bad_summary_name_and_jobs_are_usage_errors(demo, tmp_path, capsys):
     assert not list(tmp_path.glob("*.fits"))
 
 
-def test_sigterm_of_a_parallel_run_leaves_nothing_half_written(tmp_path):
+@pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM-to-the-run", "Ctrl-C-to-the-process-group"])
+def test_stopping_a_parallel_run_leaves_nothing_half_written(tmp_path, signum, to_group):
     from iris_gui.engine.demo import write_demo_dataset
 
     dataset = write_demo_dataset(tmp_path / "data", size=512, seed=5)
@@ -186,10 +194,14 @@ def test_sigterm_of_a_parallel_run_leaves_nothing_half_written(tmp_path):
         lines.append(line)
         if ": started" in line or time.monotonic() > deadline:
             break
-    process.send_signal(signal.SIGTERM)
+    if to_group:  # what a terminal's Ctrl-C does: every worker gets it too
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
     rest = process.stderr.read()
-    assert process.wait(timeout=30) == 128 + signal.SIGTERM, "".join(lines) + rest
-    assert "stopped by SIGTERM" in rest
+    assert process.wait(timeout=30) == 128 + signum, "".join(lines) + rest
+    assert ("stopped by SIGTERM" if signum == signal.SIGTERM else "interrupted") in rest
+    assert "Traceback" not in rest
     assert not list(out.glob(".iris-*"))  # no temporaries
     names = {p.name for p in out.glob("*.fits")}
     assert len(names) < 8  # it was stopped before the end

@@ -19,6 +19,7 @@ caller's ``on_event`` gets them in the main process (progress display, warnings 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -184,10 +185,26 @@ class _QueueLog(logging.Handler):
             pass
 
 
+@contextlib.contextmanager
+def _sigint_blocked():
+    """Block SIGINT while processes are started: they inherit the mask, so a Ctrl-C to the
+    process group cannot hit a worker before it ignores it (the main process gets it after)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
 def _init_worker(events, cancel_event, level: int) -> None:
     global _events, _cancel_event
     # Ctrl-C reaches the whole process group: the main process decides, through cancel_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _events, _cancel_event = events, cancel_event
     root = logging.getLogger("iris_gui")
     root.handlers[:] = [_QueueLog()]
@@ -250,8 +267,9 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
     goes on once the workers are stopped and their temporaries are removed.
     """
     context = multiprocessing.get_context("spawn")
-    events = context.Queue()
-    cancel_event = context.Event()
+    with _sigint_blocked():  # the queue starts multiprocessing's resource tracker
+        events = context.Queue()
+        cancel_event = context.Event()
     available = available_memory() if available is None else available
     records: dict[int, ProductRecord] = {}
     # the biggest first (their size stands for their time too): the last to finish is a small one
@@ -266,6 +284,10 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
             except (queue.Empty, OSError, EOFError):
                 return
             on_event(event)
+
+    def submit(index: int) -> Future:
+        with _sigint_blocked():  # the executor starts its workers as work is submitted
+            return executor.submit(run_job, jobs[index])
 
     def new_executor() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=context,
@@ -287,7 +309,7 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
                 index = pending.pop(0)
                 alone = index in retried
                 used += jobs[index].peak_bytes
-                running[executor.submit(run_job, jobs[index])] = index
+                running[submit(index)] = index
             done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
             drain()
             for future in done:
