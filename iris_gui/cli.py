@@ -27,10 +27,11 @@ from pathlib import Path
 
 from . import __version__
 from .engine.association import Association, load_inputs
-from .engine.config import PipelineConfig, load_parameters, save_parameters
+from .engine.config import PipelineConfig
 from .engine.errors import InputError
 from .engine.output_plan import OutputPlan
 from .engine.outputs import plan_product
+from .engine.parameter_files import load_parameters, save_parameters
 from .engine.pipeline import Image2Pipeline, PipelineCallbacks
 from .engine.provenance import rerun_setup
 from .engine.steps import STEPS

@@ -12,10 +12,10 @@ import pytest
 from astropy.io import fits
 
 from iris_gui.engine.association import load_association
-from iris_gui.engine.config import load_parameters
 from iris_gui.engine.errors import InputError, ParameterError
 from iris_gui.engine.files import check_output_dir
 from iris_gui.engine.models import ImageModel, read_image, write_image
+from iris_gui.engine.parameter_files import load_parameters
 from iris_gui.engine.references import ReferenceTooSmall, load_reference_image
 
 

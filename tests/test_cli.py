@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from iris_gui.cli import main, split_step_overrides
-from iris_gui.engine.config import load_parameters
 from iris_gui.engine.models import read_image
+from iris_gui.engine.parameter_files import load_parameters
 
 
 def run_cli(*args):

@@ -6,13 +6,9 @@ from __future__ import annotations
 import asdf
 import pytest
 
-from iris_gui.engine.config import (
-    PipelineConfig,
-    cfg_text,
-    load_parameters,
-    save_parameters,
-)
+from iris_gui.engine.config import PipelineConfig
 from iris_gui.engine.errors import ParameterError
+from iris_gui.engine.parameter_files import cfg_text, load_parameters, save_parameters
 from iris_gui.engine.steps import STEPS
 from iris_gui.gui.resources import resource_path
 

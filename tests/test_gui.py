@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
 from iris_gui.cli import main as cli_main  # noqa: E402
-from iris_gui.engine.config import load_parameters  # noqa: E402
 from iris_gui.engine.models import read_image  # noqa: E402
+from iris_gui.engine.parameter_files import load_parameters  # noqa: E402
 from iris_gui.engine.steps import STEPS  # noqa: E402
 
 

@@ -45,7 +45,8 @@ def test_parameter_edits_undo_and_redo_with_the_keys(qtbot, window, demo_dataset
 
 
 def test_loading_parameters_is_one_undo(qtbot, window, tmp_path):
-    from iris_gui.engine.config import PipelineConfig, save_parameters
+    from iris_gui.engine.config import PipelineConfig
+    from iris_gui.engine.parameter_files import save_parameters
 
     config = PipelineConfig()
     config.steps["photom"]["skip"] = True

@@ -18,7 +18,7 @@ DEFERRED = {
     "astropy.visualization": "~0.3 s: imported by display.stretch.zscale_limits",
     "scipy": "not needed by the engine",
     "gwcs": "not needed by the engine",
-    "asdf": "imported by config.load_asdf and reading when a file has an ASDF extension",
+    "asdf": "imported by parameter_files.load_asdf and reading when a file has an ASDF extension",
 }
 
 

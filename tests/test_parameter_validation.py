@@ -20,8 +20,9 @@ from factories import write_model
 
 from iris_gui import cli
 from iris_gui.engine import demo
-from iris_gui.engine.config import PipelineConfig, load_parameters
+from iris_gui.engine.config import PipelineConfig
 from iris_gui.engine.errors import InputError, ParameterError
+from iris_gui.engine.parameter_files import load_parameters
 from iris_gui.engine.provenance import rerun_setup
 from iris_gui.engine.steps import resample
 from iris_gui.engine.steps.resample import (

@@ -9,8 +9,9 @@ import pytest
 from factories import small_product
 
 from iris_gui.engine.association import Association
-from iris_gui.engine.config import PipelineConfig, save_parameters
+from iris_gui.engine.config import PipelineConfig
 from iris_gui.engine.errors import ParameterError
+from iris_gui.engine.parameter_files import save_parameters
 from iris_gui.engine.provenance import read_provenance
 from iris_gui.state.statuses import caption, product_status, step_statuses
 from iris_gui.state.view_state import RegionSpec
@@ -92,7 +93,7 @@ def test_loading_a_cfg_that_skips_steps_shows_them_off_for_every_product(two_pro
     for name in ("dark_current", "flat_field", "photom"):
         config.steps[name]["skip"] = True
     save_parameters(config, tmp_path / "skip.cfg")
-    from iris_gui.engine.config import load_parameters
+    from iris_gui.engine.parameter_files import load_parameters
 
     workbench.set_config(load_parameters(tmp_path / "skip.cfg"))
     for product in (first, second):

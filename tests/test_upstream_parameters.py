@@ -9,8 +9,9 @@ import logging
 import asdf
 import pytest
 
-from iris_gui.engine.config import STEP_ALIASES, PipelineConfig, declared, load_parameters
+from iris_gui.engine.config import STEP_ALIASES, PipelineConfig, declared
 from iris_gui.engine.errors import ParameterError
+from iris_gui.engine.parameter_files import load_parameters
 from iris_gui.engine.steps import STEP_BY_NAME, STEPS
 
 DEFAULTS = PipelineConfig()
@@ -67,7 +68,7 @@ def test_every_alias_names_one_step_and_no_alias_is_a_step_name():
 
 
 def test_upstream_cfg_is_read_with_translations_logged(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="iris_gui.engine.config")
+    caplog.set_level(logging.INFO, logger="iris_gui.engine.parameter_files")
     config = load_parameters(_upstream(tmp_path))
     assert config.pipeline["save_results"] is True
     assert config.steps["dark_current"]["override_dark"] == "darks/liger_dark.fits"
@@ -212,7 +213,7 @@ def _jwst_file(tmp_path, **changes):
 
 
 def test_jwst_image2_parameter_file_is_read_with_one_warning(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.config"):
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.parameter_files"):
         config = load_parameters(_jwst_file(tmp_path))
     assert config.pipeline["save_bsub"] is True
     assert config.steps["bkg_subtract"]["sigma"] == 2.5
@@ -231,7 +232,7 @@ def test_jwst_image2_parameter_file_is_read_with_one_warning(tmp_path, caplog):
 
 
 def test_jwst_step_we_do_not_have_is_listed(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.config"):
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.parameter_files"):
         load_parameters(_jwst_file(tmp_path, nsclean={"skip": False}))
     assert "step nsclean" in caplog.text
 
@@ -268,7 +269,7 @@ save_bsub = False
       [[resample]]
         single = False
 """)
-    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.config"):
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.parameter_files"):
         config = load_parameters(path)
     assert config.steps["bkg_subtract"]["sigma"] == 4.0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -279,7 +280,7 @@ save_bsub = False
 
 def test_our_own_files_are_unchanged(tmp_path):
     # the files iris_gui writes still read back to the same values, with no translation
-    from iris_gui.engine.config import save_parameters
+    from iris_gui.engine.parameter_files import save_parameters
 
     for name in ("x.cfg", "x.asdf"):
         path = save_parameters(DEFAULTS, tmp_path / name)

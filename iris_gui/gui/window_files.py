@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..engine.association import Association, Product, save_association
-from ..engine.config import load_parameters, save_parameters
+from ..engine.parameter_files import load_parameters, save_parameters
 from ..state import autosave
 from ..state.session_file import (
     SUFFIX,

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.association import Association, Product, load_inputs
-from ..engine.config import PipelineConfig, save_parameters
+from ..engine.config import PipelineConfig
 from ..engine.models import ImageModel
+from ..engine.parameter_files import save_parameters
 from ..engine.pipeline import Image2Pipeline, ProductResult
 from ..engine.step_plan import StepPlan, product_is_stale
 from ..engine.steps import STEPS
