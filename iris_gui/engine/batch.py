@@ -295,7 +295,7 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
                                    initargs=(events, cancel_event, level))
 
     executor = new_executor()
-    broken = alone = False
+    broken = alone = stopping = False
     retried: set[int] = set()  # products whose worker died once: run again, alone
     try:
         while pending or running:
@@ -329,12 +329,14 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
             if not running:
                 alone = False
     except BaseException:
+        stopping = True
         cancel_event.set()
         _stop(executor, running, jobs)
         drain()
         raise
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        # after a stop the workers are gone already; waiting on the pool could hang
+        executor.shutdown(wait=not stopping, cancel_futures=True)
         drain()
         events.close()
     return [records[i] for i in range(len(jobs))]
