@@ -26,6 +26,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
+from .cli_commands import report_options, run_demo_command, run_report_command, write_run_report
+from .cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    configure_logging,
+    positive_int,
+)
 from .engine.association import Association, load_inputs
 from .engine.config import PipelineConfig
 from .engine.errors import InputError
@@ -36,18 +46,7 @@ from .engine.pipeline import Image2Pipeline, PipelineCallbacks
 from .engine.provenance import rerun_setup
 from .engine.steps import STEPS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
 log = logging.getLogger("iris_gui.cli")
-
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one clear line, exit 2
-        raise UsageError(message)
 
 
 def _step_help() -> str:
@@ -61,7 +60,7 @@ def _step_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="iris-image2",
         description="Run the IRIS/Liger imager image2 stage on rate files or image2 associations.",
         epilog=_step_help() + "\n\n`iris-image2 demo DIR [--size N]` writes the demo dataset.\n"
@@ -88,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reviewer", metavar="NAME", help="reviewer named in the report")
     parser.add_argument("--checks", metavar="FILE",
                         help="report check thresholds (checks.cfg; default: the documented ones)")
-    parser.add_argument("--jobs", metavar="N", type=_positive_int,
+    parser.add_argument("--jobs", metavar="N", type=positive_int,
                         help="products run at once, each in its own process (default: the "
                              "number of cores, fewer when memory is short; a small run stays in "
                              "one process; 1: one product at a time, in this process)")
@@ -103,84 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 #: below this many science pixels in all (about four 1024x1024 frames) the default --jobs runs in
 #: this process: starting a worker process (a second or two) costs more than it saves
 AUTO_PARALLEL_PIXELS = 4 * 1024 * 1024
-
-
-def _report_options(args: argparse.Namespace):
-    """The checks thresholds of a run or report command (exit 2 if the file is bad); first makes
-    sure the report's libraries are there."""
-    import importlib.util
-
-    missing = [package for module, package in (("reportlab", "reportlab"), ("PIL", "Pillow"))
-               if importlib.util.find_spec(module) is None]
-    if missing:
-        raise UsageError(f"the review report needs {' and '.join(missing)}, which this "
-                         f"installation lacks (pip install reportlab Pillow)")
-    from .report.checks import Thresholds, load_checks
-
-    return load_checks(args.checks) if args.checks else Thresholds()
-
-
-def run_report_command(argv: list[str]) -> int:
-    """``iris-image2 report X_cal.fits... -o DIR``: the review report re-made from outputs."""
-    parser = _Parser(prog="iris-image2 report",
-                     description="Re-make the review report (review.html, review.pdf) from "
-                                 "_cal/_calints files and the provenance they carry; the "
-                                 "products are run again in memory to show each step.")
-    parser.add_argument("files", nargs="*", metavar="CAL_FILE", help="iris_gui output files")
-    parser.add_argument("-o", "--output-dir", metavar="DIR", help="folder for the report")
-    parser.add_argument("--reviewer", metavar="NAME", default="", help="reviewer named in it")
-    parser.add_argument("--checks", metavar="FILE", help="check thresholds (checks.cfg)")
-    parser.add_argument("--ref-dir", metavar="DIR",
-                        help="reference folder (default: the one each output records)")
-    parser.add_argument("--print-checks", action="store_true",
-                        help="print a checks.cfg holding every default threshold and exit")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    args = parser.parse_args(argv)
-    if args.print_checks:
-        from .report.checks import defaults_cfg_text
-
-        print(defaults_cfg_text())
-        return EXIT_OK
-    if not args.files:
-        raise UsageError("report: no CAL_FILE given (an iris_gui _cal or _calints file)")
-    if not args.output_dir:
-        raise UsageError("report: -o DIR is required (the folder for review.html and review.pdf)")
-    if args.ref_dir is not None and not Path(args.ref_dir).is_dir():
-        raise InputError(f"--ref-dir {args.ref_dir}: not a folder")
-    thresholds = _report_options(args)
-    restore_logging = _configure_logging(True)
-    try:
-        from .report.remake import remake_report
-
-        def progress(_fraction: float, message: str) -> None:
-            if not args.quiet and message.startswith("re-making"):
-                print(f"iris-image2: {message}", file=sys.stderr)
-
-        files = remake_report(args.files, args.output_dir, reviewer=args.reviewer,
-                              thresholds=thresholds, ref_dir=args.ref_dir, progress=progress)
-    finally:
-        restore_logging()
-    report = files.report
-    for item in report.not_remade:
-        print(f"iris-image2: could not re-make {item.name} ({item.file}): {item.reason}",
-              file=sys.stderr)
-    if not args.quiet:
-        print(f"iris-image2: review report of {len(report.products)} product(s) written to "
-              f"{files.html} and {files.pdf.name} in {files.seconds:.1f} s", file=sys.stderr)
-    return EXIT_FAILED if report.not_remade else EXIT_OK
 
 
 def split_step_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -256,48 +180,6 @@ class _Progress:
         self.stream.flush()
 
 
-def _configure_logging(quiet: bool) -> Callable[[], None]:
-    """Send iris_gui's log to stderr; returns the function that puts the logger back (main is
-    also called in-process, by tests and the window's smoke test)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root = logging.getLogger("iris_gui")
-    saved = (list(root.handlers), root.level, root.propagate)
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
-
-    def restore() -> None:
-        root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]
-
-    return restore
-
-
-def run_demo_command(argv: list[str]) -> int:
-    parser = _Parser(prog="iris-image2 demo", description="Write the demo dataset.")
-    parser.add_argument("directory")
-    from .engine.demo import (
-        DEMO_MAX_SIZE,
-        DEMO_MIN_SIZE,
-        DEMO_SIZE_STEP,
-        check_demo_size,
-        write_demo_dataset,
-    )
-
-    parser.add_argument("--size", default="2048",
-                        help=f"frame size in pixels, a multiple of {DEMO_SIZE_STEP} from "
-                             f"{DEMO_MIN_SIZE} to {DEMO_MAX_SIZE} (default 2048)")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
-    args.size = check_demo_size(args.size, "--size")  # InputError: one line, exit 2
-
-    started = time.perf_counter()
-    dataset = write_demo_dataset(args.directory, size=args.size, seed=args.seed)
-    print(f"demo dataset ({args.size}x{args.size}) written to {dataset.directory} in "
-          f"{time.perf_counter() - started:.1f} s; association: {dataset.asn}", file=sys.stderr)
-    return EXIT_OK
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP: handled like Ctrl-C (the product being written is removed)."""
 
@@ -357,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     argv, overrides = split_step_overrides(argv)
     args = build_parser().parse_args(argv)
-    restore_logging = _configure_logging(args.quiet)
+    restore_logging = configure_logging(args.quiet)
     try:
         return _run_configured(args, overrides)
     finally:
@@ -390,7 +272,7 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         raise InputError(f"--ref-dir {ref_dir}: not a folder")
     if (args.reviewer is not None or args.checks) and not args.report:
         raise UsageError("--reviewer and --checks go with --report DIR")
-    thresholds = _report_options(args) if args.report else None
+    thresholds = report_options(args) if args.report else None
     plan = _plan_run(args, config, associations, output_dir, ref_dir)
     stale = plan.remove_stale_temporaries()
     if stale:
@@ -432,7 +314,7 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         from .engine.run_summary import write_summary
 
         write_summary(records, args.summary, time.perf_counter() - started, workers)
-    report_failed = collector is not None and not _write_report(args, collector, plan)
+    report_failed = collector is not None and not write_run_report(args, collector, plan)
     if not failed:
         return EXIT_FAILED if report_failed else EXIT_OK
     return EXIT_USAGE if all(r.error_is_input for r in failed) else EXIT_FAILED
@@ -538,24 +420,6 @@ def _resume_filter(associations, config, output_dir, ref_dir, plan):
         if products:
             kept.append(Association(products, association.path))
     return kept, skipped
-
-
-def _write_report(args: argparse.Namespace, collector, plan: OutputPlan) -> bool:
-    """``--report DIR`` after the run: True when both files were written."""
-    from .engine.files import OutputWriteError
-    from .report.build import write_report
-
-    started = time.perf_counter()
-    try:
-        report = collector.report()
-        html, pdf = write_report(report, args.report, plan=plan)
-    except (InputError, OutputWriteError) as exc:
-        print(f"iris-image2: error: review report not written: {exc}", file=sys.stderr)
-        return False
-    if not args.quiet:
-        print(f"iris-image2: review report written to {html} and {pdf.name} "
-              f"({time.perf_counter() - started:.1f} s after the run)", file=sys.stderr)
-    return True
 
 
 def _plan_run(args: argparse.Namespace, config: PipelineConfig, associations: list[Association],
