@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -178,16 +179,30 @@ def test_bad_summary_name_and_jobs_are_usage_errors(demo, tmp_path, capsys):
     assert not list(tmp_path.glob("*.fits"))
 
 
+def start_parallel_run(dataset, out) -> subprocess.Popen:
+    """``iris-image2 ASN --jobs 2`` in its own process group, killed (group and all) if it has
+    not ended within three minutes, so a hang fails the test instead of stalling the suite."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iris_gui.cli", str(dataset.asn), "--output-dir", str(out),
+         "--jobs", "2"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def kill_if_running() -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+    watchdog = threading.Timer(180, kill_if_running)
+    watchdog.daemon = True
+    watchdog.start()
+    return process
+
+
 @pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGINT, True)],
                          ids=["SIGTERM-to-the-run", "Ctrl-C-to-the-process-group"])
 def test_stopping_a_parallel_run_leaves_nothing_half_written(tmp_path, signum, to_group):
     from iris_gui.engine.demo import write_demo_dataset
 
-    dataset = write_demo_dataset(tmp_path / "data", size=512, seed=5)
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "iris_gui.cli", str(dataset.asn), "--output-dir", str(out),
-         "--jobs", "2"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = start_parallel_run(write_demo_dataset(tmp_path / "data", size=512, seed=5), out)
     lines = []
     deadline = time.monotonic() + 20
     for line in process.stderr:  # stop it once the first worker is computing
@@ -240,11 +255,8 @@ def _workers_of(pid: int) -> list[int]:
 def test_a_killed_worker_fails_nothing_its_products_run_again_alone(tmp_path):
     from iris_gui.engine.demo import write_demo_dataset
 
-    dataset = write_demo_dataset(tmp_path / "data", size=512, seed=5)
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "iris_gui.cli", str(dataset.asn), "--output-dir", str(out),
-         "--jobs", "2"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = start_parallel_run(write_demo_dataset(tmp_path / "data", size=512, seed=5), out)
     lines = []
     for line in process.stderr:
         lines.append(line)
