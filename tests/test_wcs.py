@@ -26,15 +26,13 @@ from factories import context_for, make_model
 
 from iris_gui.engine.errors import InputError
 from iris_gui.engine.models import read_image
+from iris_gui.engine.pixel_map import exact_pixel_map, interpolated_pixel_map, pixel_map
 from iris_gui.engine.steps import COMPLETE, SKIPPED, STEP_BY_NAME
 from iris_gui.engine.wcs import (
     build_wcs,
-    exact_pixel_map,
-    interpolated_pixel_map,
     map_pixels,
     output_grid,
     pixel_area_sr,
-    pixel_map,
     pixel_scale_deg,
     position_angle_deg,
 )

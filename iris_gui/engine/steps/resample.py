@@ -6,7 +6,7 @@ pixel scale at the WCS reference pixel unless ``pixel_scale_ratio`` or ``pixel_s
 otherwise, centred on the input (``crval``, ``crpix``, ``output_shape`` override that).
 
 Pixel map: input pixel -> sky -> output pixel, evaluated on a coarse grid and interpolated to
-within 5e-7 output pixels (``iris_gui.engine.wcs.pixel_map``).
+within 5e-7 output pixels (``iris_gui.engine.pixel_map``).
 
 Weights (``weight_type``): ``exptime`` (default) = the integration time, ``ivm`` = 1/ERR² per
 pixel. ERR includes the source's own Poisson noise, so ivm gives a star's bright core less weight
@@ -54,11 +54,11 @@ from ..dq import DO_NOT_USE, DQ_DTYPE, DQ_FLAGS, encode
 from ..errors import InputError, ParameterError
 from ..models import ImageModel
 from ..parameters import Parameter
+from ..pixel_map import pixel_map
 from ..wcs import (
     ARCSEC2_PER_SR,
     output_grid,
     pixel_area_sr,
-    pixel_map,
     pixel_scale_deg,
     replace_wcs_keywords,
 )
