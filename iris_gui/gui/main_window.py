@@ -437,15 +437,19 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         wb = self.workbench
         self.inputs_panel.update_statuses(self._product_status)
         product = wb.current_product
+        statuses = None
         if product is None:
             self.steps_panel.reset_statuses()
         elif wb.key(product) not in wb.partial:  # a run in progress shows its own
-            for status in step_statuses(wb, product):
+            statuses = step_statuses(wb, product)
+            for status in statuses:
                 self.steps_panel.set_status(status.step, status.state, status.text,
                                             status.tooltip)
-        self._show_view()
+        self._show_view(statuses)
 
-    def _show_view(self) -> None:
+    def _show_view(self, statuses=None) -> None:
+        """Show the current product's step; ``statuses``: its step statuses if just derived
+        (the caption uses them rather than asking the engine's plan again)."""
         wb = self.workbench
         product = wb.current_product
         result = wb.shown_result(product)
@@ -459,7 +463,7 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         if key in wb.open_failures or (product is not None and product.problems):
             result = None  # nothing of it to show: empty panes, the caption says why
         self.image_view.show_step(result, wb.current_step, others,
-                                  caption=caption(wb, product, wb.current_step))
+                                  caption=caption(wb, product, wb.current_step, statuses))
 
     # ---- closing --------------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -103,9 +103,11 @@ def product_status(workbench: Workbench, product: Product) -> tuple[str, str]:
     return "done", "its result matches the current parameters"
 
 
-def caption(workbench: Workbench, product: Product | None, step_name: str) -> str:
+def caption(workbench: Workbench, product: Product | None, step_name: str,
+            statuses: list[StepStatus] | None = None) -> str:
     """The view's title line: the product, the step and the status the Steps list shows (one
-    source, so the title cannot say COMPLETE while the list says stale)."""
+    source, so the title cannot say COMPLETE while the list says stale); ``statuses``: the
+    product's ``step_statuses`` when the caller has them already."""
     if product is None:
         return "Run a product to see each step's input and output."
     key = workbench.key(product)
@@ -121,5 +123,6 @@ def caption(workbench: Workbench, product: Product | None, step_name: str) -> st
     if key in workbench.partial:
         step = result.steps.get(step_name)
         return f"{product.name} — {step_name}: {step.status.lower() if step else 'running…'}"
-    status = next(s for s in step_statuses(workbench, product) if s.step == step_name)
+    statuses = statuses if statuses is not None else step_statuses(workbench, product)
+    status = next(s for s in statuses if s.step == step_name)
     return f"{product.name} — {step_name}: {status.text}"
