@@ -4,7 +4,8 @@
                 [--output-dir DIR] [--ref-dir DIR] [--steps.STEP.PARAM=VALUE ...]
                 [--save-parameters out.cfg|.asdf]
                 [--report DIR [--reviewer NAME] [--checks checks.cfg]]
-                [--jobs N] [--summary FILE.json|.csv] [--resume]
+                [--jobs N | --dask-local N | --scheduler ADDRESS]
+                [--summary FILE.json|.csv] [--resume]
     iris-image2 --from-output X_cal.fits [--output-dir DIR]
     iris-image2 report X_cal.fits... -o DIR [--reviewer NAME] [--checks checks.cfg]
     iris-image2 demo DIR [--size N] [--seed S]
@@ -34,7 +35,14 @@ from .cli_common import (
     Parser,
     UsageError,
     configure_logging,
-    positive_int,
+)
+from .cli_parallel import (
+    add_parallel_arguments,
+    check_parallel_options,
+    parallel_workers,
+    resume_filter,
+    run_on_dask,
+    run_parallel,
 )
 from .engine.association import Association, load_inputs
 from .engine.config import PipelineConfig
@@ -87,24 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reviewer", metavar="NAME", help="reviewer named in the report")
     parser.add_argument("--checks", metavar="FILE",
                         help="report check thresholds (checks.cfg; default: the documented ones)")
-    parser.add_argument("--jobs", metavar="N", type=positive_int,
-                        help="products run at once, each in its own process (default: the "
-                             "number of cores, fewer when memory is short; a small run stays in "
-                             "one process; 1: one product at a time, in this process)")
-    parser.add_argument("--summary", metavar="FILE",
-                        help="write a summary of the run (FILE.json or FILE.csv): each "
-                             "product's status, time, steps, outputs and warnings")
-    parser.add_argument("--resume", action="store_true",
-                        help="skip products whose outputs are there and were made from the same "
-                             "inputs, references and parameters")
+    add_parallel_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("--version", action="version", version=f"iris-image2 {__version__}")
     return parser
-
-
-#: below this many science pixels in all (about four 1024x1024 frames) the default --jobs runs in
-#: this process: starting a worker process (a second or two) costs more than it saves
-AUTO_PARALLEL_PIXELS = 4 * 1024 * 1024
 
 
 def split_step_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -247,6 +241,7 @@ def _run(argv: list[str]) -> int:
 
 
 def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
+    check_parallel_options(args)
 
     ref_dir = args.ref_dir
     if args.from_output:
@@ -285,15 +280,17 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
                 for product in association.products]
     skipped: list = []
     if args.resume:
-        associations, skipped = _resume_filter(associations, config, output_dir, ref_dir, plan)
+        associations, skipped = resume_filter(associations, config, output_dir, ref_dir, plan)
         if not args.quiet:
             print(f"iris-image2: --resume: {len(skipped)} of {len(products)} product(s) are up "
                   f"to date and skipped", file=sys.stderr)
     todo = [product for association in associations for product in association.products]
-    workers = _workers(args, config, todo)
-    if workers > 1:
-        records = _run_parallel(args, config, todo, output_dir, ref_dir, plan, workers)
-        collector = None
+    workers = parallel_workers(args, todo)
+    collector = None
+    if args.scheduler or args.dask_local:
+        records = run_on_dask(args, config, todo, output_dir, ref_dir, plan)
+    elif workers > 1:
+        records = run_parallel(args, config, todo, output_dir, ref_dir, plan, workers)
     else:
         records, collector = _run_serial(args, config, associations, output_dir, ref_dir, plan,
                                          thresholds)
@@ -345,81 +342,6 @@ def _run_serial(args, config, associations, output_dir, ref_dir, plan, threshold
             collector.close()
         raise
     return [record_of(r, product_source(r.product)) for r in results], collector
-
-
-def _workers(args: argparse.Namespace, config: PipelineConfig, products: list) -> int:
-    """How many products run at once: --jobs (default: the cores), at most one per product and
-    as many as fit in the available memory (said in one line when that limits it)."""
-    if args.report or args.from_output or len(products) < 2:
-        if args.jobs and args.jobs > 1 and args.report and not args.quiet:
-            print("iris-image2: --report runs the products one at a time, in this process",
-                  file=sys.stderr)
-        return 1
-    from .engine.batch import _frame_pixels
-
-    wanted = args.jobs or os.cpu_count() or 1
-    if args.jobs is None and sum(_frame_pixels(p.science) for p in products) \
-            < AUTO_PARALLEL_PIXELS:
-        return 1
-    return min(wanted, len(products))
-
-
-def _run_parallel(args, config, products, output_dir, ref_dir, plan, workers):
-    from .engine.batch import (
-        BatchJob,
-        available_memory,
-        estimate_peak_bytes,
-        fitting_at_once,
-        run_batch,
-    )
-    from .engine.outputs import product_source
-    from .engine.run_summary import BatchProgress
-
-    jobs = []
-    for product in products:
-        source = product_source(product)
-        own = OutputPlan()  # only this product's files travel to its worker
-        own.outputs = [o for o in plan.outputs if o.product == product.name and o.source == source]
-        jobs.append(BatchJob(product, config, ref_dir, output_dir, own, source,
-                             estimate_peak_bytes(product, config)))
-    available = available_memory()
-    fit = fitting_at_once([job.peak_bytes for job in jobs], available)
-    if fit < workers:
-        biggest = max(job.peak_bytes for job in jobs)
-        print(f"iris-image2: memory limits the run to {fit} product(s) at once, not {workers}: "
-              f"{available / 2**30:.1f} GB available, up to {biggest / 2**30:.1f} GB each",
-              file=sys.stderr)
-    elif not args.quiet:
-        print(f"iris-image2: {len(jobs)} product(s), {workers} at once", file=sys.stderr)
-    progress = BatchProgress(sys.stderr, args.quiet, len(jobs), workers)
-    level = logging.WARNING if args.quiet else logging.INFO
-    try:
-        return run_batch(jobs, workers, level=level, on_event=progress, available=available)
-    finally:
-        progress.finish()
-
-
-def _resume_filter(associations, config, output_dir, ref_dir, plan):
-    """(associations holding the products to run, records of those skipped as up to date)."""
-    from .engine.batch import ProductRecord
-    from .engine.outputs import product_source
-    from .engine.provenance import up_to_date
-
-    kept, skipped = [], []
-    for association in associations:
-        products = []
-        for product in association.products:
-            source = product_source(product)
-            product_ref_dir = ref_dir or os.path.dirname(product.science)
-            planned = plan.paths_for(product.name, source)
-            if not product.problems and up_to_date(product, config, product_ref_dir, planned):
-                outputs = sorted(str(p) for p in planned if p.exists())
-                skipped.append(ProductRecord(product.name, source, "skipped", outputs=outputs))
-            else:
-                products.append(product)
-        if products:
-            kept.append(Association(products, association.path))
-    return kept, skipped
 
 
 def _plan_run(args: argparse.Namespace, config: PipelineConfig, associations: list[Association],

@@ -218,15 +218,25 @@ class _SharedCancel(CancelToken):
 
 
 def run_job(job: BatchJob) -> ProductRecord:
-    """One product, start to written files, in a worker (or in-process for tests)."""
+    """One product, start to written files, in a pool worker (or in-process for tests)."""
     global _product
-    from .pipeline import Image2Pipeline, PipelineCallbacks
-
-    name = _product = job.product.name
+    _product = job.product.name
 
     def post(*event) -> None:
         if _events is not None:
             _events.put(event)
+
+    cancel = _SharedCancel(_cancel_event) if _cancel_event is not None else None
+    return run_job_with(job, post, cancel)
+
+
+def run_job_with(job: BatchJob, post: Callable[..., None],
+                 cancel: CancelToken | None) -> ProductRecord:
+    """One product, start to written files; ``post(*event)`` carries its progress events
+    (the pool's queue, or a Dask topic) and ``cancel`` stops it."""
+    from .pipeline import Image2Pipeline, PipelineCallbacks
+
+    name = job.product.name
 
     def step_start(product, step) -> None:
         post("step", name, step.name, "RUNNING", 0.0)
@@ -239,7 +249,6 @@ def run_job(job: BatchJob) -> ProductRecord:
     callbacks = PipelineCallbacks(step_start=step_start, step_done=step_done)
     pipeline = Image2Pipeline(job.config, ref_dir=job.ref_dir, output_dir=job.output_dir,
                               callbacks=callbacks, cache=False)
-    cancel = _SharedCancel(_cancel_event) if _cancel_event is not None else None
     result = pipeline.run_product(job.product, cancel)
     if result.ok:
         try:
@@ -319,7 +328,7 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
                 if died and index not in retried:  # maybe not its fault: once more, alone
                     retried.add(index)
                     pending.insert(0, index)
-                    _remove_temporaries(jobs[index])
+                    remove_temporaries(jobs[index])
                     log.warning("%s: its worker process died; running it again, alone",
                                 jobs[index].product.name)
                     on_event(("retry", jobs[index].product.name))
@@ -350,11 +359,11 @@ def _outcome(future: Future, job: BatchJob) -> ProductRecord:
     except Exception as exc:  # a bug in the worker: that product fails, the others go on
         error = f"unexpected internal error in its worker: {type(exc).__name__}: {exc}"
     log.error("%s: %s", job.product.name, error)
-    _remove_temporaries(job)
+    remove_temporaries(job)
     return ProductRecord(job.product.name, job.source, "failed", error=error)
 
 
-def _remove_temporaries(job: BatchJob) -> None:
+def remove_temporaries(job: BatchJob) -> None:
     from .files import remove_stale_temporaries
 
     for path in job.plan.paths_for(job.product.name, job.source):
@@ -379,4 +388,4 @@ def _stop(executor: ProcessPoolExecutor, running: dict[Future, int],
     for process in processes:
         process.join(2.0)
     for index in running.values():
-        _remove_temporaries(jobs[index])
+        remove_temporaries(jobs[index])

@@ -1,0 +1,272 @@
+"""Many products on a Dask cluster: one ``dask.distributed`` task per product.
+
+``run_dask`` takes the same ``BatchJob``s as ``batch.run_batch`` (the run's output plan was checked
+beforehand over the whole run) and submits each to a Dask scheduler: an existing one
+(``--scheduler ADDRESS``, the workers reading the inputs and writing the outputs at the same
+shared-file-system paths) or a ``LocalCluster`` started for the run (``--dask-local N``: N worker
+processes of one thread each on this machine, for Dask's dashboard). Each task runs
+``batch.run_job_with``, so a product's files are the same bytes as in a one-process run and are
+written whole or not at all by the worker that ran it.
+
+Progress: a task reports the pool's events (product started, step started or done, its log records)
+with ``Worker.log_event`` on a topic of its own run; the caller's ``on_event`` gets them in the main
+process. Products run the biggest first (their estimated peak memory is the task's priority); Dask's
+own worker memory limits stand for the pool's memory check.
+
+Cancelling (Ctrl-C, SIGTERM: the caller's KeyboardInterrupt) sets a ``distributed.Event`` that every
+task checks at each of its cancel points (at most every ``CANCEL_POLL`` seconds, one scheduler round
+trip); tasks not yet started return at once. The caller waits ``batch.STOP_GRACE`` seconds for the
+tasks to stop, cancels what is left, and removes the temporaries of every product not finished,
+so nothing half-written stays. A worker that dies is Dask's to retry (its ``allowed-failures``);
+a product whose task fails for good is reported failed and the others go on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from .batch import (
+    STOP_GRACE,
+    BatchJob,
+    ProductRecord,
+    _sigint_blocked,
+    remove_temporaries,
+    run_job_with,
+)
+from .cancel import CancelToken
+from .errors import InputError
+
+log = logging.getLogger("iris_gui.engine.batch")
+
+#: seconds between two looks at the run's cancel event from a task (each is a round trip)
+CANCEL_POLL = 0.25
+#: seconds to wait for a scheduler given with --scheduler
+CONNECT_TIMEOUT = 15
+
+
+class DaskUnavailable(InputError):
+    """dask.distributed is not installed, or the scheduler cannot be reached."""
+
+
+def _distributed():
+    if importlib.util.find_spec("distributed") is None:
+        raise DaskUnavailable("--scheduler and --dask-local need dask.distributed, which is not "
+                              "installed: pip install 'iris_gui[dask]' (or: pip install distributed)")
+    import distributed
+
+    return distributed
+
+
+# ---- in the task ---------------------------------------------------------------------------------
+
+class _PolledFlag:
+    """A ``distributed.Event`` looked at no more often than every CANCEL_POLL seconds."""
+
+    def __init__(self, event) -> None:
+        self._event = event
+        self._seen = False
+        self._last = 0.0
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self._seen and now - self._last >= CANCEL_POLL:
+            self._last = now
+            try:
+                self._seen = self._event.is_set()
+            except Exception:  # the scheduler is gone: the run is over
+                self._seen = True
+        return self._seen
+
+    def set(self) -> None:
+        self._event.set()
+
+
+class _DaskCancel(CancelToken):
+    def __init__(self, event) -> None:
+        self._event = _PolledFlag(event)
+
+
+class _TopicLog(logging.Handler):
+    """This task's log records (and only its thread's: a worker may run several tasks) to the
+    run's topic."""
+
+    def __init__(self, post: Callable[..., None], product: str) -> None:
+        super().__init__()
+        self.post, self.product, self.thread = post, product, threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        message = record.getMessage()
+        if not message.startswith(f"{self.product}:"):
+            message = f"{self.product}: {message}"
+        self.post("log", record.levelno, message)
+
+
+def run_dask_task(job: BatchJob, topic: str, cancel_name: str, level: int) -> ProductRecord:
+    """One product on a Dask worker: the task every ``run_dask`` submits."""
+    from distributed import Event, get_worker
+
+    worker = get_worker()
+
+    def post(*event) -> None:
+        try:
+            worker.log_event(topic, list(event))
+        except Exception:  # the client is gone: nothing to tell
+            pass
+
+    cancel = _DaskCancel(Event(cancel_name))
+    if cancel.cancelled:  # the run was stopped before this product started
+        return ProductRecord(job.product.name, job.source, "cancelled")
+    logger = logging.getLogger("iris_gui")
+    handler = _TopicLog(post, job.product.name)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False  # the client shows these lines; the worker's log need not
+    try:
+        return run_job_with(job, post, cancel)
+    finally:
+        logger.removeHandler(handler)
+
+
+# ---- in the caller ---------------------------------------------------------------------------------
+
+def _start(distributed, address: str | None, local_workers: int | None, quiet: bool):
+    """A client of the scheduler at ``address``, or of a new LocalCluster; (client, cluster)."""
+    if address:
+        try:
+            client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise DaskUnavailable(f"--scheduler {address}: no Dask scheduler answered "
+                                  f"({type(exc).__name__}: {exc})") from None
+        except ValueError as exc:
+            raise DaskUnavailable(f"--scheduler {address}: not a scheduler address "
+                                  f"(e.g. tcp://host:8786): {exc}") from None
+        return client, None
+    with_dashboard = importlib.util.find_spec("bokeh") is not None
+    # the cluster's processes inherit a blocked SIGINT: a Ctrl-C reaches only this process, which
+    # stops the run through the cancel event and then closes the cluster
+    with _sigint_blocked():
+        cluster = distributed.LocalCluster(
+            n_workers=local_workers, threads_per_worker=1, processes=True,
+            dashboard_address=":8787" if with_dashboard else None,
+            silence_logs=logging.ERROR)
+        client = distributed.Client(cluster)
+    if not quiet:
+        where = (f"dashboard {client.dashboard_link}" if with_dashboard
+                 else "no dashboard: pip install bokeh for Dask's dashboard")
+        print(f"iris-image2: Dask LocalCluster of {local_workers} worker(s); {where}",
+              file=sys.stderr)
+    return client, cluster
+
+
+def run_dask(jobs: list[BatchJob], *, address: str | None = None,
+             local_workers: int | None = None, level: int = logging.INFO,
+             on_event: Callable[[tuple], None] | None = None,
+             quiet: bool = False) -> list[ProductRecord]:
+    """Run ``jobs`` on the scheduler at ``address`` or on a new LocalCluster of
+    ``local_workers`` processes; records in job order."""
+    distributed = _distributed()
+    on_event = on_event or (lambda event: None)
+    run_id = uuid.uuid4().hex[:12]
+    topic, cancel_name = f"iris-image2-{run_id}", f"iris-image2-cancel-{run_id}"
+    client, cluster = _start(distributed, address, local_workers, quiet)
+    events: queue.Queue = queue.Queue()
+    records: dict[int, ProductRecord] = {}
+    futures = {}
+    cancel_event = None
+    try:
+        client.subscribe_topic(topic, lambda item: events.put(tuple(item[1])))
+        cancel_event = distributed.Event(cancel_name, client=client)
+        for index, job in enumerate(jobs):
+            future = client.submit(run_dask_task, job, topic, cancel_name, level,
+                                   key=f"iris-image2-{run_id}-{index}", pure=False,
+                                   priority=job.peak_bytes)
+            futures[future] = index
+        remaining = dict(futures)
+        while remaining:
+            time.sleep(0.05)
+            _drain(events, on_event)
+            for future in [f for f in remaining if f.done()]:
+                index = remaining.pop(future)
+                records[index] = _outcome(future, jobs[index])
+                on_event(("done", records[index]))
+        _drain(events, on_event)
+    except BaseException:
+        if cancel_event is not None:
+            try:
+                cancel_event.set()
+            except Exception:
+                pass
+        _stop(client, futures, records, jobs)
+        _drain(events, on_event)
+        raise
+    finally:
+        _close(client, cluster, topic)
+    return [records[i] for i in range(len(jobs))]
+
+
+def _drain(events: queue.Queue, on_event: Callable[[tuple], None]) -> None:
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return
+        on_event(event)
+
+
+def _outcome(future, job: BatchJob) -> ProductRecord:
+    try:
+        return future.result()
+    except Exception as exc:
+        name = type(exc).__name__
+        if name == "KilledWorker":
+            error = "the Dask workers running it died (killed, or out of memory?)"
+        elif name == "CancelledError":
+            error = "its Dask task was cancelled"
+        else:  # a bug in the task: that product fails, the others go on
+            error = f"unexpected internal error in its Dask task: {name}: {exc}"
+    log.error("%s: %s", job.product.name, error)
+    remove_temporaries(job)
+    return ProductRecord(job.product.name, job.source, "failed", error=error)
+
+
+def _stop(client, futures: dict, records: dict, jobs: list[BatchJob]) -> None:
+    """After a cancel: let the tasks see the event and stop, then cancel what is left and
+    remove the temporaries of every product not finished."""
+    deadline = time.monotonic() + STOP_GRACE
+    try:
+        while any(not f.done() for f in futures) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    except BaseException:  # a second Ctrl-C: stop waiting
+        pass
+    try:
+        client.cancel(list(futures), force=True)
+    except Exception:
+        pass
+    for index in futures.values():
+        if index not in records:
+            remove_temporaries(jobs[index])
+
+
+def _close(client, cluster, topic: str) -> None:
+    try:
+        client.unsubscribe_topic(topic)
+    except Exception:
+        pass
+    try:
+        client.close(timeout=10)
+    except Exception:
+        pass
+    if cluster is not None:
+        try:
+            cluster.close(timeout=10)
+        except Exception:
+            pass

@@ -1,0 +1,145 @@
+"""iris-image2 --dask-local N / --scheduler ADDRESS: one dask.distributed task per product."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from test_batch import _with_broken_product, data_bytes
+
+from iris_gui.cli import main
+from iris_gui.engine import batch_dask
+
+distributed = pytest.importorskip("distributed", reason="the test extra installs distributed")
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from iris_gui.engine.demo import write_demo_dataset
+
+    return write_demo_dataset(tmp_path_factory.mktemp("dask_demo"), size=64, seed=3)
+
+
+@pytest.fixture(scope="module")
+def serial_outputs(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    assert run_cli(demo.asn, "--output-dir", out, "-q", "--jobs", 1) == 0
+    return out
+
+
+def start_run(asn, out, *options) -> subprocess.Popen:
+    """``iris-image2 ASN OPTIONS`` in its own process group, killed (group and all) if it has
+    not ended within three minutes, so a hang fails the test instead of stalling the suite."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iris_gui.cli", str(asn), "--output-dir", str(out),
+         *map(str, options)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def kill_if_running() -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+    watchdog = threading.Timer(180, kill_if_running)
+    watchdog.daemon = True
+    watchdog.start()
+    return process
+
+
+def test_dask_local_outputs_are_the_same_bytes_and_a_broken_product_fails_alone(
+        demo, serial_outputs, tmp_path):
+    asn = _with_broken_product(demo, tmp_path / "data")
+    summary = tmp_path / "run.json"
+    process = start_run(asn, tmp_path / "out", "--dask-local", 2, "--summary", summary)
+    err = process.stderr.read()
+    assert process.wait(timeout=170) == 2, err  # the broken product: bad input
+    assert "Dask LocalCluster of 2 worker(s)" in err
+    assert "iris_demo: flat_field: COMPLETE" in err  # the workers' events reach the client
+    assert "ERROR: broken:" in err and "4/5 product(s) done" in err
+    outputs = data_bytes(tmp_path / "out")
+    assert len(outputs) == 8 and outputs == data_bytes(serial_outputs)
+    assert not list((tmp_path / "out").glob(".iris-*"))
+    document = json.loads(summary.read_text())
+    statuses = {p["name"]: p["status"] for p in document["products"]}
+    assert statuses == {"iris_demo": "done", "broken": "failed", "iris_demo_sub": "done",
+                        "iris_demo_submap": "done", "iris_demo_ints": "done"}
+    assert [p["name"] for p in document["products"]][:2] == ["iris_demo", "broken"]  # job order
+
+
+def test_scheduler_runs_the_products_on_an_existing_cluster(demo, serial_outputs, tmp_path,
+                                                           capsys):
+    out = tmp_path / "out"
+    # workers as threads of this process: the run's client connects to it over loopback TCP
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None, protocol="tcp", host="127.0.0.1") as cluster:
+        code = run_cli(demo.asn, "--output-dir", out, "--scheduler", cluster.scheduler_address)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "4/4 product(s) done" in err and "iris_demo_ints: resample: COMPLETE" in err
+    assert data_bytes(out) == data_bytes(serial_outputs)
+    import logging
+
+    assert logging.getLogger("iris_gui").propagate  # the task put the worker's logging back
+
+
+def test_no_scheduler_at_the_address_is_one_line(demo, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(batch_dask, "CONNECT_TIMEOUT", 1)
+    code = run_cli(demo.asn, "--output-dir", tmp_path, "--scheduler", "tcp://127.0.0.1:9")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in err
+    assert "Traceback" not in err and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--jobs", "2", "--dask-local", "2"], "--jobs and --dask-local: choose one way"),
+    (["--dask-local", "2", "--scheduler", "tcp://h:8786"], "--dask-local and --scheduler"),
+    (["--scheduler", "tcp://h:8786", "--report", "rep"], "does not go with --report"),
+    (["--scheduler", "localhost"], "give the scheduler's address"),
+    (["--dask-local", "0"], "--dask-local"),
+])
+def test_dask_option_mistakes_are_usage_errors(demo, tmp_path, capsys, options, message):
+    assert run_cli(demo.asn, "--output-dir", tmp_path / "out", *options) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_distributed_is_said(monkeypatch):
+    monkeypatch.setattr(batch_dask.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(batch_dask.DaskUnavailable, match=r"pip install 'iris_gui\[dask\]'"):
+        batch_dask.run_dask([], local_workers=1)
+
+
+def test_ctrl_c_of_a_dask_run_leaves_nothing_half_written(tmp_path):
+    from iris_gui.engine.demo import write_demo_dataset
+
+    dataset = write_demo_dataset(tmp_path / "data", size=512, seed=5)
+    out = tmp_path / "out"
+    process = start_run(dataset.asn, out, "--dask-local", 2)
+    lines = []
+    deadline = time.monotonic() + 60
+    for line in process.stderr:  # stop it once a product is computing
+        lines.append(line)
+        if ": bkg_subtract: COMPLETE" in line or time.monotonic() > deadline:
+            break
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    rest = process.stderr.read()
+    code = process.wait(timeout=60)
+    assert code == 130, "".join(lines) + rest
+    assert time.monotonic() - started < 20
+    assert not list(out.glob(".iris-*")) if out.exists() else True
+    names = sorted(p.name for p in out.glob("*.fits")) if out.exists() else []
+    # whole products only: each product's _cal/_calints goes with its _i2d
+    cals = {n.rsplit("_", 1)[0] for n in names if not n.endswith("_i2d.fits")}
+    i2ds = {n[:-len("_i2d.fits")] for n in names if n.endswith("_i2d.fits")}
+    assert cals == i2ds, names
+    assert len(names) < 8, "the run was not stopped"
