@@ -255,9 +255,11 @@ def test_steps_skipped_for_want_of_a_reference_warn(tmp_path, capsys):
     science = write_model(tmp_path / "x_rate.fits", SCIENCE)  # no reference beside it
     code, lines = cli_warnings(capsys, science, "--output-dir", tmp_path / "out")
     assert code == 0
-    for step, kind, wanted in (("dark_current", "dark", "IRIS/IMAGER"),
-                               ("flat_field", "flat", "IRIS/IMAGER/KN3"),
-                               ("photom", "photom", "IRIS/IMAGER")):
+    full = "INSTRUME=IRIS, DETECTOR=IMAGER, FILTER=KN3"
+    for step, kind, wanted in (("dark_current", "dark", f"{full}, SUBARRAY=FULL, no DATE-OBS"),
+                               ("flat_field", "flat", f"{full}, PUPIL=None, no DATE-OBS"),
+                               ("photom", "photom", "INSTRUME=IRIS, FILTER=KN3, PUPIL=None, "
+                                                    "no DATE-OBS")):
         expected = (f"{step} skipped: no {kind} reference for {wanted} in {tmp_path}; "
                     f"switch the step off to silence this")
         assert any(line.endswith(expected) for line in lines), lines

@@ -12,6 +12,7 @@ from .lazy import fits
 TELESCOPE = "TMT"
 INSTRUMENT = "IRIS"
 DETECTOR = "IMAGER"
+PUPIL = "CLEAR"  #: a flat selection key in the TMT CRDS rules
 CRVAL = (83.8221, -5.3911)  #: deg, the Trapezium
 PIXEL_SCALE_DEG = 0.004 / 3600.0  #: 4 mas pixels
 ROTATION_DEG = 0.5
@@ -62,6 +63,7 @@ def exposure_header(size: int, *, exptype: str, date: datetime, obj: str,
     for key, value in identity_keywords(size).items():
         header[key] = value
     header["FILTER"] = FILTER
+    header["PUPIL"] = PUPIL
     header["EXPTYPE"] = exptype
     header["EXPTIME"] = (EXPTIME * nints, "[s] total exposure time")
     header["EFFINTTM"] = (EXPTIME, "[s] time per integration")

@@ -1,4 +1,8 @@
-"""The demo dataset's reference files: the dark, the KN3 and H flats and the photom table."""
+"""The demo dataset's reference files: the dark, the KN3 and H flats and the photom table.
+
+They carry the keys the reference rules select on (``reference_rules``): the dark DETECTOR,
+FILTER and SUBARRAY, the flats DETECTOR, FILTER and PUPIL, all a USEAFTER before the demo's
+DATE-OBS, so a demo run chooses them with every key matched exactly."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .demo_headers import reference_header
+from .demo_headers import PUPIL, reference_header
 from .demo_scene import DARK_ERR, FILTER, FLAT_ERR, OTHER_FLAT_FILTER, PHOTOM_TABLE, Scene
 from .models import ImageModel, PhotomRow, write_image, write_photom
 
@@ -32,6 +36,7 @@ def write_references(scene: Scene, folder: Path, done: Callable[[], None]) -> Re
     size = scene.size
     dark_header = reference_header(size, "DARK", "DarkModel", "Synthetic IRIS imager dark rate")
     dark_header["BUNIT"] = "DN/s"
+    dark_header["FILTER"] = FILTER
     dark = write_image(
         ImageModel(data=scene.dark, err=np.full((size, size), DARK_ERR, np.float32),
                    dq=scene.dark_dq, header=dark_header), folder / DARK_NAME)
@@ -43,6 +48,7 @@ def write_references(scene: Scene, folder: Path, done: Callable[[], None]) -> Re
         flat_header = reference_header(size, "FLAT", "FlatModel",
                                        f"Synthetic IRIS imager flat, filter {filter_name}")
         flat_header["FILTER"] = filter_name
+        flat_header["PUPIL"] = PUPIL
         flat_paths.append(write_image(
             ImageModel(data=image, err=np.full((size, size), FLAT_ERR, np.float32),
                        dq=scene.flat_dq.copy(), header=flat_header), folder / name))

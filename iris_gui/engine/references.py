@@ -1,17 +1,18 @@
-"""Choosing and loading reference files (dark, flat, photom).
+"""Choosing and loading reference files (dark, flat, photom, distortion).
 
 With an ``override_*`` parameter the given file is used, provided its REFTYPE (or DATAMODL) says it
 is of the right kind; a file that does not (a science rate file given as override_dark, a flat given
 as a dark) is refused unless the step's ``force_override`` is set, and then still warned about.
-Otherwise the reference folder is scanned for files whose REFTYPE (or DATAMODL) names the kind and
-whose INSTRUME, DETECTOR, FILTER (flats only) and detector window fit the exposure; an exact window
-match beats a larger reference that contains the window, then the file name decides. Only headers
-are read during the scan, and the scan is remembered per folder until the folder changes.
+Otherwise the reference folder is scanned for files whose REFTYPE (or DATAMODL) names the kind, and
+``reference_rules`` chooses among them as the TMT CRDS rules do (selection keys per kind, the
+detector window, then the latest USEAFTER not after the exposure's DATE-OBS) and says why, naming
+the near-misses. Only headers are read during the scan, and the scan is remembered per folder until
+the folder changes.
 
 What is suspicious is said as a warning carried by the choice (``ReferenceChoice.warnings``, which
 the steps put on their StepResult): a reference chosen while the exposure or the reference has no
 INSTRUME or DETECTOR (so that check could not be made), a forced override. ``missing_reference_warning``
-is the one wording for a step skipped because no reference was found.
+is the one wording for a step skipped because no reference was found; it names what was wanted.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
 from .files import check_not_lfs_pointer, is_lfs_pointer
 from .lazy import fits
 from .models import ImageModel, SubarrayWindow, read_image, reference_kind
+from .reference_rules import evaluate, explain, exposure_date, wanted
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,10 @@ class ReferenceHeader:
     detector: str | None
     filter: str | None
     window: SubarrayWindow | None
+    #: the selection keys it states (DETECTOR, FILTER, PUPIL, SUBARRAY), upper case
+    keys: dict[str, str] = field(default_factory=dict)
+    #: USEAFTER as written (parsed when the file is considered)
+    useafter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,10 @@ def read_reference_header(path: str) -> ReferenceHeader:
             detector=_text(primary, "DETECTOR"),
             filter=_text(primary, "FILTER"),
             window=_window_from_headers(primary, image),
+            keys={key: value for key in ("DETECTOR", "FILTER", "PUPIL", "SUBARRAY")
+                  if (value := _text(primary, key)) is not None},
+            useafter=None if primary.get("USEAFTER") is None
+            else (str(primary["USEAFTER"]).strip() or None),
         )
 
 
@@ -215,57 +225,36 @@ def find_reference(
         return ReferenceChoice(str(override), f"{Path(override).name} (override_{kind})",
                                (warning,) if warning else ()), ""
 
-    window = science.window
-    candidates: list[tuple[int, str, ReferenceHeader]] = []
-    of_kind = 0
-    for ref in _scan.headers(Path(ref_dir)):
-        if ref.kind != kind:
-            continue
-        of_kind += 1
-        if science.instrument and ref.instrument and ref.instrument != science.instrument:
-            continue
-        if science.detector and ref.detector and ref.detector != science.detector:
-            continue
-        if kind == "flat" and ref.filter not in (science.filter, "N/A", "ANY"):
-            continue
-        # A photom table applies to any window; image references must cover the exposure's.
-        # A window that could not be read (damaged file) is let through so loading reports it.
-        if kind != "photom" and ref.window is not None and not ref.window.contains(window):
-            continue
-        exact = ref.window is not None and (
-            (ref.window.xstart, ref.window.ystart, ref.window.xsize, ref.window.ysize)
-            == (window.xstart, window.ystart, window.xsize, window.ysize)
-        )
-        candidates.append((0 if exact else 1, Path(ref.path).name, ref))
+    considered = [ref for ref in _scan.headers(Path(ref_dir)) if ref.kind == kind]
+    date, date_label = (None, "")
+    if considered:
+        date, date_label = exposure_date(science.header, science.filename or science.name)
+    judged = [evaluate(kind, science, ref, date, date_label) for ref in considered]
+    candidates = sorted((c for c in judged if c.refused is None), key=lambda c: c.rank())
     if not candidates:
-        wanted = [f"INSTRUME={science.instrument}", f"DETECTOR={science.detector}"]
-        if kind == "flat":
-            wanted.append(f"FILTER={science.filter}")
-        reason = (
-            f"no {kind} reference in {ref_dir} fits {science.name} "
-            f"({', '.join(wanted)}, window {window.describe()}); "
-            f"{of_kind} file(s) of type {kind.upper()} looked at"
-        )
+        reason = (f"no {kind} reference in {ref_dir} fits {science.name} "
+                  f"({wanted(kind, science, date_label)}, window {science.window.describe()}); "
+                  f"{len(considered)} file(s) of type {kind.upper()} looked at")
+        if judged:
+            reason += ": " + "; ".join(f"{c.name}: {c.refused}" for c in judged[:8])
         return None, reason
-    candidates.sort(key=lambda c: (c[0], c[1]))
-    best = candidates[0][2]
-    explanation = (
-        f"{Path(best.path).name} chosen from {ref_dir} "
-        f"({'same window' if candidates[0][0] == 0 else 'covers the window'}; "
-        f"{len(candidates)} candidate(s))"
-    )
-    unchecked = _unchecked_identity(kind, science, best)
-    return ReferenceChoice(best.path, explanation, (unchecked,) if unchecked else ()), ""
+    best = candidates[0]
+    others = candidates[1:] + [c for c in judged if c.refused is not None]
+    explanation = explain(kind, science, best, others, date, date_label, Path(ref_dir))
+    unchecked = _unchecked_identity(kind, science, best.header)
+    return ReferenceChoice(best.header.path, explanation, (unchecked,) if unchecked else ()), ""
 
 
 def missing_reference_warning(kind: str, science: ImageModel, ref_dir: Path) -> str:
-    """The warning of a step, left on, that was skipped because no reference was found."""
-    wanted = [science.instrument or "no INSTRUME", science.detector or "no DETECTOR"]
-    if kind == "flat":
-        wanted.append(science.filter or "no FILTER")
+    """The warning of a step, left on, that was skipped because no reference was found: it
+    names the keys that were wanted (``INSTRUME=IRIS, DETECTOR=IMAGER, FILTER=KN3, ...``)."""
+    try:
+        _date, label = exposure_date(science.header, science.name)
+    except InputError:
+        label = str(science.header.get("DATE-OBS"))
     step = STEP_FOR_KIND.get(kind, kind)
-    return (f"{step} skipped: no {kind} reference for {'/'.join(wanted)} in {ref_dir}; "
-            f"switch the step off to silence this")
+    return (f"{step} skipped: no {kind} reference for {wanted(kind, science, label)} in "
+            f"{ref_dir}; switch the step off to silence this")
 
 
 def load_reference_image(kind: str, path: str, science: ImageModel,
