@@ -46,6 +46,9 @@ LEVEL_CHANGING_STEPS = frozenset({"bkg_subtract", "photom"})
 def share_levels_by_default(step_name: str | None, roles: set[str]) -> bool:
     return roles <= SCIENCE_ROLES and step_name not in LEVEL_CHANGING_STEPS
 
+#: roles of views that are not what the shown step made (the Header dock compares nothing)
+OTHER_ROLES_NOT_COMPARED = frozenset({"before", "input", "step", "background", "bsub"})
+
 #: steps that also get a Ratio view
 RATIO_STEPS = frozenset({"flat_field"})
 

@@ -82,6 +82,8 @@ class StepImageView(ViewEdits, QWidget):
     settled = Signal()
     #: a file action of the view failed: title, message naming the file (the window shows it)
     failed = Signal(str, str)
+    #: ``show_step`` showed another result or step (the inspection docks follow)
+    stepShown = Signal()
 
     def __init__(self, state: ViewState | QWidget | None = None,
                  parent: QWidget | None = None) -> None:
@@ -111,6 +113,8 @@ class StepImageView(ViewEdits, QWidget):
         self._closed = False
         self.blink_timer = QTimer(self)
         self.blink_timer.timeout.connect(self.flip)
+        #: the inspection docks' show / hide actions, first in the View menu (window_docks)
+        self.dock_actions: list[QAction] = []
         self._build()
         self.binder = StateBinder(self.state)
         self._bind()
@@ -182,7 +186,7 @@ class StepImageView(ViewEdits, QWidget):
 
     def menu_actions(self) -> list[QAction]:
         """Actions for the window's View menu (their keys work anywhere in the window)."""
-        return self.view_actions.menu()
+        return [*self.dock_actions, *self.view_actions.menu()]
 
     # ---- what is shown -----------------------------------------------------------------------
     def show_step(self, result: ProductResult | None, step_name: str,
@@ -200,6 +204,7 @@ class StepImageView(ViewEdits, QWidget):
             self.release_caches()
         self._show_choices()
         self._refresh()
+        self.stepShown.emit()
 
     def _default_caption(self) -> str:
         result, step_name = self.result, self.step_name

@@ -1,4 +1,5 @@
-"""The main window's docks: Inputs and Steps on the left, Log and Console tabbed at the bottom.
+"""The main window's docks: Inputs and Steps on the left, Log and Console tabbed at the bottom,
+the inspection docks (Header, ...; ``view_docks``) tabbed on the right, hidden until asked for.
 
 Each dock's content scrolls rather than force the window larger than a small screen (1024x700);
 default sizes give the Inputs list ~10 rows and the bottom dock ~10 lines. The bottom dock is
@@ -16,6 +17,7 @@ from ..engine.steps import STEP_BY_NAME
 from .inputs_panel import InputsPanel
 from .log_dock import LogPanel
 from .steps_panel import StepsPanel
+from .view_docks import build_inspection_docks
 
 
 class ConsoleCommands:
@@ -75,6 +77,7 @@ def build_docks(window) -> None:
     window.addDockWidget(bottom, window.console_dock)
     window.tabifyDockWidget(window.log_dock, window.console_dock)
     window.log_dock.raise_()
+    build_inspection_docks(window)
     default_dock_sizes(window)
 
 

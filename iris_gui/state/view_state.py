@@ -24,6 +24,8 @@ LIMIT_METHODS = ("zscale", "percentile", "minmax", "manual")
 COLORMAP_NAMES = ("grey", "viridis", "magma", "inferno", "cividis", "heat", "turbo",
                   "blue-white-red")
 REGION_KINDS = ("box", "circle")
+#: the inspection docks whose visibility the state keeps (``docks``)
+DOCK_NAMES = ("header",)
 #: the marker a pane choice carries when it shows another product's frame
 OTHER_PRODUCT_MARK = " — "
 
@@ -95,6 +97,12 @@ class ViewState(EventedModel):
     histogram_role: str = "A"
     #: (x0, x1, y0, y1) of the shown area, None: fit the frame
     view_range: tuple[float, float, float, float] | None = None
+    #: inspection docks shown (names from ``DOCK_NAMES``)
+    docks: tuple[str, ...] = ()
+    #: Header dock: whose product (pane A or B), the search text, only what the step changed
+    header_role: str = "A"
+    header_search: str = ""
+    header_changed_only: bool = False
 
     # ---- edits that keep the rules ------------------------------------------------------------
     def choice(self, step: str, role: str) -> str | None:
@@ -146,6 +154,7 @@ class ViewState(EventedModel):
         data["dq_hidden"] = list(self.dq_hidden)
         data["dq_colours"] = {k: list(v) for k, v in self.dq_colours.items()}
         data["view_range"] = list(self.view_range) if self.view_range else None
+        data["docks"] = list(self.docks)
         return data
 
     def apply_dict(self, data: dict[str, Any]) -> list[str]:
@@ -249,7 +258,17 @@ _CHECKS = {
     "plane": _int_at_least_zero,
     "histogram_role": _one_of(ROLES),
     "view_range": _range,
+    "docks": lambda v: _names(v, DOCK_NAMES),
+    "header_role": _one_of(ROLES),
+    "header_search": lambda v: v if isinstance(v, str) else _bad(v),
+    "header_changed_only": _flag,
 }
+
+
+def _names(value: Any, options: tuple[str, ...]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(v in options for v in value):
+        raise ValueError(f"{value!r} is not a list of {', '.join(options)}")
+    return tuple(dict.fromkeys(value))
 
 
 def _bad(value: Any):

@@ -1,0 +1,64 @@
+"""The inspection docks (Header, ...): made by ``window_docks.build_docks``, on the right of the
+window, tabbed together, hidden until asked for in the View menu.
+
+Which of them are shown is ``ViewState.docks`` (saved in the session): a dock shown or closed
+by the user writes it, a change of it (a restored session, undo, the console) shows or hides
+the docks. Each dock's content reads the view (``StepImageView``) and the state only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+
+from ..state.view_state import DOCK_NAMES
+from .view_header import HeaderPanel
+
+#: name in ``ViewState.docks`` -> (dock title, object name, content class)
+DOCKS = {"header": ("Header", "headerDock", HeaderPanel)}
+assert tuple(DOCKS) == DOCK_NAMES
+
+
+def build_inspection_docks(window: QMainWindow) -> dict[str, QDockWidget]:
+    """Make every inspection dock for ``window.image_view``; ``window.inspection_docks[name]``
+    is the dock, ``window.inspection_panels[name]`` its content."""
+    view = window.image_view
+    state = view.state
+    docks: dict[str, QDockWidget] = {}
+    panels: dict[str, QWidget] = {}
+    previous = None
+    for name, (title, object_name, panel_class) in DOCKS.items():
+        dock = QDockWidget(title, window)
+        dock.setObjectName(object_name)
+        panel = panel_class(view, dock)
+        dock.setWidget(panel)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        if previous is not None:
+            window.tabifyDockWidget(previous, dock)
+        previous = dock
+        dock.hide()
+        action = dock.toggleViewAction()
+        action.setText(f"{title} dock")
+        action.setStatusTip(f"Show or hide the {title} dock")
+        # explicit show / hide only (a tab behind another is still "shown")
+        action.toggled.connect(lambda on, n=name: _write(state, n, on))
+        view.dock_actions.append(action)
+        docks[name], panels[name] = dock, panel
+
+    def show() -> None:
+        for name, dock in docks.items():
+            if (name in state.docks) != (not dock.isHidden()):
+                dock.setVisible(name in state.docks)
+                if name in state.docks:
+                    dock.raise_()
+
+    view.binder.on("docks", show)
+    window.inspection_docks, window.inspection_panels = docks, panels
+    return docks
+
+
+def _write(state, name: str, shown: bool) -> None:
+    names = [n for n in state.docks if n != name]
+    if shown:
+        names.append(name)
+    state.docks = tuple(n for n in DOCK_NAMES if n in names)
