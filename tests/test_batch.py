@@ -120,8 +120,11 @@ def test_resume_skips_exactly_the_up_to_date_products(demo, tmp_path, capsys):
     assert "4 of 4 product(s) are up to date and skipped" in capsys.readouterr().err
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.fits")} == before
 
+    touched = data / "iris_demo_rate.fits"  # touched but the same bytes: still up to date
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
     science = data / "iris_demo_sub_rate.fits"  # a changed input re-runs its product only
-    os.utime(science, ns=(science.stat().st_atime_ns, science.stat().st_mtime_ns + 10**9))
+    with fits.open(science, mode="update") as hdul:
+        hdul["SCI"].data[0, 0] += 1
     summary = tmp_path / "resume.json"
     assert run_cli(asn, "--output-dir", out, "--resume", "--jobs", 2, "--summary", summary) == 0
     assert "3 of 4 product(s) are up to date" in capsys.readouterr().err
@@ -142,7 +145,8 @@ def test_resume_skips_exactly_the_up_to_date_products(demo, tmp_path, capsys):
     assert all(changed[n] != after[n] for n in after)
 
     flat = data / "iris_demo_flat.fits"  # so does a changed reference
-    os.utime(flat, ns=(flat.stat().st_atime_ns, flat.stat().st_mtime_ns + 10**9))
+    with fits.open(flat, mode="update") as hdul:
+        hdul["SCI"].data[0, 0] *= 1.01
     assert run_cli(asn, "--output-dir", out, "--resume", "--jobs", 2,
                    "--steps.resample.pixfrac=0.8") == 0
     assert "0 of 4 product(s) are up to date" in capsys.readouterr().err

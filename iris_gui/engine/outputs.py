@@ -29,7 +29,7 @@ from .fits_text import ascii_text, file_name_value
 from .lazy import fits
 from .models import ImageModel, model_to_hdul
 from .output_plan import OutputPlan
-from .provenance import PROVENANCE_EXTENSION, run_identity
+from .provenance import PROVENANCE_EXTENSION, checksum_entries, parameter_fingerprint
 from .references import folder_signature
 from .steps import COMPLETE, SKIPPED, STEPS
 
@@ -159,7 +159,7 @@ def provenance_document(result: ProductResult,
             }
             for name, step in result.steps.items()
         },
-        "identity": run_identity(result.product, result.config, result.ref_dir),
+        **checksum_entries(result),  # identity, file_checks, sha256, reference_rules
     }
     if outputs is not None:
         document["outputs"] = list(outputs)
@@ -182,7 +182,7 @@ def stamp_model(model: ImageModel, result: ProductResult,
     header["CAL_SW"] = ("iris_gui", "calibration software")
     header["CAL_VER"] = (__version__, "calibration software version")
     header["DATE"] = (provenance["created"], "file creation time (UTC)")
-    header["PARFINGR"] = (result.config.fingerprint(), "fingerprint of the full parameter set")
+    header["PARFINGR"] = (parameter_fingerprint(result.config), "fingerprint of the parameters")
     for step in STEPS:
         step_result = result.steps.get(step.name)
         if step_result is not None:

@@ -3,9 +3,14 @@
 The document is JSON in a one-cell binary table extension named PROVENANCE (written by
 ``pipeline.provenance_hdu``): software, version, product, association, inputs (science,
 backgrounds), ref_dir, the full parameter set and each step's status and references; since
-``--resume``, also ``identity`` (``run_identity``: input identities, references, parameter
-fingerprint) and ``outputs`` (the names of the files the product wrote). Older documents lack
-both; reading them is unchanged, they are simply never up to date for ``--resume``.
+``--resume``, also ``identity`` (``run_identity``: each input's and each candidate reference's
+path and sha256, the parameter fingerprint), its ``file_checks`` (size, mtime, ctime, inode and
+sha256 of those files: the pre-check that spares re-hashing unchanged files) and ``outputs`` (the
+names of the files the product wrote); ``sha256`` ({path: hex} of every input and every reference
+used, which the review report's re-make checks) and ``reference_rules`` ({step: {kind: the rule
+or override that chose it}}). Older documents lack these; reading them is unchanged, they are
+simply never up to date for ``--resume``. PARFINGR is ``parameter_fingerprint``: the parameters
+as given, without the reference-file ones.
 
 The document is checked at every level before anything is taken from it: a document that is not
 a JSON mapping, ``parameters``/``steps``/``inputs`` or a step's ``references`` that are not
@@ -16,10 +21,12 @@ must be a mapping``. Parameter values go through the step declarations like a pa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .association import Product
 from .config import PipelineConfig
@@ -27,38 +34,156 @@ from .errors import InputError
 from .lazy import fits
 from .parameters import describe
 
+if TYPE_CHECKING:
+    from .pipeline import ProductResult
+
 PROVENANCE_EXTENSION = "PROVENANCE"
 
+#: bytes read at a time while hashing (hashlib releases the GIL on blocks this large)
+HASH_CHUNK = 4 << 20
+#: (real path, size, mtime_ns, ctime_ns, inode) -> sha256: each file hashed once per process
+_HASHES: dict[tuple, str] = {}
+_HASHES_LOCK = threading.Lock()
 
-def _stat_identity(path: str) -> list:
+
+def _stat_key(path: str) -> tuple | None:
     try:
         info = os.stat(path)
-        return [os.path.abspath(path), info.st_size, info.st_mtime_ns]
     except OSError:
-        return [os.path.abspath(path), None, None]
+        return None
+    return (os.path.realpath(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
-def run_identity(product: Product, config: PipelineConfig, ref_dir: str | os.PathLike) -> dict:
-    """What a product's outputs depend on, without reading pixels: each input's identity (path,
-    size, mtime), the reference folder and the references each step would choose there (or its
-    override), and the parameter fingerprint. Recorded as ``identity`` in the provenance;
-    ``--resume`` compares it with the current one. JSON-normal (lists, not tuples)."""
+def file_sha256(path: str | os.PathLike, recorded: dict | None = None) -> str | None:
+    """The sha256 of a file (hex), None if it cannot be read.
+
+    ``recorded``: an earlier document's ``file_checks`` ({path: [size, mtime_ns, ctime_ns,
+    inode, sha256]}); when the file's stat still equals what was recorded there, its recorded
+    sha256 is taken without reading the file (the fast pre-check of ``--resume``)."""
+    path = os.path.abspath(path)
+    key = _stat_key(path)
+    if key is None:
+        return None
+    entry = (recorded or {}).get(path)
+    if isinstance(entry, list) and len(entry) == 5 and list(key[1:]) == entry[:4]:
+        return str(entry[4])
+    with _HASHES_LOCK:
+        digest = _HASHES.get(key)
+    if digest is not None:
+        return digest
+    sha = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(HASH_CHUNK):
+                sha.update(block)
+    except OSError:
+        return None
+    digest = sha.hexdigest()
+    with _HASHES_LOCK:
+        _HASHES[key] = digest
+    return digest
+
+
+def parameter_fingerprint(config: PipelineConfig) -> str:
+    """PARFINGR: the parameter set's fingerprint with the reference-file parameters
+    (``override_*``) left out. Which references were used is recorded apart (R_* keywords, the
+    provenance's ``references``, ``sha256`` and ``reference_rules``), so re-making an output from
+    its provenance, which pins the references it used as overrides, gives the same PARFINGR."""
+    from .steps import STEPS
+
+    given = config.copy()
+    for step in STEPS:
+        for parameter in step.all_parameters:
+            if parameter.reference:
+                given.steps[step.name][parameter.name] = None
+    return given.fingerprint()
+
+
+def _reference_paths(config: PipelineConfig, ref_dir: str | os.PathLike) -> dict[str, list[str]]:
+    """Each reference kind a step that runs would read: its override, or every file of that
+    kind in the folder (a new or changed one may change the choice)."""
     from .references import folder_signature
     from .steps import STEPS
 
-    references: dict[str, Any] = {}
+    paths: dict[str, list[str]] = {}
     for step in STEPS:
         params = config.steps[step.name]
         if not step.reference_kind or params["skip"]:
             continue
         override = params.get(f"override_{step.reference_kind}")
-        references[step.reference_kind] = (
-            _stat_identity(override) if override
-            else folder_signature(Path(ref_dir), step.reference_kind))
-    identity = {"inputs": [_stat_identity(path) for path in product.input_paths],
-                "ref_dir": os.path.abspath(ref_dir), "references": references,
+        paths[step.reference_kind] = (
+            [os.path.abspath(override)] if override
+            else [path for path, _mtime in folder_signature(Path(ref_dir), step.reference_kind)])
+    return paths
+
+
+def run_identity(product: Product, config: PipelineConfig, ref_dir: str | os.PathLike,
+                 recorded: dict | None = None) -> dict:
+    """What a product's outputs depend on: each input's path and sha256, the reference folder,
+    the references each step would choose from (its override, or every file of the kind in the
+    folder) with their sha256, and the parameter fingerprint. Recorded as ``identity``;
+    ``--resume`` compares it with the current one. Content, not dates, is the truth: a file
+    touched but unchanged leaves the identity as it was. ``recorded`` (an earlier
+    ``file_checks``) spares reading files whose size, mtime, ctime and inode are unchanged: a
+    rewrite with other bytes always changes ctime (which no tool can set back), so the pre-check
+    misses only a change made while the clock was set back. JSON-normal (lists, not tuples)."""
+    references = {kind: [[path, file_sha256(path, recorded)] for path in paths]
+                  for kind, paths in _reference_paths(config, ref_dir).items()}
+    inputs = [[os.path.abspath(path), file_sha256(path, recorded)] for path in product.input_paths]
+    identity = {"inputs": inputs, "ref_dir": os.path.abspath(ref_dir), "references": references,
                 "parameters": config.fingerprint()}
     return json.loads(json.dumps(identity, default=str))
+
+
+def file_checks(identity: dict) -> dict[str, list]:
+    """{path: [size, mtime_ns, ctime_ns, inode, sha256]} for the files of an ``identity``: the
+    pre-check a later ``run_identity`` may use."""
+    files = list(identity["inputs"])
+    files += [entry for entries in identity["references"].values() for entry in entries]
+    checks = {}
+    for path, digest in files:
+        key = _stat_key(path)
+        if key is not None and digest is not None:
+            checks[path] = [*key[1:], digest]
+    return checks
+
+
+def checksum_entries(result: ProductResult) -> dict[str, Any]:
+    """What the provenance document records about the files a product used: ``identity`` and
+    its ``file_checks`` (for ``--resume``), ``sha256`` ({path: hex} of every input and of every
+    reference a step used) and ``reference_rules`` ({step: {kind: how it was chosen}})."""
+    identity = run_identity(result.product, result.config, result.ref_dir)
+    sha256 = {path: digest for path, digest in identity["inputs"] if digest}
+    rules: dict[str, dict[str, str]] = {}
+    for name, step in result.steps.items():
+        for kind, path in step.references.items():
+            path = os.path.abspath(path)
+            digest = file_sha256(path)
+            if digest:
+                sha256[path] = digest
+            rules.setdefault(name, {})[kind] = reference_rule(result, name, kind, path)
+    return {"identity": identity, "file_checks": file_checks(identity), "sha256": sha256,
+            "reference_rules": rules}
+
+
+def reference_rule(result: ProductResult, step_name: str, kind: str, path: str) -> str:
+    """How the reference ``path`` was chosen for ``step_name``: the override parameter, or the
+    folder rule's explanation (the choice made again on the step's input, from the cached scan)."""
+    from .references import find_reference
+
+    override = result.config.steps[step_name].get(f"override_{kind}")
+    if override and os.path.abspath(override) == path:
+        return f"override_{kind} (given)"
+    model = result.before(step_name)
+    if model is None:
+        return "chosen from the reference folder"
+    try:
+        choice, _why = find_reference(kind, model, Path(result.ref_dir), None)
+    except InputError as exc:
+        return f"chosen from the reference folder ({exc})"
+    if choice is not None and os.path.abspath(choice.path) == path:
+        return choice.explanation
+    return "chosen from the reference folder (which has changed since)"
 
 
 def up_to_date(product: Product, config: PipelineConfig, ref_dir: str | os.PathLike,
@@ -68,11 +193,12 @@ def up_to_date(product: Product, config: PipelineConfig, ref_dir: str | os.PathL
     existing = sorted(Path(p) for p in planned if Path(p).is_file())
     if not existing:
         return False
-    current = run_identity(product, config, ref_dir)
     try:
         document = read_provenance(existing[0])
     except InputError:
         return False
+    checks = document.get("file_checks")
+    current = run_identity(product, config, ref_dir, checks if isinstance(checks, dict) else None)
     outputs = document.get("outputs")
     if document.get("identity") != current or not isinstance(outputs, list) or not outputs:
         return False

@@ -232,8 +232,9 @@ def find_reference(
     judged = [evaluate(kind, science, ref, date, date_label) for ref in considered]
     candidates = sorted((c for c in judged if c.refused is None), key=lambda c: c.rank())
     if not candidates:
+        looked_for = wanted(kind, science, date_label or _date_label(science))
         reason = (f"no {kind} reference in {ref_dir} fits {science.name} "
-                  f"({wanted(kind, science, date_label)}, window {science.window.describe()}); "
+                  f"({looked_for}, window {science.window.describe()}); "
                   f"{len(considered)} file(s) of type {kind.upper()} looked at")
         if judged:
             reason += ": " + "; ".join(f"{c.name}: {c.refused}" for c in judged[:8])
@@ -245,15 +246,20 @@ def find_reference(
     return ReferenceChoice(best.header.path, explanation, (unchecked,) if unchecked else ()), ""
 
 
+def _date_label(science: ImageModel) -> str:
+    """The exposure's date as shown in messages ('' without one; as written if damaged)."""
+    try:
+        return exposure_date(science.header, science.name)[1]
+    except InputError:
+        return str(science.header.get("DATE-OBS"))
+
+
 def missing_reference_warning(kind: str, science: ImageModel, ref_dir: Path) -> str:
     """The warning of a step, left on, that was skipped because no reference was found: it
     names the keys that were wanted (``INSTRUME=IRIS, DETECTOR=IMAGER, FILTER=KN3, ...``)."""
-    try:
-        _date, label = exposure_date(science.header, science.name)
-    except InputError:
-        label = str(science.header.get("DATE-OBS"))
     step = STEP_FOR_KIND.get(kind, kind)
-    return (f"{step} skipped: no {kind} reference for {wanted(kind, science, label)} in "
+    looked_for = wanted(kind, science, _date_label(science))
+    return (f"{step} skipped: no {kind} reference for {looked_for} in "
             f"{ref_dir}; switch the step off to silence this")
 
 
