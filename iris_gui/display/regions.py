@@ -1,5 +1,13 @@
-"""Regions (box or circle, in view coordinates) and the statistics of the pixels inside them:
-N, N NaN, N flagged, mean, median, std, sigma-clipped mean / std, min, max, as a text table."""
+"""Regions (box, circle, ellipse, polygon, in view coordinates) and the statistics of the pixels
+inside them: N, N NaN, N flagged, mean, median, std, sigma-clipped mean / std, min, max, as a
+text table.
+
+Which pixels are in a region is decided by the pixel's centre (DS9's and ``regions``' "center"
+mode). Edges: a box is half-open, ``[-w/2, w/2) x [-h/2, h/2)`` about its centre in its own
+rotated frame (unrotated: ``[x0, x0 + w) x [y0, y0 + h)``); circles and ellipses are closed; a
+polygon uses the crossing rule with half-open edges, so a polygon tracing a box holds exactly the
+box's pixels.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +27,58 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Region:
-    """A rectangle (``x0, y0`` corner, ``width, height``) or a circle (centre ``x0, y0``, radius
-    ``width``) in view coordinates (pixel centres at integers). A pixel belongs to a box when its
-    centre is in ``[x0, x0 + width) x [y0, y0 + height)``, to a circle when its centre is within
-    ``width`` of the circle's centre."""
+    """A rectangle (``x0, y0`` corner, ``width, height``, ``angle`` in degrees counter-clockwise
+    about its centre), a circle (centre ``x0, y0``, radius ``width``), an ellipse (centre
+    ``x0, y0``, full axes ``width, height``, ``angle``) or a polygon (``points``) in view
+    coordinates (pixel centres at integers); membership as the module docstring says."""
 
     kind: str
     x0: float
     y0: float
     width: float
     height: float = 0.0
+    angle: float = 0.0
+    points: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def _shaped(self) -> bool:
+        """True when membership needs a mask (not an unrotated box)."""
+        return self.kind != "rect" or self.angle % 360 != 0
+
+    def _extent(self) -> tuple[float, float, float, float]:
+        """(xa, xb, ya, yb) enclosing every point of a shaped region."""
+        if self.kind == "polygon":
+            xs, ys = [p[0] for p in self.points], [p[1] for p in self.points]
+            return min(xs), max(xs), min(ys), max(ys)
+        if self.kind == "circle":
+            return (self.x0 - self.width, self.x0 + self.width, self.y0 - self.width,
+                    self.y0 + self.width)
+        cx, cy = self.centre
+        c, s = abs(math.cos(math.radians(self.angle))), abs(math.sin(math.radians(self.angle)))
+        a, b = self.width / 2, self.height / 2
+        if self.kind == "ellipse":
+            hx, hy = math.hypot(a * c, b * s), math.hypot(a * s, b * c)
+        else:
+            hx, hy = a * c + b * s, a * s + b * c
+        return cx - hx, cx + hx, cy - hy, cy + hy
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        if self.kind == "rect":
+            return self.x0 + self.width / 2, self.y0 + self.height / 2
+        if self.kind == "polygon":
+            xa, xb, ya, yb = self._extent()
+            return (xa + xb) / 2, (ya + yb) / 2
+        return self.x0, self.y0
 
     def bounds(self, shape: tuple[int, int]) -> tuple[slice, slice]:
         """(rows, columns) of the smallest slice holding every pixel of the region."""
         ny, nx = shape[-2:]
+        if self._shaped:
+            xa, xb, ya, yb = self._extent()
+            i0, i1 = min(nx, max(0, math.ceil(xa))), min(nx, max(0, math.floor(xb) + 1))
+            j0, j1 = min(ny, max(0, math.ceil(ya))), min(ny, max(0, math.floor(yb) + 1))
+            return slice(j0, max(j0, j1)), slice(i0, max(i0, i1))
         if self.kind == "circle":
             xa, xb = self.x0 - self.width, self.x0 + self.width
             ya, yb = self.y0 - self.width, self.y0 + self.width
@@ -48,23 +94,60 @@ class Region:
         return slice(j0, max(j0, j1)), slice(i0, max(i0, i1))
 
     def mask(self, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray | None]:
-        """The bounding slice and, for a circle, the boolean mask within it (None: all of it)."""
+        """The bounding slice and, unless an unrotated box, the boolean mask within it (None:
+        all of it)."""
         rows, cols = self.bounds(shape)
-        if self.kind != "circle":
+        if not self._shaped:
             return (rows, cols), None
-        y = np.arange(rows.start, rows.stop) - self.y0
-        x = np.arange(cols.start, cols.stop) - self.x0
-        inside = (y[:, None] ** 2 + x[None, :] ** 2) <= self.width ** 2
-        return (rows, cols), inside
+        y = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None]
+        x = np.arange(cols.start, cols.stop, dtype=np.float64)[None, :]
+        if self.kind == "circle":
+            return (rows, cols), ((y - self.y0) ** 2 + (x - self.x0) ** 2) <= self.width ** 2
+        if self.kind == "polygon":
+            return (rows, cols), _inside_polygon(x, y, self.points)
+        cx, cy = self.centre
+        c, s = math.cos(math.radians(self.angle)), math.sin(math.radians(self.angle))
+        u = (x - cx) * c + (y - cy) * s       # along the region's own x axis
+        v = -(x - cx) * s + (y - cy) * c
+        a, b = self.width / 2, self.height / 2
+        if self.kind == "ellipse":
+            return (rows, cols), (u / a) ** 2 + (v / b) ** 2 <= 1.0
+        return (rows, cols), (u >= -a) & (u < a) & (v >= -b) & (v < b)
 
     def describe(self, one_based: bool = False) -> str:
         base = 1 if one_based else 0
         if self.kind == "circle":
             return (f"circle centre ({self.x0 + base:.1f}, {self.y0 + base:.1f}) "
                     f"r = {self.width:.1f} px")
+        if self.kind == "ellipse":
+            return (f"ellipse centre ({self.x0 + base:.1f}, {self.y0 + base:.1f}) axes "
+                    f"{self.width:.1f} x {self.height:.1f} px at {self.angle:.1f}°")
+        if self.kind == "polygon":
+            return f"polygon of {len(self.points)} vertices, centre " \
+                   f"({self.centre[0] + base:.1f}, {self.centre[1] + base:.1f})"
+        if self._shaped:
+            cx, cy = self.centre
+            return (f"box centre ({cx + base:.1f}, {cy + base:.1f}) {self.width:.1f} x "
+                    f"{self.height:.1f} px at {self.angle:.1f}°")
         rows, cols = self.bounds((1 << 30, 1 << 30))
         return (f"box x {cols.start + base}..{cols.stop - 1 + base}, "
                 f"y {rows.start + base}..{rows.stop - 1 + base}")
+
+
+def _inside_polygon(x: np.ndarray, y: np.ndarray, points) -> np.ndarray:
+    """Crossing-number test of the points (x, y) (broadcast) against a closed polygon; an edge
+    counts for ``y`` in ``[min, max)`` and a point exactly on a left edge is inside, on a right
+    edge outside (the half-open rule)."""
+    inside = np.zeros(np.broadcast_shapes(x.shape, y.shape), bool)
+    n = len(points)
+    for k in range(n):
+        (xa, ya), (xb, yb) = points[k], points[(k + 1) % n]
+        if ya == yb:
+            continue
+        spans = (ya <= y) != (yb <= y)
+        crossing = xa + (y - ya) * (xb - xa) / (yb - ya)
+        inside ^= spans & (x < crossing)
+    return inside
 
 
 @dataclass

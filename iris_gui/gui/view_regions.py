@@ -27,8 +27,8 @@ MIRROR_STYLE = Qt.PenStyle.DashLine
 
 
 def to_region(spec: RegionSpec) -> im.Region:
-    return im.Region("rect" if spec.kind == "box" else "circle", spec.x0, spec.y0, spec.width,
-                     spec.height)
+    return im.Region("rect" if spec.kind == "box" else spec.kind, spec.x0, spec.y0, spec.width,
+                     spec.height, spec.angle, spec.points)
 
 
 def spec_of(roi: pg.ROI) -> RegionSpec | None:

@@ -23,7 +23,7 @@ STRETCHES = ("linear", "sqrt", "log", "asinh")
 LIMIT_METHODS = ("zscale", "percentile", "minmax", "manual")
 COLORMAP_NAMES = ("grey", "viridis", "magma", "inferno", "cividis", "heat", "turbo",
                   "blue-white-red")
-REGION_KINDS = ("box", "circle")
+REGION_KINDS = ("box", "circle", "ellipse", "polygon")
 #: the inspection docks whose visibility the state keeps (``docks``)
 DOCK_NAMES = ("header",)
 #: the marker a pane choice carries when it shows another product's frame
@@ -32,35 +32,72 @@ OTHER_PRODUCT_MARK = " — "
 
 @dataclass(frozen=True)
 class RegionSpec:
-    """A region in image coordinates (pixel centres at integers, 0-based): a box with corner
-    ``x0, y0`` and size ``width, height``, or a circle with centre ``x0, y0`` and radius
-    ``width``."""
+    """A region in image coordinates (pixel centres at integers, 0-based; angles in degrees,
+    counter-clockwise from +x, as DS9 and astropy ``regions`` count them):
+
+    - box: corner ``x0, y0`` and size ``width, height`` before rotation; ``angle`` turns it
+      about its centre
+    - circle: centre ``x0, y0``, radius ``width``
+    - ellipse: centre ``x0, y0``, full axes ``width`` (along x before rotation) and ``height``,
+      turned by ``angle`` about the centre (``regions``' EllipsePixelRegion: full widths)
+    - polygon: vertices ``points``; ``x0, y0, width, height`` are their bounding box (derived)
+    """
 
     kind: str
-    x0: float
-    y0: float
-    width: float
+    x0: float = 0.0
+    y0: float = 0.0
+    width: float = 0.0
     height: float = 0.0
+    angle: float = 0.0
+    points: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in REGION_KINDS:
             raise ValueError(f"region kind {self.kind!r} is not one of {', '.join(REGION_KINDS)}")
-        for name in ("x0", "y0", "width", "height"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                    or value != value or abs(value) == float("inf"):
-                raise ValueError(f"region {name} must be a finite number, not {value!r}")
-        if self.width <= 0 or (self.kind == "box" and self.height <= 0):
+        if self.kind == "polygon":
+            points = tuple((float(_finite("vertex x", x)), float(_finite("vertex y", y)))
+                           for x, y in self.points)
+            if len(points) < 3:
+                raise ValueError("a polygon needs at least three vertices")
+            xs, ys = [x for x, _ in points], [y for _, y in points]
+            for name, value in (("points", points), ("x0", min(xs)), ("y0", min(ys)),
+                                ("width", max(xs) - min(xs)), ("height", max(ys) - min(ys)),
+                                ("angle", 0.0)):
+                object.__setattr__(self, name, value)
+        elif self.points:
+            raise ValueError(f"a {self.kind} has no vertices")
+        for name in ("x0", "y0", "width", "height", "angle"):
+            _finite(f"region {name}", getattr(self, name))
+        if self.width <= 0 or (self.kind != "circle" and self.height <= 0):
             raise ValueError("a region must have a positive size")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "x0": self.x0, "y0": self.y0, "width": self.width,
+        if self.kind == "polygon":
+            return {"kind": self.kind, "points": [list(p) for p in self.points]}
+        data = {"kind": self.kind, "x0": self.x0, "y0": self.y0, "width": self.width,
                 "height": self.height}
+        if self.angle:
+            data["angle"] = self.angle
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegionSpec:
-        return cls(str(data["kind"]), float(data["x0"]), float(data["y0"]),
-                   float(data["width"]), float(data.get("height", 0.0)))
+        if data.get("kind") == "polygon":
+            points = data.get("points")
+            if not isinstance(points, list) or not all(
+                    isinstance(p, (list, tuple)) and len(p) == 2 for p in points):
+                raise ValueError("polygon points must be a list of [x, y]")
+            return cls("polygon", points=tuple((_number(x), _number(y)) for x, y in points))
+        return cls(str(data["kind"]), _number(data["x0"]), _number(data["y0"]),
+                   _number(data["width"]), _number(data.get("height", 0.0)),
+                   _number(data.get("angle", 0.0)))
+
+
+def _finite(name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) \
+            or value != value or abs(value) == float("inf"):
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
+    return value
 
 
 @dataclass(eq=False)
