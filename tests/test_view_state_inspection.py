@@ -10,11 +10,14 @@ from factories import small_product
 
 from iris_gui.engine.association import Association
 from iris_gui.state.session_file import restore_session, save_session
-from iris_gui.state.view_state import ViewState
+from iris_gui.state.view_state import RegionSpec, ViewState
 from iris_gui.state.workbench import Workbench
 
+REGIONS = (RegionSpec("box", 0.5, 1.5, 2.0, 1.0, 30.0), RegionSpec("circle", 1.5, 2.0, 1.25),
+           RegionSpec("ellipse", 2.0, 2.0, 3.0, 1.5, 100.0),
+           RegionSpec("polygon", points=((0.0, 0.0), (3.0, 0.5), (1.5, 3.25))))
 INSPECTION = dict(docks=("header",), header_role="B", header_search="photmj",
-                  header_changed_only=True)
+                  header_changed_only=True, regions=REGIONS, region_coords="fk5")
 
 
 @pytest.fixture()
@@ -37,7 +40,10 @@ def test_the_inspection_settings_come_back_from_a_session(saved):
 
 @pytest.mark.parametrize("name, bad", [
     ("docks", ["header", "nonsense"]), ("docks", "header"), ("header_role", "C"),
-    ("header_search", 5), ("header_changed_only", "yes"),
+    ("header_search", 5), ("header_changed_only", "yes"), ("region_coords", "galactic"),
+    ("regions", [{"kind": "polygon", "points": [[0, 0], [1, 1]]}]),
+    ("regions", [{"kind": "ellipse", "x0": 1, "y0": 1, "width": 2, "height": 1, "angle": "x"}]),
+    ("regions", [{"kind": "polygon", "points": "nonsense"}]),
 ])
 def test_bad_inspection_values_are_refused_and_the_rest_kept(saved, name, bad):
     _, path = saved

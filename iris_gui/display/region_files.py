@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..state.view_state import RegionSpec
+from ..state.view_state import REGION_COORDINATES, RegionSpec
 
 __all__ = ["COORDINATE_SYSTEMS", "RegionFileError", "LoadedRegions", "spec_to_region",
            "region_to_spec", "specs_to_ds9", "specs_from_ds9"]
 
-COORDINATE_SYSTEMS = ("image", "fk5")
+COORDINATE_SYSTEMS = REGION_COORDINATES
 PRECISION = 12
 
 
@@ -38,8 +38,10 @@ class RegionFileError(ValueError):
 @dataclass
 class LoadedRegions:
     specs: list[RegionSpec] = field(default_factory=list)
-    #: one line per region left out ("point at line 4: no such region in the view")
+    #: one line per region left out ("region 4: a point, which the view has no region for")
     left_out: list[str] = field(default_factory=list)
+    #: how many of ``specs`` were in sky coordinates (converted through the WCS)
+    from_sky: int = 0
 
 
 def _deg(value: float):
@@ -143,7 +145,9 @@ def specs_from_ds9(text: str, wcs=None, name: str = "the region file") -> Loaded
                     f"{name}: region {number} ({type(region).__name__}) is in sky coordinates "
                     f"and the pane shown has no WCS (run assign_wcs first); nothing loaded")
             region = region.to_pixel(wcs)
-        spec = None
+            sky = True
+        else:
+            sky = False
         try:
             spec = region_to_spec(region)
         except ValueError as exc:  # e.g. a zero-sized box
@@ -154,6 +158,7 @@ def specs_from_ds9(text: str, wcs=None, name: str = "the region file") -> Loaded
             loaded.left_out.append(f"region {number}: a {kind}, which the view has no region for")
         else:
             loaded.specs.append(spec)
+            loaded.from_sky += sky
     if not len(parsed):
         raise RegionFileError(f"{name} has no regions DS9 can read"
                               + (f" ({'; '.join(loaded.left_out)})" if loaded.left_out else ""))

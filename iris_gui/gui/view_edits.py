@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..display import maths as im
 from ..display.view_sources import share_levels_by_default
 from ..state.view_state import BLINK, ROLES, RegionSpec
+from . import view_region_files as region_files
 from .view_regions import new_region
 
 
@@ -90,11 +91,25 @@ class ViewEdits:
         self.state.set_manual_levels(role, low, high, shared=self.same_levels_on())
 
     def add_region(self, kind: str) -> None:
-        """Add a box or circle at the centre of what is visible."""
+        """Add a box, circle, ellipse or polygon at the centre of what is visible."""
         shape = self._shown_shape()
         if shape is not None:
             spec = new_region(kind, self.left.view_box.viewRange(), shape)
             self.edit_regions(self.state.regions + (spec,), f"add {kind}")
+
+    def load_regions(self, path) -> bool:
+        """Add the regions of DS9 file ``path`` (``view_region_files``)."""
+        return region_files.load_regions(self, path)
+
+    def save_regions(self, path) -> bool:
+        """Save the regions as DS9 file ``path`` in ``state.region_coords``."""
+        return region_files.save_regions(self, path)
+
+    def load_regions_dialog(self) -> None:
+        region_files.load_dialog(self)
+
+    def save_regions_dialog(self) -> None:
+        region_files.save_dialog(self)
 
     def clear_regions(self) -> None:
         if self.state.regions:
@@ -102,7 +117,11 @@ class ViewEdits:
 
     def set_region(self, region: im.Region | None) -> None:
         """Make ``region`` (``display.regions.Region``) the only region, or remove them all."""
-        spec = None if region is None else RegionSpec(
-            "box" if region.kind == "rect" else "circle", region.x0, region.y0, region.width,
-            region.height)
+        if region is None:
+            spec = None
+        elif region.kind == "polygon":
+            spec = RegionSpec("polygon", points=region.points)
+        else:
+            spec = RegionSpec("box" if region.kind == "rect" else region.kind, region.x0,
+                              region.y0, region.width, region.height, region.angle)
         self.edit_regions(() if spec is None else (spec,), "edit regions")

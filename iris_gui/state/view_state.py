@@ -24,6 +24,8 @@ LIMIT_METHODS = ("zscale", "percentile", "minmax", "manual")
 COLORMAP_NAMES = ("grey", "viridis", "magma", "inferno", "cividis", "heat", "turbo",
                   "blue-white-red")
 REGION_KINDS = ("box", "circle", "ellipse", "polygon")
+#: coordinates of saved DS9 region files
+REGION_COORDINATES = ("image", "fk5")
 #: the inspection docks whose visibility the state keeps (``docks``)
 DOCK_NAMES = ("header",)
 #: the marker a pane choice carries when it shows another product's frame
@@ -129,6 +131,8 @@ class ViewState(EventedModel):
     dq_colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     regions: tuple[RegionSpec, ...] = ()
     region_ignores_flagged: bool = False
+    #: coordinates DS9 region files are saved in
+    region_coords: str = "image"
     #: integration shown of a _rateints product (0-based)
     plane: int = 0
     histogram_role: str = "A"
@@ -292,6 +296,7 @@ _CHECKS = {
     "regions": lambda v: tuple(RegionSpec.from_dict(r) for r in v) if isinstance(v, list)
     else _bad(v),
     "region_ignores_flagged": _flag,
+    "region_coords": _one_of(REGION_COORDINATES),
     "plane": _int_at_least_zero,
     "histogram_role": _one_of(ROLES),
     "view_range": _range,
