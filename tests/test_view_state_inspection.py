@@ -16,8 +16,9 @@ from iris_gui.state.workbench import Workbench
 REGIONS = (RegionSpec("box", 0.5, 1.5, 2.0, 1.0, 30.0), RegionSpec("circle", 1.5, 2.0, 1.25),
            RegionSpec("ellipse", 2.0, 2.0, 3.0, 1.5, 100.0),
            RegionSpec("polygon", points=((0.0, 0.0), (3.0, 0.5), (1.5, 3.25))))
-INSPECTION = dict(docks=("header",), header_role="B", header_search="photmj",
-                  header_changed_only=True, regions=REGIONS, region_coords="fk5")
+INSPECTION = dict(docks=("header", "pixels"), header_role="B", header_search="photmj",
+                  header_changed_only=True, regions=REGIONS, region_coords="fk5",
+                  pixel_table_size=9)
 
 
 @pytest.fixture()
@@ -41,6 +42,8 @@ def test_the_inspection_settings_come_back_from_a_session(saved):
 @pytest.mark.parametrize("name, bad", [
     ("docks", ["header", "nonsense"]), ("docks", "header"), ("header_role", "C"),
     ("header_search", 5), ("header_changed_only", "yes"), ("region_coords", "galactic"),
+    ("pixel_table_size", 4), ("pixel_table_size", 13), ("pixel_table_size", True),
+    ("docks", ["pixels", "magnifier!"]),
     ("regions", [{"kind": "polygon", "points": [[0, 0], [1, 1]]}]),
     ("regions", [{"kind": "ellipse", "x0": 1, "y0": 1, "width": 2, "height": 1, "angle": "x"}]),
     ("regions", [{"kind": "polygon", "points": "nonsense"}]),

@@ -126,6 +126,17 @@ class ViewSource:
             return int(self._plane(self.model.dq, plane)[iy, ix])
         return float(self._plane(self._base(), plane)[iy, ix])
 
+    def block(self, plane: int, rows: slice, cols: slice) -> np.ndarray:
+        """The values shown in ``[rows, cols]`` (a cut-out of ``frame``, computed on the cut-out
+        alone: a difference or ratio costs the block, not the frame); DQ as its integers."""
+        if self.kind in ("difference", "ratio"):
+            combine = difference if self.kind == "difference" else ratio
+            return combine(self._plane(self.model.data, plane)[rows, cols],
+                           self._plane(self.other.data, plane)[rows, cols])
+        if self.kind == "dq":
+            return self._plane(self.model.dq, plane)[rows, cols]
+        return self._plane(self._base(), plane)[rows, cols]
+
     def err_at(self, plane: int, iy: int, ix: int) -> float | None:
         if self.kind in ("dq", "err", "ratio"):
             return None

@@ -84,6 +84,8 @@ class StepImageView(ViewEdits, QWidget):
     failed = Signal(str, str)
     #: ``show_step`` showed another result or step (the inspection docks follow)
     stepShown = Signal()
+    #: the cursor moved to another pixel (``cursor``; the pixel table and magnifier follow)
+    cursorMoved = Signal()
 
     def __init__(self, state: ViewState | QWidget | None = None,
                  parent: QWidget | None = None) -> None:
@@ -402,10 +404,19 @@ class StepImageView(ViewEdits, QWidget):
 
     def set_cursor(self, x: float, y: float) -> None:
         """Put the crosshair on view coordinates (x, y) and update the readout."""
-        self._cursor = im.pixel_at(x, y)
+        pixel = im.pixel_at(x, y)
+        moved = pixel != self._cursor
+        self._cursor = pixel
         for pane in self.panes.values():
             pane.set_crosshair(*self._cursor)
         self._update_readout()
+        if moved:
+            self.cursorMoved.emit()
+
+    @property
+    def cursor(self) -> tuple[int, int] | None:
+        """The 0-based pixel under the crosshair (None before the mouse came over a pane)."""
+        return self._cursor
 
     def readout_values(self, ix: int, iy: int) -> list[im.PaneValue]:
         """Value, ERR and DQ of every shown view at 0-based pixel (ix, iy)."""

@@ -1,4 +1,4 @@
-"""The inspection docks (Header, ...): made by ``window_docks.build_docks``, on the right of the
+"""The inspection docks (Header, Pixel table, ...): made by ``window_docks.build_docks``, on the right of the
 window, tabbed together, hidden until asked for in the View menu.
 
 Which of them are shown is ``ViewState.docks`` (saved in the session): a dock shown or closed
@@ -13,9 +13,11 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from ..state.view_state import DOCK_NAMES
 from .view_header import HeaderPanel
+from .view_pixel_table import PixelTablePanel
 
 #: name in ``ViewState.docks`` -> (dock title, object name, content class)
-DOCKS = {"header": ("Header", "headerDock", HeaderPanel)}
+DOCKS = {"header": ("Header", "headerDock", HeaderPanel),
+         "pixels": ("Pixel table", "pixelTableDock", PixelTablePanel)}
 assert tuple(DOCKS) == DOCK_NAMES
 
 

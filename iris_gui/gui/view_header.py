@@ -91,8 +91,11 @@ class HeaderPanel(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setFont(mono_font())
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
-        for column, width in enumerate((90, 170, 110)):
-            self.tree.setColumnWidth(column, width)
+        # a keyword is 8 characters (under its extension's indentation), values are wider
+        char = self.tree.fontMetrics().horizontalAdvance("M")
+        for column, chars in enumerate((9, 18, 12)):
+            self.tree.setColumnWidth(column, chars * char + (self.tree.indentation() if column == 0
+                                                             else 8))
         layout.addWidget(self.tree, 1)
 
     def _show_search(self) -> None:

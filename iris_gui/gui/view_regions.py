@@ -45,7 +45,7 @@ KIND_TIPS = {"box": "Add a rectangular region (drag to move, handle to resize)",
              "circle": "Add a circular region",
              "ellipse": "Add an elliptical region (handles resize and turn it)",
              "polygon": "Add a polygon (drag a vertex to move it, click an edge to add one)"}
-KIND_LABELS = {"box": "□ Box", "circle": "○ Circle", "ellipse": "⬭ Ellipse",
+KIND_LABELS = {"box": "□ Box", "circle": "○ Circle", "ellipse": "Ellipse",
                "polygon": "⬠ Polygon"}
 
 

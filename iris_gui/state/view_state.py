@@ -27,7 +27,9 @@ REGION_KINDS = ("box", "circle", "ellipse", "polygon")
 #: coordinates of saved DS9 region files
 REGION_COORDINATES = ("image", "fk5")
 #: the inspection docks whose visibility the state keeps (``docks``)
-DOCK_NAMES = ("header",)
+DOCK_NAMES = ("header", "pixels")
+#: sides of the pixel table (odd: the cursor's pixel is the centre cell)
+PIXEL_TABLE_SIZES = (3, 5, 7, 9, 11)
 #: the marker a pane choice carries when it shows another product's frame
 OTHER_PRODUCT_MARK = " — "
 
@@ -144,6 +146,8 @@ class ViewState(EventedModel):
     header_role: str = "A"
     header_search: str = ""
     header_changed_only: bool = False
+    #: Pixel table dock: N x N cells around the cursor
+    pixel_table_size: int = 5
 
     # ---- edits that keep the rules ------------------------------------------------------------
     def choice(self, step: str, role: str) -> str | None:
@@ -304,6 +308,8 @@ _CHECKS = {
     "header_role": _one_of(ROLES),
     "header_search": lambda v: v if isinstance(v, str) else _bad(v),
     "header_changed_only": _flag,
+    "pixel_table_size": lambda v: v if v in PIXEL_TABLE_SIZES and not isinstance(v, bool)
+    else _bad_choice(v, PIXEL_TABLE_SIZES),
 }
 
 
@@ -311,6 +317,10 @@ def _names(value: Any, options: tuple[str, ...]) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(v in options for v in value):
         raise ValueError(f"{value!r} is not a list of {', '.join(options)}")
     return tuple(dict.fromkeys(value))
+
+
+def _bad_choice(value: Any, options: tuple) -> Any:
+    raise ValueError(f"{value!r} is not one of {', '.join(map(str, options))}")
 
 
 def _bad(value: Any):
