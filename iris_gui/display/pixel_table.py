@@ -81,11 +81,15 @@ def pixel_block(source: ViewSource, plane: int, ix: int, iy: int, n: int) -> Pix
                       is_dq=source.kind == "dq")
 
 
-def cell_value_text(block: PixelBlock, row: int, column: int) -> str:
+def cell_value_text(block: PixelBlock, row: int, column: int, short: bool = False) -> str:
+    """A cell's value: 6 significant digits (as the readout), 5 when ``short`` (the table's
+    narrow cells; the tooltip and the copied text keep 6); DQ as its integer."""
     if not block.inside[row, column]:
         return ""
     value = block.values[row, column]
-    return str(int(value)) if block.is_dq else format_value(value)
+    if block.is_dq:
+        return str(int(value))
+    return f"{value:.5g}" if short and value == value else format_value(value)
 
 
 def cell_description(block: PixelBlock, row: int, column: int, one_based: bool = False) -> str:

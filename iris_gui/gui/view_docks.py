@@ -53,6 +53,10 @@ def build_inspection_docks(window: QMainWindow) -> dict[str, QDockWidget]:
                 dock.setVisible(name in state.docks)
                 if name in state.docks:
                     dock.raise_()
+                    if not dock.isFloating():
+                        # room for a 5 x 5 pixel table or a header's keyword and value
+                        width = max(300, min(480, (window.width() or 1500) // 3))
+                        window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
     view.binder.on("docks", show)
     window.inspection_docks, window.inspection_panels = docks, panels

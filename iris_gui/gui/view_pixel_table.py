@@ -58,7 +58,7 @@ class BlockModel(QAbstractTableModel):
         self.block, self.one_based = block, one_based
         # what data() answers, worked out once per block (a repaint asks ~4 roles per cell)
         if block is not None:
-            self._text = [[pt.cell_value_text(block, r, c) for c in range(new)]
+            self._text = [[pt.cell_value_text(block, r, c, short=True) for c in range(new)]
                           for r in range(new)]
             self._flagged = block.flagged.tolist()
         if reset:
@@ -161,7 +161,7 @@ class PixelTablePanel(QWidget):
             table.setWordWrap(False)
             table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             table.horizontalHeader().setDefaultSectionSize(
-                table.fontMetrics().horizontalAdvance("-1.23457e+06") + 8)
+                table.fontMetrics().horizontalAdvance("-1.2346e+06") + 6)
             table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 4)
             table.entered.connect(lambda index, r=role: self._hovered(r, index))
@@ -169,10 +169,11 @@ class PixelTablePanel(QWidget):
             hover.setWordWrap(True)
             hover.setToolTip("The cell under the mouse, its DQ flags decoded")
             layout.addWidget(title)
-            layout.addWidget(table, 1)
+            layout.addWidget(table)
             layout.addWidget(hover)
             self.titles[role], self.tables[role], self.models[role], self.hover[role] = \
                 title, table, model, hover
+        layout.addStretch(1)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().showEvent(event)
@@ -196,8 +197,24 @@ class PixelTablePanel(QWidget):
             block = self.blocks.get(role)
             source = self.view.source(role)
             self.titles[role].setText(f"{role}: {source.label if source else '—'}")
+            table = self.tables[role]
+            resized = self.models[role].rowCount() != (block.n if block is not None else 0)
             self.models[role].set_block(block, st.one_based)
-            self.tables[role].setVisible(block is not None)
+            table.setVisible(block is not None)
+            if block is not None:
+                if resized:
+                    self._fit_height(table, block.n)
+                # a table wider than the dock keeps the cursor's cell in view
+                table.scrollTo(self.models[role].index(block.n // 2, block.n // 2),
+                               QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    @staticmethod
+    def _fit_height(table: QTableView, n: int) -> None:
+        """Exactly N rows high (and a horizontal scroll bar's room), no empty space below."""
+        rows = table.verticalHeader().defaultSectionSize() * n
+        bar = table.horizontalScrollBar().sizeHint().height()
+        table.setFixedHeight(rows + table.horizontalHeader().sizeHint().height() + bar
+                             + 2 * table.frameWidth())
 
     def _hovered(self, role: str, index) -> None:
         block = self.blocks.get(role)
