@@ -18,7 +18,7 @@ REGIONS = (RegionSpec("box", 0.5, 1.5, 2.0, 1.0, 30.0), RegionSpec("circle", 1.5
            RegionSpec("polygon", points=((0.0, 0.0), (3.0, 0.5), (1.5, 3.25))))
 INSPECTION = dict(docks=("header", "pixels"), header_role="B", header_search="photmj",
                   header_changed_only=True, regions=REGIONS, region_coords="fk5",
-                  pixel_table_size=9)
+                  pixel_table_size=9, colour_bars=False)
 
 
 @pytest.fixture()
@@ -41,7 +41,7 @@ def test_the_inspection_settings_come_back_from_a_session(saved):
 
 @pytest.mark.parametrize("name, bad", [
     ("docks", ["header", "nonsense"]), ("docks", "header"), ("header_role", "C"),
-    ("header_search", 5), ("header_changed_only", "yes"), ("region_coords", "galactic"),
+    ("header_search", 5), ("header_changed_only", "yes"), ("colour_bars", 1), ("region_coords", "galactic"),
     ("pixel_table_size", 4), ("pixel_table_size", 13), ("pixel_table_size", True),
     ("docks", ["pixels", "magnifier!"]),
     ("regions", [{"kind": "polygon", "points": [[0, 0], [1, 1]]}]),

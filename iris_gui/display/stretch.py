@@ -21,7 +21,7 @@ __all__ = [
     "BLOCK_PIXELS", "STRETCHES", "LIMIT_METHODS", "PERCENTILES", "LOG_A", "ASINH_B",
     "stretch_curve", "inverse_stretch", "stretch_table", "regular_sample", "finite_range",
     "ordered_limits", "zscale_limits", "percentile_limits", "FrameInfo", "frame_info",
-    "quantize", "index_of_value", "format_limit",
+    "quantize", "index_of_value", "format_limit", "colour_bar_ticks",
 ]
 
 #: colour-table entries used for finite data (0 .. N_COLOURS - 1)
@@ -73,6 +73,15 @@ def inverse_stretch(name: str, y: np.ndarray) -> np.ndarray:
     if name == "asinh":
         return np.sinh(y * np.arcsinh(1.0 / ASINH_B)) * ASINH_B
     raise ValueError(f"unknown stretch {name!r}")
+
+
+def colour_bar_ticks(low: float, high: float, stretch: str,
+                     fractions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+                     ) -> list[tuple[float, float]]:
+    """``(fraction, value)`` ticks of a colour bar drawn linear in colour (fraction 0 = the low
+    limit's colour, 1 = the high's): each labelled with the data value shown in that colour
+    (``low + inverse_stretch(f) * (high - low)``), as the live bar and the PNG's bar show."""
+    return [(f, float(low + float(inverse_stretch(stretch, f)) * (high - low))) for f in fractions]
 
 
 @lru_cache(maxsize=8)

@@ -10,7 +10,8 @@ Where things are (``iris_gui/gui/``):
 
 - ``image_view``      this module: construction, ``show_step``, the state-change -> refresh cycle
 - ``view_edits``      what each user edit writes to the state (layout, blink, levels, regions, ...)
-- ``view_panes``      ``ImagePane`` (index image, DQ overlay, crosshair) and ``PaneArea`` (A and B
+- ``view_panes``      ``ImagePane`` (index image, DQ overlay, crosshair, colour bar —
+                      ``view_colour_bar``) and ``PaneArea`` (A and B
                       with their view menus, the blink line, the readout)
 - ``view_controls``   the control bar: layout / blink, integration, stretch, limits and the low /
                       high fields, colour map, NaN colour, same levels, numbering, Fit, PNG
@@ -362,6 +363,9 @@ class StepImageView(ViewEdits, QWidget):
             pane.source, pane.array = render.source, render.frame
             if render.index is not None:
                 pane.show_index(render.index_key, render.index, lut)
+            if render.levels is not None and pane.index is not None:
+                pane.colour_bar.show_scale(render.levels, st.stretch, lut, st.nan_colour)
+            pane.colour_bar.setVisible(st.colour_bars)
             if render.mask is not None:
                 pane.show_overlay(render.mask_key, render.mask, overlay_lut)
             elif render.mask_key is None:

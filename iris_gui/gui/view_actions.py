@@ -1,6 +1,6 @@
 """The view's actions, for the window's View menu and as keys anywhere in the window: Space flip
 the blink (both ways), B blink layout, A auto-blink, D DQ overlay, N newly flagged, L same
-levels, F fit, PgUp / PgDn integration, Ctrl+Shift+P export.
+levels, C colour bars, F fit, PgUp / PgDn integration, Ctrl+Shift+P export.
 
 They are window shortcuts (``Qt.WindowShortcut``): they work wherever the focus is in the
 window, except that a text field keeps its printable keys (Qt asks the focused line edit first,
@@ -46,11 +46,13 @@ class ViewActions:
         self.newly = checkable("&Newly flagged by this step", "N", "newly_flagged")
         self.same = checkable("Same &levels on both panes", "L", "same_levels",
                               shown=view.same_levels_on)
+        self.colour_bars = checkable("&Colour bars beside the panes", "C", "colour_bars")
         self.fit = action("&Fit the frame", view.fit, "F")
         self.next_plane = action("Next integration", lambda: view.step_plane(1), "PgDown")
         self.prev_plane = action("Previous integration", lambda: view.step_plane(-1), "PgUp")
         self.export = action("&Export view as PNG…", view.export_dialog, "Ctrl+Shift+P")
 
     def menu(self) -> list[QAction]:
-        return [self.blink, self.flip, self.auto, self.dq, self.newly, self.same, self.fit,
+        return [self.blink, self.flip, self.auto, self.dq, self.newly, self.same,
+                self.colour_bars, self.fit,
                 self.next_plane, self.prev_plane, self.export]

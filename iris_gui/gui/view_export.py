@@ -126,8 +126,7 @@ def draw_colour_bar(painter: QPainter, rect: QRectF, levels: tuple[float, float]
     painter.setPen(QPen(QColor(0, 0, 0)))
     painter.drawRect(rect)
     # ticks at 0, 1/4 .. 1 of the colour scale, labelled with the data value there
-    for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
-        value = low + float(im.inverse_stretch(stretch, fraction)) * (high - low)
+    for fraction, value in im.colour_bar_ticks(low, high, stretch):
         px = rect.left() + fraction * rect.width()
         painter.drawLine(QPointF(px, rect.bottom()), QPointF(px, rect.bottom() + 4))
         painter.drawText(QRectF(px - 45, rect.bottom() + 5, 90, 16),

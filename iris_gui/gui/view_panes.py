@@ -1,4 +1,5 @@
-"""The image panes: ``ImagePane`` (one plot: the index image, the DQ overlay, the crosshair) and
+"""The image panes: ``ImagePane`` (one plot: the index image, the DQ overlay, the crosshair, its
+colour bar beside it) and
 ``PaneArea`` (panes A and B side by side with their "what this pane shows" menus, pan and zoom
 linked, one wide pane in blink layout, the blink line and the cursor readout under them)."""
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBox
 from ..display import maths as im
 from ..state.view_state import ROLES
 from .view_binding import quiet
+from .view_colour_bar import ColourBar
 from .view_readout import CursorReadout
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -51,7 +53,13 @@ class ImagePane(QWidget):
             line.setZValue(20)
             line.hide()
             self.plot.addItem(line, ignoreBounds=True)
-        layout.addWidget(self.plot, 1)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        row.addWidget(self.plot, 1)
+        self.colour_bar = ColourBar(self)
+        row.addWidget(self.colour_bar)
+        layout.addLayout(row, 1)
         #: the header menu choosing what this pane shows (set by ``PaneArea``)
         self.choice: QComboBox | None = None
         self.source = None
@@ -80,6 +88,7 @@ class ImagePane(QWidget):
 
     def clear(self) -> None:
         self.image.clear()
+        self.colour_bar.clear()
         self.index_key = self.index = None
         self.clear_overlay()
         self.source = None

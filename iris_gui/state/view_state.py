@@ -140,6 +140,8 @@ class ViewState(EventedModel):
     histogram_role: str = "A"
     #: (x0, x1, y0, y1) of the shown area, None: fit the frame
     view_range: tuple[float, float, float, float] | None = None
+    #: a colour bar beside each pane
+    colour_bars: bool = True
     #: inspection docks shown (names from ``DOCK_NAMES``)
     docks: tuple[str, ...] = ()
     #: Header dock: whose product (pane A or B), the search text, only what the step changed
@@ -304,6 +306,7 @@ _CHECKS = {
     "plane": _int_at_least_zero,
     "histogram_role": _one_of(ROLES),
     "view_range": _range,
+    "colour_bars": _flag,
     "docks": lambda v: _names(v, DOCK_NAMES),
     "header_role": _one_of(ROLES),
     "header_search": lambda v: v if isinstance(v, str) else _bad(v),
