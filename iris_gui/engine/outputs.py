@@ -4,6 +4,12 @@
 ``OutputPlan`` before anything runs; ``write_product`` writes one finished product's files through
 ``files.write_all_or_nothing``, refusing any file that is not in the plan.
 
+Layouts (``liger_layout``): ``iris`` (default) writes SCI/ERR/DQ and gives ``_cal``/``_calints``
+and ``_i2d`` what jwst/stdatamodels read (``asdf_output``: ASDF extension with gwcs and metadata,
+S_REGION, photometric keywords in SCI); ``liger`` writes every file in the upstream
+liger_iris_pipeline's layout. The layout is ``write_product``'s ``layout``, else the config's
+pipeline option ``output_layout`` when it has one, else ``iris``.
+
 Header text we write is ASCII (FITS allows nothing else): product and file names with other
 characters are written with backslash escapes (``donn\\xe9es``), so any name works.
 """
@@ -21,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import __version__
+from .asdf_output import add_downstream
 from .association import Product
 from .config import PipelineConfig
 from .errors import InputError
 from .files import OutputWriteError, check_output_dir, write_all_or_nothing
 from .fits_text import ascii_text, file_name_value
 from .lazy import fits
+from .liger_layout import DEFAULT_LAYOUT, check_output_layout, liger_hdul, write_liger_file
 from .models import ImageModel, model_to_hdul
 from .output_plan import OutputPlan
 from .provenance import PROVENANCE_EXTENSION, checksum_entries, parameter_fingerprint
@@ -226,13 +234,39 @@ def files_of(result: ProductResult, output_dir: Path) -> dict[Path, ImageModel]:
     return planned
 
 
+def output_layout(config: PipelineConfig, layout: str | None = None) -> str:
+    """The layout to write: ``layout`` if given, else the config's ``output_layout`` option."""
+    if layout is None:
+        layout = config.pipeline.get("output_layout") or DEFAULT_LAYOUT
+        return check_output_layout(layout, "output_layout")
+    return check_output_layout(layout)
+
+
+def downstream_files(result: ProductResult, files: dict[Path, ImageModel]) -> set[Path]:
+    """The files that get the downstream additions: the ``_cal``/``_calints`` and ``_i2d``."""
+    name = result.product.name
+    names = {f"{name}_{output_suffix('cal', result.is_3d)}.fits", f"{name}_i2d.fits"}
+    return {path for path in files if path.name in names}
+
+
+def product_hdul(model: ImageModel, extra_hdus: list, filename: str, *,
+                 downstream: bool) -> fits.HDUList:
+    """The HDU list written for ``model`` as ``filename`` in the iris layout."""
+    hdul = model_to_hdul(model, extra_hdus)
+    if downstream:
+        add_downstream(hdul, model, filename)
+    return hdul
+
+
 def write_product(result: ProductResult, output_dir: str | os.PathLike,
-                  plan: OutputPlan | None = None) -> list[Path]:
-    """Write a finished product's files whole or not at all.
+                  plan: OutputPlan | None = None, layout: str | None = None) -> list[Path]:
+    """Write a finished product's files whole or not at all, in ``layout`` (see the module
+    docstring; InputError for an unknown one or a product the layout cannot hold).
 
     Without a ``plan``, one is made and checked for this product alone. Raises OutputPlanError
     (a rule broken: nothing written) or OutputWriteError (the disk said no: nothing left behind).
     """
+    layout = output_layout(result.config, layout)
     directory = Path(os.path.abspath(output_dir))
     if plan is None:
         plan = OutputPlan()
@@ -246,14 +280,23 @@ def write_product(result: ProductResult, output_dir: str | os.PathLike,
         if Path(os.path.abspath(path)) not in allowed:
             raise OutputWriteError(f"{result.product.name}: {path} is not in the output plan; "
                                    f"nothing written (this is a bug)")
+    if layout == "liger":
+        for path, model in files.items():
+            if model.is_3d:
+                liger_hdul(model, [], path.name)  # raises: the layout holds 2-D images only
+    downstream = downstream_files(result, files)
     provenance = provenance_document(result, [path.name for path in files])
     table = provenance_hdu(provenance)
     writers = []
     for path, model in files.items():
         stamped = stamp_model(model, result, provenance)
 
-        def write(temporary: Path, stamped: ImageModel = stamped) -> None:
-            hdul = model_to_hdul(stamped, [table])
+        def write(temporary: Path, stamped: ImageModel = stamped, name: str = path.name,
+                  extras: bool = path in downstream) -> None:
+            if layout == "liger":
+                write_liger_file(stamped, [table], name, temporary)
+                return
+            hdul = product_hdul(stamped, [table], name, downstream=extras)
             hdul.writeto(temporary, output_verify="silentfix")
 
         writers.append((path, write))
