@@ -157,3 +157,26 @@ def test_write_product_in_the_liger_layout(tmp_path):
             assert "DATA" in hdul and "SCI" not in hdul and "PROVENANCE" in hdul
             assert hdul[0].header["DATAMODL"] == "ImagerModel"
         assert asdf_tree(path)["meta"]["filename"] == path.name
+
+
+def test_the_configs_output_layout_option_chooses_the_layout(tmp_path):
+    """What the CLI's --output-layout and the window's export set: config.pipeline's
+    output_layout, read by the plan (integrations refused before anything runs) and the writer."""
+    from iris_gui.engine.output_plan import OutputPlan, OutputPlanError
+    from iris_gui.engine.outputs import plan_product
+
+    science = write_model(tmp_path / "sci_rate.fits", np.ones(SHAPE), np.ones(SHAPE),
+                          **ROTATED_TAN)
+    product = Product("sci", [Member(str(science), "science")])
+    pipeline = Image2Pipeline(ref_dir=tmp_path)
+    pipeline.config.pipeline["output_layout"] = "liger"
+    result = pipeline.run_product(product)
+    written = write_product(result, tmp_path / "out")
+    with fits.open(written[0]) as hdul:
+        assert "DATA" in hdul
+    with pytest.raises(OutputPlanError, match="product sci: the liger layout .* holds 2-D "
+                                              "images; sci_rate.fits has integrations"):
+        plan_product(OutputPlan(), product, result.config, tmp_path / "o", tmp_path, is_3d=True)
+    result.config.pipeline["output_layout"] = "fits"
+    with pytest.raises(InputError, match="output_layout: 'fits' is not an output layout"):
+        write_product(result, tmp_path / "out2")

@@ -36,7 +36,7 @@ from .fits_text import ascii_text, file_name_value
 from .lazy import fits
 from .liger_layout import DEFAULT_LAYOUT, check_output_layout, liger_hdul, write_liger_file
 from .models import ImageModel, model_to_hdul
-from .output_plan import OutputPlan
+from .output_plan import OutputPlan, OutputPlanError
 from .provenance import PROVENANCE_EXTENSION, checksum_entries, parameter_fingerprint
 from .references import folder_signature
 from .steps import COMPLETE, SKIPPED, STEPS
@@ -109,6 +109,10 @@ def plan_product(plan: OutputPlan, product: Product, config: PipelineConfig,
         except InputError:
             is_3d = False
     name = product.name
+    if is_3d and output_layout(config) == "liger":
+        raise OutputPlanError(f"product {name}: the liger layout (its ImagerModel) holds 2-D "
+                              f"images; {Path(source).name} has integrations (use the iris "
+                              f"layout)")
     steps = config.steps
     for step in STEPS:
         params = steps[step.name]
