@@ -122,7 +122,8 @@ def test_asdf_parameters_not_a_mapping(tmp_path, capsys):
     run_with_config(tmp_path, capsys, path, "parameters must be a mapping, found a list")
 
 
-def test_asdf_steps_as_mapping_is_the_older_layout_refused(tmp_path, capsys):
+def test_asdf_steps_as_top_level_mapping_refused(tmp_path, capsys):
+    # neither layout: the older one holds the steps mapping inside parameters
     path = write_asdf(tmp_path / "old.asdf", {"steps": {"flat_field": {"skip": True}}})
     run_with_config(tmp_path, capsys, path, "steps is a mapping", "older layout")
 

@@ -75,7 +75,8 @@ class PipelineConfig:
         prefix = f"{where}: " if where else ""
         if len(parts) == 3 and parts[0] == "steps":
             step = step_named(parts[1], where)
-            parameter = step.parameter(parts[2])
+            parameter = step.parameter(parts[2]) or _aliased_parameter(step, parts[1], parts[2],
+                                                                         where)
             if parameter is None:
                 raise ParameterError(
                     f"{prefix}steps.{step.name}.{parts[2]}: unknown parameter of {step.name} "
@@ -128,6 +129,21 @@ class PipelineConfig:
     def fingerprint(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _aliased_parameter(step: StepSpec, section: str, name: str, where: str) -> Parameter | None:
+    """The parameter another pipeline's name ``name`` stands for (``dark`` -> ``override_dark``,
+    logged), None if it is no alias; a refused upstream name raises with its reason."""
+    for theirs, ours in declared(step, "parameter_aliases"):
+        if theirs == name:
+            log.info("%s%s.%s is the upstream name of %s.%s; read as %s",
+                     f"{where}: " if where else "", section, name, step.name, ours, ours)
+            return step.parameter(ours)
+    for theirs, _neutral, why in declared(step, "refused_parameters"):
+        if theirs == name:
+            raise ParameterError(f"{where + ': ' if where else ''}steps.{section}.{name}: "
+                                 f"not read: {why}")
+    return None
 
 
 def require_mapping(value: Any, what: str) -> None:

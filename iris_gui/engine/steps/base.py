@@ -101,6 +101,10 @@ class StepSpec:
     #: parameters of jwst's step of this name that have no meaning here: in a jwst parameter file
     #: they are ignored and listed in one warning
     jwst_only_parameters: tuple[str, ...] = ()
+    #: jwst's defaults for the parameters this step shares with jwst's step of this name:
+    #: (parameter, jwst's default). Where one differs from ours, reading a jwst parameter file
+    #: says so (which value applies, the file's or ours)
+    jwst_defaults: tuple[tuple[str, Any], ...] = ()
     #: products (keys of StepResult.products) always written beside the _cal when the step
     #: completes, with their file suffix, e.g. (("i2d", "i2d"),) for resample
     saved_products: tuple[tuple[str, str], ...] = ()

@@ -218,6 +218,7 @@ STEP = StepSpec(
     jwst_only_parameters=("bkg_list", "save_combined_background", "wfss_mmag_extract",
                           "wfss_maxiter", "wfss_rms_stop", "wfss_outlier_percent",
                           "soss_source_percentile", "soss_bkg_percentile"),
+    jwst_defaults=(("sigma", 3.0), ("maxiters", None)),
     parameters=(
         Parameter("sigma", "float", 3.0, "Clipping limit in standard deviations from the median, "
                   "along the stack of backgrounds.", minimum=0.0, exclusive_minimum=True),

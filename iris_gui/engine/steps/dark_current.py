@@ -106,6 +106,8 @@ STEP = StepSpec(
         ("dark_output_dir", None, "the upstream saves the CRDS dark into this folder; set "
          "dark_output = <file> to save the dark actually subtracted"),
     ),
+    jwst_only_parameters=("average_dark_current",),
+    jwst_defaults=(("dark_output", None),),
     parameters=(
         Parameter("override_dark", "path", None, "Dark reference file to use instead of the one "
                   "chosen from the reference folder.", optional=True, reference="dark"),

@@ -131,6 +131,7 @@ STEP = StepSpec(
          "records the flat used in R_FLAT instead (override_flat names one to use)"),
     ),
     jwst_only_parameters=("save_interpolated_flat", "user_supplied_flat"),
+    jwst_defaults=(("inverse", False),),
     parameters=(
         Parameter("override_flat", "path", None, "Flat reference file to use instead of the one "
                   "chosen from the reference folder.", optional=True, reference="flat"),

@@ -144,6 +144,7 @@ STEP = StepSpec(
     class_name="iris_pipeline.photom.PhotomStep",
     class_aliases=("jwst.photom.photom_step.PhotomStep",),
     jwst_only_parameters=("source_type", "mrs_time_correction", "apply_time_correction"),
+    jwst_defaults=(("inverse", False),),
     parameters=(
         Parameter("override_photom", "path", None, "Photom reference table to use instead of "
                   "the one chosen from the reference folder.", optional=True, reference="photom"),

@@ -412,6 +412,11 @@ STEP = StepSpec(
     jwst_only_parameters=("output_wcs", "single", "blendheaders", "allowed_memory",
                           "enable_ctx", "enable_err", "report_var", "compute_err",
                           "propagate_dq"),
+    # jwst's ResampleStep spec (jwst 1.x): weight_type and rotation differ from ours
+    jwst_defaults=(("pixfrac", 1.0), ("kernel", "square"), ("fillval", "NAN"),
+                   ("weight_type", "ivm"), ("output_shape", None), ("crpix", None),
+                   ("crval", None), ("rotation", None), ("pixel_scale_ratio", 1.0),
+                   ("pixel_scale", None), ("good_bits", "~DO_NOT_USE+NON_SCIENCE")),
     parameters=(
         Parameter("pixel_scale_ratio", "float", 1.0, "Output pixel scale / input pixel scale "
                   "(ignored when pixel_scale is given). The output grid may have at most 2**28 "
