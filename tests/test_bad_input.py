@@ -224,7 +224,9 @@ def test_asn_non_strict_records_problems(tmp_path):
     assert list(by_name) == ["good", "nosci", "twosci", "missing", "badtype"]
     assert by_name["good"].ok and by_name["good"].problems == []
     assert by_name["nosci"].problems == ["has 0 science members; exactly one is needed"]
-    assert by_name["twosci"].problems == ["has 2 science members; exactly one is needed"]
+    assert by_name["twosci"].problems == ["has 2 science members; exactly one is needed (several "
+                                          "science exposures in one product make a level-3 "
+                                          "association)"]
     assert len(by_name["missing"].problems) == 1
     assert "gone.fits not found" in by_name["missing"].problems[0]
     assert len(by_name["badtype"].problems) == 1

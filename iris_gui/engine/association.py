@@ -10,8 +10,15 @@ optional: without one it is derived from the science member (``jw01_rateints.fit
 Member exptypes are case-insensitive; the upstream ``liger_iris_pipeline`` spellings ``SCI`` and
 ``SKY`` mean science and background. The other exptypes JWST documents for level-2 members
 (``imprint``, ``sourcecat``, ``segmap``, ``direct_image``, ``selfcal``) are not used by image2:
-such members are left out with a log line, as jwst's image2 does. A bare rate file is a
-one-product association with no background. ``load_association(strict=False)`` keeps going
+such members are left out, as jwst's image2 does, with one warning for the file naming them.
+
+Level-3 associations (what image3 and the other stage-3 pipelines take: many science exposures
+combined into one product) are refused as such, naming the file: an ``asn_type`` ending in 3
+(``image3``, ``spec3``, ``coron3``...), an ``asn_rule`` of jwst's level-3 rules (``Asn_Lv3...``,
+and the older ``Asn_Image``-style names without ``Lv2``), or, when neither says level 2, a
+product with several science members. A file that says level 2 but has such a product keeps it
+as a problem of that product. A bare rate file is a one-product association with no
+background. ``load_association(strict=False)`` keeps going
 past problems and records them on the products, so an interactive tool can show them on the
 item instead of refusing the whole file.
 """
@@ -36,6 +43,11 @@ EXPTYPE_ALIASES = {"sci": "science", "sky": "background"}
 #: member exptypes JWST documents for level-2 associations that image2 does not use (jwst's
 #: Image2Pipeline ignores them too): such members are left out with a log line
 IGNORED_EXPTYPES = ("imprint", "sourcecat", "segmap", "direct_image", "selfcal")
+#: asn_type values that say "level 2 (image2)": jwst's, and the class names the upstream
+#: liger_iris_pipeline wrote before it dropped its association classes (L1 = rate files)
+LEVEL2_ASN_TYPES = ("image2", "image2_pipeline", "none", "l1association", "imagerl1association")
+#: at most this many ignored members are named in the warning
+_LISTED_MEMBERS = 6
 #: suffixes of pipeline products that a product name drops (longest first)
 KNOWN_SUFFIXES = ("rateints", "calints", "bsubints", "rate", "cal", "bsub", "i2d", "uncal")
 
@@ -129,12 +141,17 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
     if not isinstance(products_raw, list) or not products_raw:
         raise InputError(f"{path}: association has no products")
     asn_type = str(document.get("asn_type", "image2"))
-    if asn_type.lower() not in ("image2", "image2_pipeline", "none"):
+    level3 = level3_reason(document)
+    if level3 is not None:
+        raise InputError(f"{path}: this is a level-3 association ({level3}); iris_gui runs "
+                         f"image2 (level 2), which calibrates one science exposure per product")
+    if asn_type.lower() not in LEVEL2_ASN_TYPES:
         log.warning("%s: asn_type is %r, not image2; reading it as image2", path, asn_type)
 
     base = Path(path).parent
     products = []
     seen_names: set[str] = set()
+    ignored: list[tuple[str, str]] = []  # (exptype, expname) left out
     for index, raw in enumerate(products_raw):
         where = f"{path}: products[{index}]"
         if not isinstance(raw, dict):
@@ -151,11 +168,9 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
                 problems.append(f"members[{m_index}] has no expname")
                 continue
             expname = str(member["expname"])
-            exptype = str(member.get("exptype", "")).strip().lower()
-            exptype = EXPTYPE_ALIASES.get(exptype, exptype)
+            exptype = _exptype(member)
             if exptype in IGNORED_EXPTYPES:
-                log.info("%s: member %s: exptype %s is not used by image2; ignored", where,
-                         expname, exptype)
+                ignored.append((exptype, expname))
                 continue
             if exptype not in EXPTYPES:
                 problems.append(f"member {expname}: unknown exptype {member.get('exptype')!r} "
@@ -174,7 +189,9 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
             members.append(Member(resolved, exptype, expname))
         science = [m for m in members if m.exptype == "science"]
         if members and len(science) != 1:
-            problems.append(f"has {len(science)} science members; exactly one is needed")
+            problems.append(f"has {len(science)} science members; exactly one is needed" + (
+                " (several science exposures in one product make a level-3 association)"
+                if science else ""))
         if not name:
             if len(science) == 1:  # as jwst does: the science exposure's name, suffix dropped
                 name = product_name_for(science[0].path)
@@ -189,6 +206,8 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
         if strict and problems:
             raise InputError(f"{where} ({name}): {problems[0]}")
         products.append(product)
+    if ignored:
+        _warn_ignored(path, ignored)
     return Association(
         products,
         path=path,
@@ -196,6 +215,48 @@ def load_association(path: str | os.PathLike, *, strict: bool = True) -> Associa
         asn_rule=str(document.get("asn_rule", "Asn_Lv2Image")),
         asn_pool=str(document.get("asn_pool", "none")),
     )
+
+
+def _exptype(member: dict) -> str:
+    """A member's exptype in lower case, the upstream's spellings read as ours."""
+    exptype = str(member.get("exptype", "")).strip().lower()
+    return EXPTYPE_ALIASES.get(exptype, exptype)
+
+
+def level3_reason(document: dict) -> str | None:
+    """Why ``document`` (a parsed ASN) is a level-3 association, or None when it is not one.
+
+    jwst's conventions: level-3 asn_types end in 3 (image3, spec3, coron3, ami3, tso3,
+    wfs-image3); its level-2 rules are all named ``Asn_Lv2...``, its level-3 ones ``Asn_Lv3...``
+    (older releases: ``Asn_Image``, ``discover_Asn_Image``...); a level-2 product holds exactly
+    one science exposure. The asn_type decides first, then the rule, then the products."""
+    asn_type = str(document.get("asn_type", "") or "").strip()
+    if re.search(r"3$", asn_type):
+        return f"asn_type {asn_type}"
+    if asn_type.lower() in LEVEL2_ASN_TYPES:
+        return None
+    rule = str(document.get("asn_rule", "") or "").strip()
+    if re.search(r"(^|_)asn_(?!lv2)", rule.lower()):
+        return f"asn_rule {rule}"
+    for index, product in enumerate(document.get("products") or []):
+        if not isinstance(product, dict) or not isinstance(product.get("members"), list):
+            continue
+        science = [m for m in product["members"]
+                   if isinstance(m, dict) and _exptype(m) == "science"]
+        if len(science) > 1:
+            name = str(product.get("name") or f"products[{index}]")
+            return f"product {name} has {len(science)} science members"
+    return None
+
+
+def _warn_ignored(path: str, ignored: list[tuple[str, str]]) -> None:
+    """One warning for every member left out for its exptype."""
+    kinds = ", ".join(sorted({exptype for exptype, _ in ignored}))
+    shown = ", ".join(name for _, name in ignored[:_LISTED_MEMBERS])
+    if len(ignored) > _LISTED_MEMBERS:
+        shown += f" and {len(ignored) - _LISTED_MEMBERS} more"
+    log.warning("%s: %d member(s) of exptype %s left out (image2 does not use them): %s",
+                path, len(ignored), kinds, shown)
 
 
 def load_inputs(path: str | os.PathLike, *, strict: bool = True) -> Association:
