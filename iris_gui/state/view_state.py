@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .evented import EventedModel
+from .star_checks import DEFAULT_STAR_RADII, StarCheck, star_radii
 
 SIDE_BY_SIDE, BLINK = "side", "blink"
 LAYOUTS = (SIDE_BY_SIDE, BLINK)
@@ -150,6 +151,10 @@ class ViewState(EventedModel):
     header_changed_only: bool = False
     #: Pixel table dock: N x N cells around the cursor
     pixel_table_size: int = 5
+    #: Star check: clicks on a pane measure the star there (pick mode); the checks made; radii
+    star_pick: bool = False
+    star_checks: tuple[StarCheck, ...] = ()
+    star_radii: tuple[float, float, float] = DEFAULT_STAR_RADII
 
     # ---- edits that keep the rules ------------------------------------------------------------
     def choice(self, step: str, role: str) -> str | None:
@@ -202,6 +207,8 @@ class ViewState(EventedModel):
         data["dq_colours"] = {k: list(v) for k, v in self.dq_colours.items()}
         data["view_range"] = list(self.view_range) if self.view_range else None
         data["docks"] = list(self.docks)
+        data["star_checks"] = [c.to_dict() for c in self.star_checks]
+        data["star_radii"] = list(self.star_radii)
         return data
 
     def apply_dict(self, data: dict[str, Any]) -> list[str]:
@@ -313,6 +320,10 @@ _CHECKS = {
     "header_changed_only": _flag,
     "pixel_table_size": lambda v: v if v in PIXEL_TABLE_SIZES and not isinstance(v, bool)
     else _bad_choice(v, PIXEL_TABLE_SIZES),
+    "star_pick": _flag,
+    "star_checks": lambda v: tuple(StarCheck.from_dict(c) for c in v) if isinstance(v, list)
+    else _bad(v),
+    "star_radii": star_radii,
 }
 
 
