@@ -231,9 +231,11 @@ def run_job(job: BatchJob) -> ProductRecord:
 
 
 def run_job_with(job: BatchJob, post: Callable[..., None],
-                 cancel: CancelToken | None) -> ProductRecord:
+                 cancel: CancelToken | None, *,
+                 on_result: Callable[..., None] | None = None) -> ProductRecord:
     """One product, start to written files; ``post(*event)`` carries its progress events
-    (the pool's queue, or a Dask topic) and ``cancel`` stops it."""
+    (the pool's queue, or a Dask topic) and ``cancel`` stops it. ``on_result(result)`` gets
+    the ``ProductResult`` once its files are written (the quick-look shows it)."""
     from .pipeline import Image2Pipeline, PipelineCallbacks
 
     name = job.product.name
@@ -261,6 +263,8 @@ def run_job_with(job: BatchJob, post: Callable[..., None],
             log.error("%s: %s", name, exc)
     record = record_of(result, job.source)
     record.seconds = round(time.perf_counter() - started, 3)  # with the writing
+    if on_result is not None:
+        on_result(result)
     return record
 
 
