@@ -142,7 +142,14 @@ def load_cfg(path: str | os.PathLike) -> PipelineConfig:
 
 
 def cfg_text(config: PipelineConfig) -> str:
-    """The config in the stpipe cfg layout, every parameter written out."""
+    """The config in the stpipe cfg layout, every parameter written out.
+
+    A parameter that is None by default and now is written as a comment (``# maxiters =
+    None``): stpipe reads a key left out as its spec's default (None), while it refuses the text
+    "None" where its spec says a number. A None that is not the default (resample's
+    ``rotation``: ours 0.0, None keeps the detector's orientation) is written ``None``, which
+    iris_gui reads and stpipe's validation does not; the asdf file (``null``) carries it for both.
+    """
     lines = [
         f"# image2 parameters written by iris_gui {__version__}",
         f'name = "{PIPELINE_NAME}"',
@@ -155,7 +162,12 @@ def cfg_text(config: PipelineConfig) -> str:
         lines.append(f"      [[{step.name}]]")
         for parameter in step.all_parameters:
             value = config.steps[step.name][parameter.name]
-            lines.append(f"        {parameter.name} = {_cfg_value(parameter, value)}")
+            if value is None and parameter.default is None:
+                # stpipe's validation takes a key left out as None but refuses the text
+                # "None" for a number; a comment still shows the parameter
+                lines.append(f"        # {parameter.name} = None")
+            else:
+                lines.append(f"        {parameter.name} = {_cfg_value(parameter, value)}")
     return "\n".join(lines) + "\n"
 
 
