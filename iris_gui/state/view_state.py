@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.dq import DQ_BITS
 from .evented import EventedModel
 from .star_checks import DEFAULT_STAR_RADII, StarCheck, star_radii
 
@@ -31,6 +32,16 @@ REGION_COORDINATES = ("image", "fk5")
 DOCK_NAMES = ("header", "pixels")
 #: sides of the pixel table (odd: the cursor's pixel is the centre cell)
 PIXEL_TABLE_SIZES = (3, 5, 7, 9, 11)
+#: Magnifier dock: screen pixels per frame pixel
+MAGNIFIER_FACTORS = (2, 4, 8, 16)
+#: contours of the pane's own frame or of the other pane's; levels by count or listed
+CONTOUR_FRAMES = ("own", "other")
+CONTOUR_MODES = ("count", "list")
+MAX_CONTOUR_LEVELS = 50
+#: block sides the frame is averaged over before contouring (0: automatic)
+MAX_CONTOUR_BLOCK = 32
+#: flagged-pixel navigator: the whole frame, the area shown, inside the view's regions
+FLAG_SCOPES = ("frame", "shown", "regions")
 #: the marker a pane choice carries when it shows another product's frame
 OTHER_PRODUCT_MARK = " — "
 
@@ -151,6 +162,25 @@ class ViewState(EventedModel):
     header_changed_only: bool = False
     #: Pixel table dock: N x N cells around the cursor
     pixel_table_size: int = 5
+    #: Magnifier dock: screen pixels per frame pixel
+    magnifier_factor: int = 4
+    #: contours: the panes carrying them, of whose frame ("own" / "other" pane's), levels by
+    #: count (evenly between that frame's display limits) or the listed ones, and the block
+    #: side the frame is averaged over first (0: automatic, <= 1024 blocks a side)
+    contours: tuple[str, ...] = ()
+    contour_frame: str = "own"
+    contour_mode: str = "count"
+    contour_count: int = 5
+    contour_levels: tuple[float, ...] = ()
+    contour_block: int = 0
+    #: the panes carrying the RA/Dec grid, and the compass with its scale bar
+    wcs_grid: tuple[str, ...] = ()
+    compass: tuple[str, ...] = ()
+    #: flagged-pixel navigator: whose DQ (pane), which flags (none: any), where, new bits only
+    flag_nav_role: str = "B"
+    flag_nav_flags: tuple[str, ...] = ()
+    flag_nav_scope: str = "frame"
+    flag_nav_newly: bool = False
     #: Star check: clicks on a pane measure the star there (pick mode); the checks made; radii
     star_pick: bool = False
     star_checks: tuple[StarCheck, ...] = ()
@@ -207,6 +237,8 @@ class ViewState(EventedModel):
         data["dq_colours"] = {k: list(v) for k, v in self.dq_colours.items()}
         data["view_range"] = list(self.view_range) if self.view_range else None
         data["docks"] = list(self.docks)
+        for name in ("contours", "contour_levels", "wcs_grid", "compass", "flag_nav_flags"):
+            data[name] = list(getattr(self, name))
         data["star_checks"] = [c.to_dict() for c in self.star_checks]
         data["star_radii"] = list(self.star_radii)
         return data
@@ -320,11 +352,49 @@ _CHECKS = {
     "header_changed_only": _flag,
     "pixel_table_size": lambda v: v if v in PIXEL_TABLE_SIZES and not isinstance(v, bool)
     else _bad_choice(v, PIXEL_TABLE_SIZES),
+    "magnifier_factor": lambda v: v if v in MAGNIFIER_FACTORS and not isinstance(v, bool)
+    else _bad_choice(v, MAGNIFIER_FACTORS),
+    "contours": lambda v: _names(v, ROLES),
+    "contour_frame": _one_of(CONTOUR_FRAMES),
+    "contour_mode": _one_of(CONTOUR_MODES),
+    "contour_count": lambda v: _int_in(v, 1, MAX_CONTOUR_LEVELS),
+    "contour_levels": lambda v: _levels_list(v),
+    "contour_block": lambda v: _int_in(v, 0, MAX_CONTOUR_BLOCK),
+    "wcs_grid": lambda v: _names(v, ROLES),
+    "compass": lambda v: _names(v, ROLES),
+    "flag_nav_role": _one_of(ROLES),
+    "flag_nav_flags": lambda v: _flag_names(v),
+    "flag_nav_scope": _one_of(FLAG_SCOPES),
+    "flag_nav_newly": _flag,
     "star_pick": _flag,
     "star_checks": lambda v: tuple(StarCheck.from_dict(c) for c in v) if isinstance(v, list)
     else _bad(v),
     "star_radii": star_radii,
 }
+
+
+def _int_in(value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{value!r} is not a whole number {low} to {high}")
+    return value
+
+
+def _flag_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError("is not a list of DQ flag names")
+    unknown = [v for v in value if v not in DQ_BITS]
+    if unknown:
+        raise ValueError(f"unknown DQ flag {unknown[0]!r}")
+    return tuple(dict.fromkeys(value))
+
+
+def _levels_list(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or len(value) > MAX_CONTOUR_LEVELS:
+        raise ValueError(f"is not a list of at most {MAX_CONTOUR_LEVELS} numbers")
+    levels = [_number(v) for v in value]
+    if not all(abs(v) != float("inf") for v in levels):
+        raise ValueError("contour levels must be finite")
+    return tuple(sorted(set(levels)))
 
 
 def _names(value: Any, options: tuple[str, ...]) -> tuple[str, ...]:
