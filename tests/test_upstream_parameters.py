@@ -286,3 +286,104 @@ def test_our_own_files_are_unchanged(tmp_path):
         path = save_parameters(DEFAULTS, tmp_path / name)
         assert load_parameters(path).to_dict() == DEFAULTS.to_dict()
     assert set(STEP_BY_NAME) == {s.name for s in STEPS}
+
+
+# ---- where jwst's defaults differ from ours ------------------------------------------------------
+
+def _the_warning(caplog) -> str:
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    return warnings[0]
+
+
+WEIGHT_TYPE = "resample.weight_type: jwst's default is 'ivm', ours is 'exptime'"
+
+
+def test_jwst_warning_names_a_default_difference_the_file_sets(tmp_path, caplog):
+    # strun --save-parameters writes every parameter, so jwst's ivm is in the file: it applies
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.parameter_files"):
+        config = load_parameters(_jwst_file(tmp_path))
+    text = _the_warning(caplog)
+    assert config.steps["resample"]["weight_type"] == "ivm"
+    assert f"{WEIGHT_TYPE}; this file sets it to 'ivm', which applies" in text
+    assert ("resample.rotation: jwst's default is 'None', ours is '0.0'; this file sets it to "
+            "'None', which applies") in text
+    # the same setting spelled otherwise (NAN, NaN) or the same default is no difference
+    for same in ("fillval", "pixfrac", "kernel", "good_bits", "bkg_subtract.sigma",
+                 "bkg_subtract.maxiters", "flat_field.inverse"):
+        assert same not in text.split("jwst's defaults differ from ours")[1], same
+
+
+def test_jwst_warning_says_ours_applies_where_the_file_is_silent(tmp_path, caplog):
+    tree = _jwst_tree()
+    resample = next(s for s in tree["steps"] if s["name"] == "resample")
+    del resample["parameters"]["weight_type"]
+    path = tmp_path / "image2pipeline.asdf"
+    asdf.AsdfFile(tree).write_to(str(path))
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.parameter_files"):
+        config = load_parameters(path)
+    assert config.steps["resample"]["weight_type"] == "exptime"
+    assert f"{WEIGHT_TYPE}; this file does not set it, so ours applies" in _the_warning(caplog)
+
+
+def test_jwst_file_setting_ours_is_still_told_the_default_differs(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.parameter_files"):
+        config = load_parameters(_jwst_file(tmp_path, resample={"weight_type": "exptime"}))
+    assert config.steps["resample"]["weight_type"] == "exptime"
+    assert f"{WEIGHT_TYPE}; this file sets it to 'exptime', which applies" in _the_warning(caplog)
+
+
+def test_jwst_file_with_nothing_ignored_warns_once_about_the_defaults(tmp_path, caplog):
+    path = _write(tmp_path / "calwebb_image2.cfg", 'name = "Image2Pipeline"\n'
+                  'class = "jwst.pipeline.Image2Pipeline"\n[steps]\n  [[resample]]\n'
+                  "    pixfrac = 0.7\n")
+    with caplog.at_level(logging.WARNING, logger="iris_gui.engine.parameter_files"):
+        config = load_parameters(path)
+    assert config.steps["resample"]["pixfrac"] == 0.7
+    text = _the_warning(caplog)
+    assert "ignored" not in text
+    assert f"{WEIGHT_TYPE}; this file does not set it, so ours applies" in text
+
+
+def test_our_own_and_upstream_files_get_no_jwst_warning(tmp_path, caplog):
+    from iris_gui.engine.parameter_files import save_parameters
+
+    with caplog.at_level(logging.WARNING):
+        load_parameters(save_parameters(DEFAULTS, tmp_path / "ours.asdf"))
+        load_parameters(_upstream(tmp_path))
+    assert "jwst" not in caplog.text
+
+
+# ---- a step's parameter file given as the pipeline's --------------------------------------------
+
+@pytest.mark.parametrize("class_name, step", [
+    ("iris_pipeline.flatfield.FlatFieldStep", "flat_field"),       # the seed's flat_field.cfg
+    ("iris_pipeline.background.BackgroundStep", "bkg_subtract"),
+    ("liger_iris_pipeline.DarkSubtraction", "dark_current"),       # the upstream's dark cfg
+    ("jwst.resample.resample_step.ResampleStep", "resample"),
+])
+@pytest.mark.parametrize("layout", ["cfg", "asdf"])
+def test_a_steps_file_given_as_the_pipelines_is_refused_as_such(tmp_path, class_name, step,
+                                                                  layout):
+    if layout == "cfg":
+        path = _write(tmp_path / "step.cfg", f'name = "{step}"\nclass = "{class_name}"\n')
+    else:
+        path = tmp_path / "step.asdf"
+        asdf.AsdfFile({"class": class_name, "name": step, "parameters": {}}).write_to(str(path))
+    with pytest.raises(ParameterError) as info:
+        load_parameters(path)
+    message = str(info.value)
+    assert f"class {class_name!r} is the parameter file of one step ({step}), not of the " \
+           f"image2 pipeline" in message
+    assert f"[[{step}]] config_file = <this file>" in message
+    assert f"--steps.{step}.PARAMETER=VALUE" in message
+
+
+def test_another_pipelines_file_is_refused_naming_what_is_accepted(tmp_path):
+    path = _write(tmp_path / "create_flat.cfg", 'class = "liger_iris_pipeline.CreateFlatfield"\n'
+                                                "[steps]\n  [[dark_sub]]\n")
+    with pytest.raises(ParameterError, match=r"class 'liger_iris_pipeline.CreateFlatfield' is "
+                                             r"not the image2 pipeline \(expected one of "
+                                             r"ProcessImagerL2Pipeline, Image2Pipeline, "
+                                             r"ImagerStage2Pipeline\)"):
+        load_parameters(path)

@@ -75,8 +75,11 @@ class PipelineConfig:
         prefix = f"{where}: " if where else ""
         if len(parts) == 3 and parts[0] == "steps":
             step = step_named(parts[1], where)
-            parameter = step.parameter(parts[2]) or _aliased_parameter(step, parts[1], parts[2],
-                                                                         where)
+            parameter = step.parameter(parts[2])
+            if parameter is None and _asks_nothing_different(step, parts[1], parts[2], value,
+                                                             where):
+                return
+            parameter = parameter or _aliased_parameter(step, parts[1], parts[2], where)
             if parameter is None:
                 raise ParameterError(
                     f"{prefix}steps.{step.name}.{parts[2]}: unknown parameter of {step.name} "
@@ -144,6 +147,30 @@ def _aliased_parameter(step: StepSpec, section: str, name: str, where: str) -> P
             raise ParameterError(f"{where + ': ' if where else ''}steps.{section}.{name}: "
                                  f"not read: {why}")
     return None
+
+
+def _asks_nothing_different(step: StepSpec, section: str, name: str, value: Any,
+                            where: str) -> bool:
+    """True (logged) when ``name`` is a refused upstream parameter left at the value that asks
+    for nothing different (None): a file or the command line may say it; it is ignored."""
+    for theirs, neutral, _why in declared(step, "refused_parameters"):
+        if theirs == name and same_value(value, neutral):
+            log.info("%s%s.%s = %s asks for nothing iris_gui does differently; ignored",
+                     f"{where}: " if where else "", section, name, value)
+            return True
+    return False
+
+
+def same_value(value: Any, neutral: Any) -> bool:
+    """``value`` (text or a value) says the same as ``neutral`` (None or a number)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+        return neutral is None
+    if neutral is None:
+        return False
+    try:
+        return float(value) == float(neutral)
+    except (TypeError, ValueError):
+        return False
 
 
 def require_mapping(value: Any, what: str) -> None:

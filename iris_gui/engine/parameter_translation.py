@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import PIPELINE_CLASS_NAMES, PipelineConfig, declared
+from .config import PIPELINE_CLASS_NAMES, PipelineConfig, declared, same_value
 from .errors import ParameterError
 from .parameters import STPIPE_IGNORED_KEYS, Parameter, describe
 from .steps import STEPS, StepSpec
@@ -189,17 +189,6 @@ def apply_step_values(config: PipelineConfig, step: StepSpec, values: dict[str, 
         config.set(f"steps.{step.name}.{key}", value, where)
         if reading is not None and step.parameter(key) is not None:
             reading.given[(step.name, key)] = (section, config.steps[step.name][key])
-
-
-def same_value(value: Any, neutral: Any) -> bool:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
-        return neutral is None
-    if neutral is None:
-        return False
-    try:
-        return float(value) == float(neutral)
-    except (TypeError, ValueError):
-        return False
 
 
 def _joined_list(parameter: Parameter | None, value: list, label: str) -> Any:
