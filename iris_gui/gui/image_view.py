@@ -65,6 +65,7 @@ from .view_controls import ControlBar
 from .view_dq_panel import DQPanel
 from .view_edits import ViewEdits
 from .view_histogram import HistogramPanel
+from .view_overlays import PaneOverlays
 from .view_panes import ImagePane, PaneArea
 from .view_readout import pane_values, sky_at
 from .view_regions import RegionOverlay, RegionPanel, stats_text, to_region
@@ -87,6 +88,8 @@ class StepImageView(ViewEdits, QWidget):
     stepShown = Signal()
     #: the cursor moved to another pixel (``cursor``; the pixel table and magnifier follow)
     cursorMoved = Signal()
+    #: a refresh brought the panes up to date with the state (the magnifier, panner follow)
+    refreshed = Signal()
 
     def __init__(self, state: ViewState | QWidget | None = None,
                  parent: QWidget | None = None) -> None:
@@ -118,10 +121,16 @@ class StepImageView(ViewEdits, QWidget):
         self.blink_timer.timeout.connect(self.flip)
         #: the inspection docks' show / hide actions, first in the View menu (window_docks)
         self.dock_actions: list[QAction] = []
+        #: further tools' menu entries (SAMP), after the view's own
+        self.tool_actions: list[QAction] = []
+        #: called by ``shutdown`` (the docks' own workers)
+        self.shutdown_hooks: list = []
         self._build()
         self.binder = StateBinder(self.state)
         self._bind()
         self.view_actions = ViewActions(self, self.binder)
+        #: contours, RA/Dec grid and compass over the panes (worked out on the pool)
+        self.overlays = PaneOverlays(self)
         self.state.changed.connect(self._state_changed)
         self._show_layout()
         self._update_blink_timer()
@@ -189,7 +198,7 @@ class StepImageView(ViewEdits, QWidget):
 
     def menu_actions(self) -> list[QAction]:
         """Actions for the window's View menu (their keys work anywhere in the window)."""
-        return [*self.dock_actions, *self.view_actions.menu()]
+        return [*self.dock_actions, *self.view_actions.menu(), *self.tool_actions]
 
     # ---- what is shown -----------------------------------------------------------------------
     def show_step(self, result: ProductResult | None, step_name: str,
@@ -275,6 +284,8 @@ class StepImageView(ViewEdits, QWidget):
         self._closed = True
         self.blink_timer.stop()
         self.state.changed.disconnect(self._state_changed)
+        for stop in self.shutdown_hooks:
+            stop()
         self.renderer.shutdown()
 
     @property
@@ -335,10 +346,12 @@ class StepImageView(ViewEdits, QWidget):
         self.resolved = {r: x.levels for r, x in rp.renders.items() if x.levels is not None}
         self.dq_panel.show_counts(rp.counts, tuple(rp.renders), newly)
         self._apply_display(rp)
+        self.overlays.update()
         self._refresh_stats(rp, plane)
         self._update_readout()
         self.controls.show_plane(plane, self.views.nints)
         self.zoom.shape_shown(self._shown_shape())
+        self.refreshed.emit()
         if not self.renderer.busy and not self._refresh_queued:
             self.settled.emit()
 

@@ -1,6 +1,6 @@
 """The view's actions, for the window's View menu and as keys anywhere in the window: Space flip
 the blink (both ways), B blink layout, A auto-blink, D DQ overlay, N newly flagged, L same
-levels, C colour bars, F fit, PgUp / PgDn integration, Ctrl+Shift+P export.
+levels, C colour bars, K star check (pick), F fit, PgUp / PgDn integration, Ctrl+Shift+P export.
 
 They are window shortcuts (``Qt.WindowShortcut``): they work wherever the focus is in the
 window, except that a text field keeps its printable keys (Qt asks the focused line edit first,
@@ -47,6 +47,9 @@ class ViewActions:
         self.same = checkable("Same &levels on both panes", "L", "same_levels",
                               shown=view.same_levels_on)
         self.colour_bars = checkable("&Colour bars beside the panes", "C", "colour_bars")
+        self.star_pick = checkable("Star check: pic&k a star", "K", "star_pick")
+        self.star_pick.setStatusTip("While on, a click on a pane measures the star there and in "
+                                    "the other pane (Star check dock)")
         self.fit = action("&Fit the frame", view.fit, "F")
         self.next_plane = action("Next integration", lambda: view.step_plane(1), "PgDown")
         self.prev_plane = action("Previous integration", lambda: view.step_plane(-1), "PgUp")
@@ -54,5 +57,5 @@ class ViewActions:
 
     def menu(self) -> list[QAction]:
         return [self.blink, self.flip, self.auto, self.dq, self.newly, self.same,
-                self.colour_bars, self.fit,
+                self.colour_bars, self.star_pick, self.fit,
                 self.next_plane, self.prev_plane, self.export]

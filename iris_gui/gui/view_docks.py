@@ -14,10 +14,12 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 from ..state.view_state import DOCK_NAMES
 from .view_header import HeaderPanel
 from .view_pixel_table import PixelTablePanel
+from .view_star_check import StarCheckPanel
 
 #: name in ``ViewState.docks`` -> (dock title, object name, content class)
 DOCKS = {"header": ("Header", "headerDock", HeaderPanel),
-         "pixels": ("Pixel table", "pixelTableDock", PixelTablePanel)}
+         "pixels": ("Pixel table", "pixelTableDock", PixelTablePanel),
+         "stars": ("Star check", "starCheckDock", StarCheckPanel)}
 assert tuple(DOCKS) == DOCK_NAMES
 
 
