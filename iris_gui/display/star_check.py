@@ -292,3 +292,79 @@ def measure_check(frames: dict[str, StarFrame], clicked: str, x: float, y: float
         measures[role] = replace(found, wcs_offset=offset)
     ordered = tuple(measures[r] for r in sorted(measures))
     return StarCheck(product, step, clicked, float(x), float(y), plane, tuple(radii), ordered)
+
+
+# ---- the table (dock, copied text and review report) ----------------------------------------------
+#: columns of a star check's table: one row per pane, then the B / A ratios
+TABLE_HEADERS = ("Pane", "x", "y", "FWHM px", "FWHM ″", "Peak", "Flux", "Sky", "Note")
+
+
+def _g(value: float | None, digits: int = 5) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def measure_note(measure: StarMeasure) -> str:
+    """How the pane's position was found, and anything to know about its numbers."""
+    if measure.error:
+        return measure.error
+    parts = []
+    if measure.position_by == "WCS":
+        moved = f", centroid {measure.wcs_offset:.2f} px from there" \
+            if measure.wcs_offset is not None else ""
+        parts.append(f"position by WCS (another grid; radii scaled to {measure.aperture:g} px)"
+                     f"{moved}")
+    elif measure.position_by == "same pixel":
+        parts.append("same pixel grid")
+    if measure.flagged:
+        parts.append(f"{measure.flagged} flagged px in the aperture")
+    if measure.masked:
+        parts.append(f"{measure.masked} px left out (NaN / DO_NOT_USE)")
+    if measure.fwhm_px is None:
+        parts.append("no FWHM (the fit failed)")
+    return "; ".join(parts)
+
+
+def check_title(check: StarCheck, one_based: bool = False) -> str:
+    base = 1 if one_based else 0
+    radii = "/".join(f"{r:g}" for r in check.radii)
+    plane = f", integration {check.plane + 1}" if check.plane else ""
+    return (f"{check.product} · {check.step}{plane}: clicked pane {check.clicked} at "
+            f"x = {check.x + base:.1f}, y = {check.y + base:.1f}; radii {radii} px")
+
+
+def table_rows(check: StarCheck, one_based: bool = False) -> list[tuple[str, ...]]:
+    """One row per pane (``TABLE_HEADERS``) and a last "B / A" row of the ratios."""
+    base = 1 if one_based else 0
+    rows = []
+    for m in check.measures:
+        pane = f"{m.role}: {m.label}"
+        if not m.ok:
+            rows.append((pane, "—", "—", "—", "—", "—", "—", "—", measure_note(m)))
+            continue
+        sky = f"{m.sky:.5g} ± {m.sky_std:.2g}" if m.sky_std is not None else _g(m.sky)
+        unit = f" {m.unit}" if m.unit else ""
+        rows.append((pane, f"{m.x + base:.2f}", f"{m.y + base:.2f}", _g(m.fwhm_px, 4),
+                     _g(m.fwhm_arcsec, 4), _g(m.peak), f"{_g(m.flux, 6)}{unit}", sky,
+                     measure_note(m)))
+    ratio, fwhm = check.flux_ratio(), check.fwhm_ratio()
+    if len(check.measures) == 2:
+        a, b = check.measure("A"), check.measure("B")
+        how = ""
+        if ratio is not None and a.surface_brightness and b.surface_brightness and \
+                a.pixel_area_sr and b.pixel_area_sr:
+            how = "fluxes × pixel area (surface brightness)"
+        by = "FWHM in arcsec" if a is not None and b is not None and a.fwhm_arcsec and \
+            b.fwhm_arcsec else "FWHM in pixels"
+        rows.append(("B / A", "", "", _g(fwhm, 5), "", "", _g(ratio, 6), "",
+                     "; ".join(p for p in (how, by if fwhm is not None else "") if p)))
+    return rows
+
+
+def checks_text(checks, one_based: bool = False) -> str:
+    """Every check as tab-separated text (what Copy puts on the clipboard)."""
+    blocks = []
+    for index, check in enumerate(checks, 1):
+        lines = [f"Star {index}: {check_title(check, one_based)}", "\t".join(TABLE_HEADERS)]
+        lines += ["\t".join(row) for row in table_rows(check, one_based)]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
