@@ -449,7 +449,9 @@ def test_lfs_pointer_in_reference_folder_is_named(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="iris_gui.engine.references"):
         choice, _why = find_reference("dark", _science((4, 4)), tmp_path, None)
     assert choice is None
-    assert "iris_dark.fits: reference is a Git LFS pointer" in caplog.text
+    assert caplog.messages == [f"{tmp_path}: 1 file(s) are Git LFS pointers, not FITS files, "
+                               f"and are not considered as references (fetch them with git lfs "
+                               f"pull): iris_dark.fits"]
 
 
 def test_lfs_pointer_override_is_named(tmp_path):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .association import Product
 from .config import PipelineConfig
 from .errors import InputError
+from .files import check_not_lfs_pointer
 from .lazy import fits
 from .parameters import describe
 
@@ -222,6 +223,7 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
         raise InputError(f"{path}: file not found")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a folder, not an iris_gui output file")
+    check_not_lfs_pointer(path, "iris_gui output")
     try:
         with fits.open(path, memmap=False) as hdul:
             if PROVENANCE_EXTENSION not in hdul:

@@ -136,14 +136,21 @@ class _FolderScan:
             if cached and cached[0] == signature:
                 return cached[1]
         headers = []
+        pointers = []
         for entry in entries:
             try:
                 headers.append(read_reference_header(entry.path))
             except Exception as exc:  # unreadable files are simply not candidates
                 if is_lfs_pointer(entry.path):  # but say why a reference seems to be missing
-                    log.warning("%s", exc)
+                    pointers.append(entry.name)
                     continue
                 log.debug("reference scan: %s skipped (%s)", entry.path, exc)
+        if pointers:  # one line for the folder (a clone without git-lfs has many)
+            shown = ", ".join(pointers[:6]) + (f" and {len(pointers) - 6} more"
+                                               if len(pointers) > 6 else "")
+            log.warning("%s: %d file(s) are Git LFS pointers, not FITS files, and are not "
+                        "considered as references (fetch them with git lfs pull): %s", folder,
+                        len(pointers), shown)
         with self._lock:
             self._cache[str(folder)] = (signature, headers)
         return headers

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import header_values
 from .errors import InputError
+from .files import check_not_lfs_pointer
 from .lazy import fits
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ def read_distortion(path: str) -> fits.Header:
     """The SIP keywords (plus CRPIX and window keywords) of a distortion reference file."""
     if not os.path.isfile(path):  # a folder, pipe or device: never opened (a FIFO would block)
         raise InputError(f"{path}: distortion reference is missing or not a regular file")
+    check_not_lfs_pointer(path, "distortion reference")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
