@@ -283,16 +283,14 @@ def test_truncated_data_says_how_much_is_missing(tmp_path, capsys):
 
 # ---- 4. suspicious input said out loud ---------------------------------------------------------------
 
-def test_two_sci_extensions_say_which_is_used(tmp_path, caplog):
+def test_two_sci_extensions_are_refused_as_a_multi_chip_file(tmp_path, capsys):
+    # HST's two-chip exposures: SCI,1 and SCI,2 (one chip is not silently taken for the whole)
     second = _image("SCI", np.full((2, 2), 7, np.float32))
     path = write_raw(tmp_path / "d_rate.fits", extensions=[second])
-    with caplog.at_level(logging.WARNING, logger="iris_gui"):
-        model = read_image(path)
-    assert float(model.data[0, 0]) == 1.0
-    [note] = model.read_warnings
-    assert note == (f"{path}: 2 SCI/DATA extensions: SCI (extension 1), SCI (extension 2); "
-                    f"SCI (extension 1) is used")
-    assert note in caplog.text
+    message = refused(path)
+    assert message == (f"{path}: has 2 SCI extensions (a multi-chip exposure); iris_gui reads "
+                       f"one-chip exposures, with one SCI extension")
+    refused_by_cli(path, tmp_path, capsys, "has 2 SCI extensions")
 
 
 def test_sci_and_data_extensions_say_sci_is_used(tmp_path):

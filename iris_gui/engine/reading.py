@@ -10,16 +10,19 @@ InputError naming the file and, when it can be known, the extension, card or key
 * a file astropy cannot open is walked block by block (``_diagnose``) to say which header or
   keyword is wrong (BITPIX, NAXISn, BSCALE/BZERO, a missing END, a file shorter than its
   headers say); library messages and advice are never passed on (they go to the debug log);
-* the header values the steps use (``header_values.check_science_header``).
+* the header values the steps use (``header_values.check_science_header``);
+* a multi-chip file (more than one SCI, or DATA, extension; HST's two-chip exposures): refused,
+  saying how many; iris_gui reads one-chip exposures.
 
-Suspicious but usable input becomes ``model.read_warnings`` (also logged as warnings): two
-science extensions (which one is used is said), DQ bits above 31 (int64/uint64 DQ; dropped, with
-the pixel count), a science file without INSTRUME or DETECTOR.
+Suspicious but usable input becomes ``model.read_warnings`` (also logged as warnings): both a SCI
+and a DATA extension (which one is used is said), DQ bits above 31 (int64/uint64 DQ; dropped,
+with the pixel count), a science file without INSTRUME or DETECTOR, subarray keywords replaced
+from the upstream's ASDF tree. What files other pipelines (and iris_gui) wrote need — the ASDF
+tree, the upstream's WCS convention, the liger layout's DQ32 — is in ``reading_field``.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import os
@@ -35,24 +38,16 @@ from .errors import InputError
 from .files import check_not_lfs_pointer, check_regular_file
 from .header_values import check_science_header
 from .models import ImageModel, _native
+from .reading_field import (
+    fill_header_from_asdf,
+    is_own_file,
+    merge_dq32,
+    note_upstream_wcs,
+    read_asdf_tree,
+    repair_window_from_tree,
+)
 
 log = logging.getLogger("iris_gui.engine.models")
-
-#: header keyword -> ASDF tree path used when the header lacks it (upstream liger_iris_pipeline)
-_ASDF_METADATA = {
-    "INSTRUME": ("instrument", "name"),
-    "DETECTOR": ("instrument", "detector"),
-    "FILTER": ("instrument", "filter"),
-    "EXPTIME": ("exposure", "exposure_time"),
-    "TELESCOP": ("telescope",),
-    "SUBARRAY": ("subarray", "name"),
-    "SUBSTRT1": ("subarray", "xstart"),
-    "SUBSTRT2": ("subarray", "ystart"),
-    "SUBSIZE1": ("subarray", "xsize"),
-    "SUBSIZE2": ("subarray", "ysize"),
-    "REFTYPE": ("reftype",),
-    "S_DARK": ("cal_step", "dark_sub"),
-}
 
 _LEGAL_KEYWORD = re.compile(r"^[A-Z0-9_-]*$")
 _COMMENTARY = ("", "COMMENT", "HISTORY", "CONTINUE")
@@ -348,8 +343,22 @@ def _dq_to_uint32(dq_raw: np.ndarray, path: str, notes: list[str]) -> np.ndarray
     return (wide & np.uint64(0xFFFFFFFF)).astype(DQ_DTYPE)
 
 
+def _check_dq(dq_raw: np.ndarray, name: str, shape: tuple[int, ...], path: str) -> None:
+    if dq_raw.shape != shape and not (dq_raw.ndim == 2 and dq_raw.shape == shape[-2:]):
+        raise InputError(f"{path}: {name} shape {dq_raw.shape} differs from SCI {shape}")
+    if dq_raw.dtype.kind not in "ui":
+        raise InputError(f"{path}: {name} must hold integers, found {dq_raw.dtype.name}")
+    if dq_raw.dtype.kind == "i" and dq_raw.size and int(dq_raw.min()) < 0:
+        raise InputError(f"{path}: {name} holds negative values; it must be an unsigned bitmask")
+
+
 def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str]) -> ImageModel:
     header = hdul[0].header.copy()
+    for name in ("SCI", "DATA"):
+        count = sum(1 for hdu in hdul[1:] if hdu.name == name)
+        if count > 1:
+            raise InputError(f"{path}: has {count} {name} extensions (a multi-chip exposure); "
+                             f"iris_gui reads one-chip exposures, with one {name} extension")
     sci_index, sci_hdu = _pick(hdul, path, notes, "SCI", "DATA")
     if sci_hdu is None:
         raise InputError(f"{path}: no SCI or DATA extension in this {what}")
@@ -384,17 +393,17 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str])
 
     dq_raw = extension("DQ")
     if dq_raw is not None:
-        if dq_raw.shape != shape and not (dq_raw.ndim == 2 and dq_raw.shape == shape[-2:]):
-            raise InputError(f"{path}: DQ shape {dq_raw.shape} differs from SCI {shape}")
-        if dq_raw.dtype.kind not in "ui":
-            raise InputError(f"{path}: DQ must hold integers, found {dq_raw.dtype.name}")
-        if dq_raw.dtype.kind == "i" and dq_raw.size and int(dq_raw.min()) < 0:
-            raise InputError(f"{path}: DQ holds negative values; it must be an unsigned bitmask")
+        _check_dq(dq_raw, "DQ", shape, path)
+    dq32_raw = extension("DQ32")
+    if dq32_raw is not None:  # the liger layout's bits 16-31 beside its uint16 DQ
+        _check_dq(dq32_raw, "DQ32", shape, path)
+        dq = merge_dq32(dq_raw, dq32_raw, path)
+    elif dq_raw is not None:
         dq = _dq_to_uint32(dq_raw, path, notes)
-        if dq.shape != shape:
-            dq = np.broadcast_to(dq, shape).copy()
     else:
         dq = np.zeros(shape, DQ_DTYPE)
+    if dq.shape != shape:
+        dq = np.broadcast_to(dq, shape).copy()
 
     subarr_map = None
     map_raw = extension("SUBARR_MAP")
@@ -413,10 +422,12 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str])
         area = _native(area_raw, np.float32)
 
     asdf_tree = None
-    if "ASDF" in hdul:
-        asdf_tree = _read_asdf_tree(hdul["ASDF"], path)
+    # our own headers hold every keyword; asdf's first open costs ~2 s per process
+    if "ASDF" in hdul and not is_own_file(header):
+        asdf_tree = read_asdf_tree(hdul["ASDF"], path)
         if asdf_tree:
-            _fill_header_from_asdf(header, asdf_tree)
+            fill_header_from_asdf(header, asdf_tree)
+            repair_window_from_tree(header, asdf_tree, shape[-2:], path, notes)
 
     sci_header = sci_hdu.header.copy()
     for structural in ("XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "PCOUNT",
@@ -424,6 +435,8 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str])
         sci_header.remove(structural, ignore_missing=True, remove_all=True)
 
     check_science_header(header, sci_header, path, wcs=what == "science file")
+    if what == "science file":
+        note_upstream_wcs(header, sci_header, path)
     model = ImageModel(data=data, err=err, dq=dq, header=header, subarr_map=subarr_map,
                        area=area, filename=path, asdf_tree=asdf_tree, sci_header=sci_header)
     _ = model.window  # validates the subarray keywords against the data shape
@@ -434,49 +447,3 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str])
             if value is None:
                 notes.append(f"{path}: no {key} keyword; {consequence.format(what=meaning)}")
     return model
-
-
-# ---- upstream ASDF metadata -----------------------------------------------------------------------
-
-def _read_asdf_tree(hdu: fits.hdu.base.ExtensionHDU, path: str) -> dict | None:
-    """The metadata tree of an upstream ASDF extension (uint8 image or one-cell table)."""
-    try:
-        import asdf
-
-        if isinstance(hdu, fits.BinTableHDU):
-            raw = bytes(np.asarray(hdu.data[0][0]).tobytes())
-        else:
-            raw = np.asarray(hdu.data).tobytes()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with asdf.open(io.BytesIO(raw), lazy_load=True, memmap=False) as af:
-                return _plain_tree(af.tree.get("meta", {}), depth=0)
-    except Exception as exc:  # an unreadable extension is reported, never fatal
-        log.warning("%s: ASDF extension could not be read (%s); using FITS headers only", path, exc)
-        return None
-
-
-def _plain_tree(node: Any, depth: int) -> Any:
-    """Copy the scalar/dict/list parts of an ASDF tree, dropping arrays and custom objects."""
-    if depth > 12:
-        return None
-    if isinstance(node, dict):
-        return {str(k): _plain_tree(v, depth + 1) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return [_plain_tree(v, depth + 1) for v in node]
-    if isinstance(node, (str, int, float, bool)) or node is None:
-        return node
-    return str(node) if not hasattr(node, "shape") else None
-
-
-def _fill_header_from_asdf(header: fits.Header, tree: dict) -> None:
-    for key, path in _ASDF_METADATA.items():
-        if key in header:
-            continue
-        node: Any = tree
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None and not isinstance(node, (dict, list)):
-            header[key] = node
-
-
