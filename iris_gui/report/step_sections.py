@@ -148,15 +148,17 @@ def dq_rows(before: ImageModel, after: ImageModel, cache: ArrayCache,
 
 def step_report(step: StepSpec, result: StepResult, before: ImageModel | None,
                 inputs: StepInputs, cache: ArrayCache,
-                cancel: CancelToken | None = None) -> StepReport:
+                cancel: CancelToken | None = None, *, pictures: bool = True) -> StepReport:
+    """``pictures=False``: the counts and metrics only (the quick-look's night table)."""
     report = StepReport(step.name, step.title, result.status, float(result.elapsed),
                         result.reason, result.from_cache, list(result.warnings))
     if result.status != COMPLETE or before is None:
         return report
     check_cancel(cancel)
     after = result.model
-    report.thumbnails, report.overlay_histograms, report.note = step_pictures(
-        step, before, result, cache)
+    if pictures:
+        report.thumbnails, report.overlay_histograms, report.note = step_pictures(
+            step, before, result, cache)
     check_cancel(cancel)
     if step.name == "resample":
         i2d = result.products.get("i2d")
