@@ -24,7 +24,11 @@ Schema (``version`` 1)::
      "folders": {"output": path | null, "references": path | null},
      "selection": {"input": i | null, "product": j | null, "step": name},
      "view": {...}, "notes": {"i/j": text}, "signoffs": {"i/j": {"verdict", "by", "when"}},
-     "reviewer": text, "ran": ["i/j", ...]}
+     "reviewer": text, "ran": ["i/j", ...],
+     "night": {"watch": {...}, "blink_previous": bool, "rows": [NightRow, ...]}}
+
+``night`` (the quick-look's night table, ``state.night_table``) is written only when it has
+rows or a watch; older sessions without it read as an empty table.
 """
 
 from __future__ import annotations
@@ -140,6 +144,8 @@ def session_document(workbench: Workbench, session_path: str | os.PathLike) -> d
                 ran.append(_index_key(i, j))
             if product is workbench.current_product:
                 selection.update(input=i, product=j)
+    night = workbench.night
+    extra = {"night": night.to_dict()} if len(night) or night.watch else {}
     return {
         "format": FORMAT, "version": VERSION,
         "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -153,6 +159,7 @@ def session_document(workbench: Workbench, session_path: str | os.PathLike) -> d
         "signoffs": signoffs,
         "reviewer": workbench.reviewer,
         "ran": ran,
+        **extra,
     }
 
 
@@ -225,7 +232,7 @@ def read_session(path: str | os.PathLike) -> dict[str, Any]:
                            f"(this one reads up to version {VERSION})")
     for key, kind in (("inputs", list), ("parameters", dict), ("folders", dict),
                       ("selection", dict), ("view", dict), ("notes", dict), ("signoffs", dict),
-                      ("ran", list)):
+                      ("ran", list), ("night", dict)):
         if key in document and not isinstance(document[key], kind):
             raise SessionError(f"{path}: {key} must be a {'list' if kind is list else 'table'}")
     return document
@@ -335,6 +342,7 @@ def restore_session(workbench: Workbench, path: str | os.PathLike) -> RestoreRep
     elif step is not None:
         report.problems.append(f"selected step {step!r} is not an image2 step; showing "
                                f"{workbench.current_step}")
+    report.problems += workbench.night.apply_dict(document.get("night"))
     # the view last: selecting a product resets the other-product choices and the zoom
     report.problems += workbench.view.apply_dict(document.get("view") or {})
     return report

@@ -32,6 +32,7 @@ from ..engine.pipeline import Image2Pipeline, ProductResult
 from ..engine.step_plan import StepPlan, product_is_stale
 from ..engine.steps import STEPS
 from .evented import Event
+from .night_table import NightTable
 from .undo import UndoStack
 from .view_state import ViewState
 
@@ -87,6 +88,8 @@ class Workbench:
         self.signoffs: dict[str, SignOff] = {}
         self.reviewer: str = ""
         self.view = ViewState()
+        #: the quick-look's night table (File ▸ Watch folder…)
+        self.night = NightTable()
         self.undo = UndoStack()
         self.pipeline = Image2Pipeline(self.config, cache=True)
         self._keys: dict[int, str] = {}
