@@ -65,6 +65,7 @@ from .view_controls import ControlBar
 from .view_dq_panel import DQPanel
 from .view_edits import ViewEdits
 from .view_histogram import HistogramPanel
+from .view_overlays import PaneOverlays
 from .view_panes import ImagePane, PaneArea
 from .view_readout import pane_values, sky_at
 from .view_regions import RegionOverlay, RegionPanel, stats_text, to_region
@@ -87,6 +88,8 @@ class StepImageView(ViewEdits, QWidget):
     stepShown = Signal()
     #: the cursor moved to another pixel (``cursor``; the pixel table and magnifier follow)
     cursorMoved = Signal()
+    #: a refresh brought the panes up to date with the state (the magnifier, panner follow)
+    refreshed = Signal()
 
     def __init__(self, state: ViewState | QWidget | None = None,
                  parent: QWidget | None = None) -> None:
@@ -126,6 +129,8 @@ class StepImageView(ViewEdits, QWidget):
         self.binder = StateBinder(self.state)
         self._bind()
         self.view_actions = ViewActions(self, self.binder)
+        #: contours, RA/Dec grid and compass over the panes (worked out on the pool)
+        self.overlays = PaneOverlays(self)
         self.state.changed.connect(self._state_changed)
         self._show_layout()
         self._update_blink_timer()
@@ -341,10 +346,12 @@ class StepImageView(ViewEdits, QWidget):
         self.resolved = {r: x.levels for r, x in rp.renders.items() if x.levels is not None}
         self.dq_panel.show_counts(rp.counts, tuple(rp.renders), newly)
         self._apply_display(rp)
+        self.overlays.update()
         self._refresh_stats(rp, plane)
         self._update_readout()
         self.controls.show_plane(plane, self.views.nints)
         self.zoom.shape_shown(self._shown_shape())
+        self.refreshed.emit()
         if not self.renderer.busy and not self._refresh_queued:
             self.settled.emit()
 

@@ -138,6 +138,8 @@ class Renderer(QObject):
             self._pending_refs[key] = keep_alive
 
     def _task_done(self, key: tuple, result, error: str) -> None:
+        if key[0] not in self._caches:  # another part's task on the pool (its owner listens)
+            return
         refs = self._pending_refs.pop(key, None)
         if error:
             self._failed[key] = error
