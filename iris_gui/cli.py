@@ -7,6 +7,7 @@
                 [--jobs N | --dask-local N | --scheduler ADDRESS]
                 [--summary FILE.json|.csv] [--resume]
     iris-image2 --from-output X_cal.fits [--output-dir DIR]
+    iris-image2 --watch DIR --output-dir OUT [--pattern GLOB] [--backgrounds-from ASN|DIR|recent:N]
     iris-image2 report X_cal.fits... -o DIR [--reviewer NAME] [--checks checks.cfg]
     iris-image2 demo DIR [--size N] [--seed S]
 
@@ -44,6 +45,7 @@ from .cli_parallel import (
     run_on_dask,
     run_parallel,
 )
+from .cli_watch import add_watch_arguments, check_watch_options, run_watch
 from .engine.association import Association, load_inputs
 from .engine.config import PipelineConfig
 from .engine.errors import InputError
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checks", metavar="FILE",
                         help="report check thresholds (checks.cfg; default: the documented ones)")
     add_parallel_arguments(parser)
+    add_watch_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("--version", action="version", version=f"iris-image2 {__version__}")
     return parser
@@ -242,6 +245,9 @@ def _run(argv: list[str]) -> int:
 
 def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) -> int:
     check_parallel_options(args)
+    check_watch_options(args)
+    if args.watch:  # the quick-look: runs until Ctrl-C (cli_watch)
+        return run_watch(args, overrides)
 
     ref_dir = args.ref_dir
     if args.from_output:

@@ -215,6 +215,12 @@ class QuickLook:
         with self._lock:
             self._retries.append(os.path.abspath(path))
 
+    def from_earlier_run(self, row: NightRow) -> bool:
+        """``row`` is what an earlier run found (calibrated then, or failed then), not news."""
+        earlier = self._earlier.get(row.path)
+        return row.status == EARLIER or (earlier is not None and row.status == FAILED
+                                         and earlier.finished == row.finished)
+
     # ---- one file -----------------------------------------------------------------------------
     def _set(self, row: NightRow) -> NightRow:
         self.rows[row.path] = row
