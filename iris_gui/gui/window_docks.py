@@ -1,5 +1,6 @@
 """The main window's docks: Inputs and Steps on the left, Log and Console tabbed at the bottom,
-the inspection docks (Header, ...; ``view_docks``) tabbed on the right, hidden until asked for.
+the inspection docks (Header, ...; ``view_docks``) tabbed on the right, hidden until asked for;
+and ``window.samp`` (View ▸ SAMP, ``view_samp``).
 
 Each dock's content scrolls rather than force the window larger than a small screen (1024x700);
 default sizes give the Inputs list ~10 rows and the bottom dock ~10 lines. The bottom dock is
@@ -18,6 +19,7 @@ from .inputs_panel import InputsPanel
 from .log_dock import LogPanel
 from .steps_panel import StepsPanel
 from .view_docks import build_inspection_docks
+from .view_samp import build_samp
 
 
 class ConsoleCommands:
@@ -78,6 +80,7 @@ def build_docks(window) -> None:
     window.tabifyDockWidget(window.log_dock, window.console_dock)
     window.log_dock.raise_()
     build_inspection_docks(window)
+    build_samp(window)  # View ▸ SAMP (its menu entry joins the view's actions)
     default_dock_sizes(window)
 
 
