@@ -77,3 +77,24 @@ def test_a_session_without_a_night_table_has_none_and_a_bad_row_is_reported(tmp_
     assert report.problems == ["night table: row 1: night row a_rate.fits: unknown status "
                                "'exploded'"]
     assert [r.name for r in workbench.night.rows] == ["a_rate.fits"]
+
+
+def test_the_review_report_has_a_night_section_when_there_is_a_night_table():
+    from iris_gui.report.build import build_report
+    from iris_gui.report.html_page import render_html
+    from iris_gui.report.night_checks import night_cells
+    from iris_gui.report.pdf_document import render_pdf
+
+    night = rows()
+    night[0].new_dq_fraction, night[0].verdict = 0.0125, "warn"
+    night[0].checks = {"clip_cannot_reject@bkg_subtract": "warn"}
+    assert night_cells(night[0]) == ["a_rate.fits", "", "KN3", DONE, "5", "1.25 %",
+                                     "warn: clip_cannot_reject"]
+    assert night_cells(night[3])[3] == "failed: truncated"
+    html = render_html(build_report([], night=night))
+    assert "The night (quick-look)" in html
+    assert html.count("<tr data-file=") == 5
+    assert '<tr data-file="c_rate.fits" data-status="failed">' in html
+    assert "The night" not in render_html(build_report([]))
+    pdf = render_pdf(build_report([], night=night))
+    assert pdf.startswith(b"%PDF")

@@ -135,7 +135,7 @@ class ReportCollector:
 
     def report(self, *, origin: str = "made after the run",
                not_remade: Sequence[NotRemade] = (), progress: Progress | None = None,
-               share: float = 0.7) -> Report:
+               share: float = 0.7, night: Sequence = ()) -> Report:
         products = []
         try:
             for index, (result, future) in enumerate(self._pending):
@@ -158,7 +158,7 @@ class ReportCollector:
             reviewer=self.reviewer, versions=software_versions(), products=products,
             thresholds=self.thresholds, display=self.settings,
             step_names=[s.name for s in STEPS], step_titles={s.name: s.title for s in STEPS},
-            not_remade=list(not_remade), origin=origin)
+            not_remade=list(not_remade), origin=origin, night=list(night))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -171,9 +171,11 @@ def build_report(results: Sequence[ProductResult], *, reviewer: str = "",
                  thresholds: Thresholds | None = None, display: DisplaySettings | None = None,
                  progress: Progress | None = None, cancel: CancelToken | None = None,
                  origin: str = "made after the run", extra: Mapping[int, dict] | None = None,
-                 not_remade: Sequence[NotRemade] = (), share: float = 0.7) -> Report:
+                 not_remade: Sequence[NotRemade] = (), share: float = 0.7,
+                 night: Sequence = ()) -> Report:
     """Collect every product of ``results`` (done or failed) into a ``Report``; ``extra[i]``
-    passes ``collect_product`` keywords for ``results[i]``."""
+    passes ``collect_product`` keywords for ``results[i]``; ``night``: the quick-look's night
+    table rows (a section of their own)."""
     collector = ReportCollector(reviewer=reviewer, notes=notes, signoffs=signoffs,
                                 thresholds=thresholds, display=display, cancel=cancel)
     try:
@@ -185,7 +187,7 @@ def build_report(results: Sequence[ProductResult], *, reviewer: str = "",
     except BaseException:
         collector.close()
         raise
-    report = collector.report(origin=origin, not_remade=not_remade)
+    report = collector.report(origin=origin, not_remade=not_remade, night=night)
     _progress(progress, share, "collected every product")
     return report
 
@@ -274,6 +276,10 @@ def review_inputs_from_workbench(workbench, products=None) -> dict:
             signoffs[product.name] = workbench.signoffs[key]
     if not results:
         raise InputError("no product has a result to report on; run them first")
-    return {"results": results, "notes": notes, "signoffs": signoffs,
-            "reviewer": workbench.reviewer,
-            "display": DisplaySettings.from_view_state(workbench.view)}
+    inputs = {"results": results, "notes": notes, "signoffs": signoffs,
+              "reviewer": workbench.reviewer,
+              "display": DisplaySettings.from_view_state(workbench.view)}
+    night = getattr(workbench, "night", None)
+    if night is not None and len(night):
+        inputs["night"] = list(night.rows)
+    return inputs

@@ -81,12 +81,24 @@ def _cover(report: Report) -> str:
                 f"<td>{_e(n.file)}</td><td>{_e(n.reason)}</td></tr>" for n in report.not_remade]
         parts += ["<h2>Products that could not be re-made</h2>",
                   _table(["Product", "File", "Why"], rows, "not-remade")]
+    if report.night:
+        parts.append(_night(report))
     check_rows = [f'<tr><td>{_e(c.name)}</td><td>{_e(c.title)}</td>'
                   f"<td>{_e(thresholds.describe(c.name))}</td><td>{_e(c.doc)}</td></tr>"
                   for c in CHECKS]
     parts += ["<h2>Checks</h2>", _table(["Check", "What", "Thresholds", "Meaning"], check_rows,
                                         "checks-doc"), "</header>"]
     return "".join(parts)
+
+
+def _night(report: Report) -> str:
+    """The quick-look's night table: one row per file watched (``data-file``, ``data-status``)."""
+    from .night_checks import NIGHT_COLUMNS, night_cells
+
+    rows = [f'<tr data-file="{_e(row.name)}" data-status="{_e(row.status)}">'
+            + "".join(f"<td>{_e(cell)}</td>" for cell in night_cells(row)) + "</tr>"
+            for row in report.night]
+    return "<h2>The night (quick-look)</h2>" + _table(list(NIGHT_COLUMNS), rows, "night")
 
 
 def _files(title: str, files, with_how: bool = False) -> str:

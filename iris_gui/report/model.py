@@ -140,3 +140,5 @@ class Report:
     not_remade: list[NotRemade] = field(default_factory=list)
     #: "after the run" or "re-made from N files"
     origin: str = ""
+    #: the quick-look's night table (``engine.night_log.NightRow``), when there is one
+    night: list = field(default_factory=list)

@@ -98,6 +98,13 @@ def _cover(report: Report) -> list:
         story.append(table(["Product", "File", "Why"],
                            [[n.name, n.file, n.reason] for n in report.not_remade],
                            [30 * mm, 60 * mm, WIDTH - 90 * mm]))
+    if report.night:
+        from .night_checks import NIGHT_COLUMNS, night_cells
+
+        story.append(para("The night (quick-look)", s["h2"]))
+        story.append(table(list(NIGHT_COLUMNS), [night_cells(row) for row in report.night],
+                           [34 * mm, 26 * mm, 12 * mm, 44 * mm, 16 * mm, 14 * mm,
+                            WIDTH - 146 * mm]))
     story.append(para("Checks", s["h2"]))
     story.append(table(["Check", "What", "Thresholds", "Meaning"],
                        [[c.name, c.title, report.thresholds.describe(c.name), c.doc]
