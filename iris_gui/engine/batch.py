@@ -1,8 +1,8 @@
 """Many products at once: each one in a worker process, as many at a time as memory allows.
 
 ``run_batch`` runs ``BatchJob``s (a product, its parameters, reference and output folders, and the
-run's output plan, checked beforehand over the whole run) in a ``ProcessPoolExecutor`` with the
-"spawn" context (never fork: the caller may have threads). Each worker runs the same
+run's output plan, checked beforehand over the whole run) in a ``product_pool.ProductPool`` with
+the "spawn" context (never fork: the caller may have threads). Each worker runs the same
 ``Image2Pipeline.run_product`` and ``write_outputs`` as a one-process run, so the files are the
 same bytes; each product's files are written whole or not at all by its worker.
 
@@ -19,16 +19,10 @@ caller's ``on_event`` gets them in the main process (progress display, warnings 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
-import os
-import queue
-import signal
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 
@@ -39,6 +33,16 @@ from .errors import InputError
 from .files import OutputWriteError
 from .lazy import fits
 from .output_plan import OutputPlan
+from .product_pool import (  # noqa: F401 (available_memory, fitting_at_once: batch's own names)
+    PoolTask,
+    ProductPool,
+    available_memory,
+    fitting_at_once,
+    set_worker_product,
+    worker_cancel_token,
+    worker_post,
+)
+from .product_pool import sigint_blocked as _sigint_blocked  # noqa: F401 (batch_dask's name)
 
 log = logging.getLogger("iris_gui.engine.batch")
 
@@ -139,95 +143,12 @@ def estimate_peak_bytes(product: Product, config: PipelineConfig) -> int:
                                               + resample)
 
 
-def available_memory() -> int:
-    """Bytes the system can give without swapping (MemAvailable; free pages if not known)."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2**62
-
-
-def fitting_at_once(estimates: list[int], available: int) -> int:
-    """How many of the biggest products fit in ``available`` together (at least 1)."""
-    total, count = 0, 0
-    for estimate in sorted(estimates, reverse=True):
-        total += estimate
-        if total > available:
-            break
-        count += 1
-    return max(1, count)
-
-
 # ---- the worker ----------------------------------------------------------------------------------
-
-_events = None
-_cancel_event = None
-
-
-_product = ""  # the product this worker is running, named in its log lines
-
-
-class _QueueLog(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if _product and not message.startswith(f"{_product}:"):
-            message = f"{_product}: {message}"  # lines of products running at once interleave
-        try:
-            _events.put(("log", record.levelno, message))
-        except Exception:  # the main process is gone: nothing to tell
-            pass
-
-
-@contextlib.contextmanager
-def _sigint_blocked():
-    """Block SIGINT while processes are started: they inherit the mask, so a Ctrl-C to the
-    process group cannot hit a worker before it ignores it (the main process gets it after)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    saved = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
-
-
-def _init_worker(events, cancel_event, level: int) -> None:
-    global _events, _cancel_event
-    # Ctrl-C reaches the whole process group: the main process decides, through cancel_event
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _events, _cancel_event = events, cancel_event
-    root = logging.getLogger("iris_gui")
-    root.handlers[:] = [_QueueLog()]
-    root.setLevel(level)
-    root.propagate = False
-
-
-class _SharedCancel(CancelToken):
-    def __init__(self, event) -> None:
-        self._event = event
-
 
 def run_job(job: BatchJob) -> ProductRecord:
     """One product, start to written files, in a pool worker (or in-process for tests)."""
-    global _product
-    _product = job.product.name
-
-    def post(*event) -> None:
-        if _events is not None:
-            _events.put(event)
-
-    cancel = _SharedCancel(_cancel_event) if _cancel_event is not None else None
-    return run_job_with(job, post, cancel)
+    set_worker_product(job.product.name)
+    return run_job_with(job, worker_post, worker_cancel_token())
 
 
 def run_job_with(job: BatchJob, post: Callable[..., None],
@@ -274,88 +195,29 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
               on_event: Callable[[tuple], None] | None = None,
               available: int | None = None) -> list[ProductRecord]:
     """Run ``jobs`` ``workers`` at a time (fewer when memory says so), the biggest first;
-    records in job order.
+    records in job order (``product_pool.ProductPool.run``).
 
     A KeyboardInterrupt (Ctrl-C; SIGTERM turned into one by the caller) stops everything and
     goes on once the workers are stopped and their temporaries are removed.
     """
-    context = multiprocessing.get_context("spawn")
-    with _sigint_blocked():  # the queue starts multiprocessing's resource tracker
-        events = context.Queue()
-        cancel_event = context.Event()
-    available = available_memory() if available is None else available
     records: dict[int, ProductRecord] = {}
-    # the biggest first (their size stands for their time too): the last to finish is a small one
-    pending = sorted(range(len(jobs)), key=lambda i: -jobs[i].peak_bytes)
-    running: dict[Future, int] = {}
     on_event = on_event or (lambda event: None)
 
-    def drain() -> None:
-        while True:
-            try:
-                event = events.get_nowait()
-            except (queue.Empty, OSError, EOFError):
-                return
-            on_event(event)
+    def done(index: int, future) -> None:
+        records[index] = _outcome(future, jobs[index])
+        on_event(("done", records[index]))
 
-    def submit(index: int) -> Future:
-        with _sigint_blocked():  # the executor starts its workers as work is submitted
-            return executor.submit(run_job, jobs[index])
-
-    def new_executor() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=_init_worker,
-                                   initargs=(events, cancel_event, level))
-
-    executor = new_executor()
-    broken = alone = stopping = False
-    retried: set[int] = set()  # products whose worker died once: run again, alone
+    pool = ProductPool(workers, level=level, stop_grace=STOP_GRACE)
+    tasks = [PoolTask(run_job, job, job.product.name, job.peak_bytes) for job in jobs]
     try:
-        while pending or running:
-            if broken and not running:  # a worker died (killed, out of memory): a fresh pool
-                executor.shutdown(wait=True)
-                executor, broken = new_executor(), False
-            used = sum(jobs[i].peak_bytes for i in running.values())
-            while not broken and pending and len(running) < workers and (
-                    not running or used + jobs[pending[0]].peak_bytes <= available) and not (
-                    running and (pending[0] in retried or alone)):
-                index = pending.pop(0)
-                alone = index in retried
-                used += jobs[index].peak_bytes
-                running[submit(index)] = index
-            done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
-            drain()
-            for future in done:
-                index = running.pop(future)
-                died = isinstance(future.exception(), BrokenProcessPool)
-                broken = broken or died
-                if died and index not in retried:  # maybe not its fault: once more, alone
-                    retried.add(index)
-                    pending.insert(0, index)
-                    remove_temporaries(jobs[index])
-                    log.warning("%s: its worker process died; running it again, alone",
-                                jobs[index].product.name)
-                    on_event(("retry", jobs[index].product.name))
-                    continue
-                records[index] = _outcome(future, jobs[index])
-                on_event(("done", records[index]))
-            if not running:
-                alone = False
-    except BaseException:
-        stopping = True
-        cancel_event.set()
-        _stop(executor, running, jobs)
-        drain()
-        raise
+        pool.run(tasks, on_event=on_event, on_done=done,
+                 on_abandoned=lambda index: remove_temporaries(jobs[index]), available=available)
     finally:
-        # after a stop the workers are gone already; waiting on the pool could hang
-        executor.shutdown(wait=not stopping, cancel_futures=True)
-        drain()
-        events.close()
+        pool.shutdown()
     return [records[i] for i in range(len(jobs))]
 
 
-def _outcome(future: Future, job: BatchJob) -> ProductRecord:
+def _outcome(future, job: BatchJob) -> ProductRecord:
     try:
         return future.result()
     except BrokenProcessPool:
@@ -372,24 +234,3 @@ def remove_temporaries(job: BatchJob) -> None:
 
     for path in job.plan.paths_for(job.product.name, job.source):
         remove_stale_temporaries(path)
-
-
-def _stop(executor: ProcessPoolExecutor, running: dict[Future, int],
-          jobs: list[BatchJob]) -> None:
-    """After a cancel: wait a little for the workers to stop by themselves, then end them."""
-    for future in running:
-        future.cancel()
-    deadline = time.monotonic() + STOP_GRACE
-    try:
-        while any(not f.done() for f in running) and time.monotonic() < deadline:
-            wait(list(running), timeout=0.2)
-    except BaseException:  # a second Ctrl-C: stop waiting
-        pass
-    processes = list(getattr(executor, "_processes", {}).values())
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(2.0)
-    for index in running.values():
-        remove_temporaries(jobs[index])
