@@ -260,3 +260,26 @@ def test_none_by_default_is_a_comment_in_the_cfg():
     assert "        # override_dark = None" in text
     # a value that is set is written as usual
     assert "        maxiters = 4" in cfg_text(_changed())
+
+
+def test_bkg_subtract_is_saved_as_the_seeds_class_and_the_old_name_is_still_read(tmp_path,
+                                                                                   caplog):
+    path = save_parameters(PipelineConfig(), tmp_path / "image2.asdf")
+    with asdf.open(path) as af:
+        classes = {entry["name"]: entry["class"] for entry in af.tree["steps"]}
+    # the seed iris_pipeline's class (iris_pipeline/background/background_step.py)
+    assert classes["bkg_subtract"] == "iris_pipeline.background.BackgroundStep"
+    # the name iris_gui wrote before (a class the seed does not have) is still read, quietly
+    with asdf.open(path) as af:
+        tree = {key: af.tree[key] for key in ("class", "name", "parameters", "steps")}
+    tree["steps"][0]["class"] = "iris_pipeline.background.SubtractImagerBackgroundStep"
+    tree["steps"][0]["parameters"]["sigma"] = 2.0
+    older = tmp_path / "older.asdf"
+    asdf.AsdfFile(tree).write_to(str(older))
+    (tmp_path / "bkg.cfg").write_text(
+        'class = "iris_pipeline.background.SubtractImagerBackgroundStep"\nsigma = 2.5\n')
+    (tmp_path / "older.cfg").write_text("[steps]\n  [[bkg_subtract]]\n    config_file = bkg.cfg\n")
+    with caplog.at_level(logging.WARNING):
+        assert load_parameters(older).steps["bkg_subtract"]["sigma"] == 2.0
+        assert load_parameters(tmp_path / "older.cfg").steps["bkg_subtract"]["sigma"] == 2.5
+    assert caplog.text == ""

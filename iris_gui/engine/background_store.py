@@ -39,8 +39,10 @@ from .steps.base import StepContext
 __all__ = ["BackgroundStore", "supports_step"]
 
 #: the bkg_subtract parameters the store's backgrounds serve (besides the common ones): the
-#: combine's; if the step declares others, the store is bypassed rather than ignoring them
-KNOWN_PARAMETERS = ("sigma", "maxiters")
+#: combine's, and subtract_dark_from_backgrounds, with which the step reads its backgrounds
+#: itself when it is on; if the step declares others, the store is bypassed rather than
+#: ignoring them
+KNOWN_PARAMETERS = ("sigma", "maxiters", "subtract_dark_from_backgrounds")
 
 
 def supports_step() -> bool:

@@ -39,7 +39,7 @@ from .models import ImageModel, model_to_hdul
 from .output_plan import OutputPlan, OutputPlanError
 from .provenance import PROVENANCE_EXTENSION, checksum_entries, parameter_fingerprint
 from .references import folder_signature
-from .steps import COMPLETE, SKIPPED, STEPS
+from .steps import COMPLETE, SKIPPED, STEPS, references_read
 
 if TYPE_CHECKING:
     from .pipeline import ProductResult
@@ -100,9 +100,12 @@ def plan_product(plan: OutputPlan, product: Product, config: PipelineConfig,
             if parameter.reference and params.get(parameter.name):
                 plan.add_read(params[parameter.name], f"the {parameter.reference} reference "
                                                       f"{Path(params[parameter.name]).name}")
-        if step.reference_kind and not params["skip"]:
-            for path, _mtime in folder_signature(Path(ref_dir), step.reference_kind):
-                plan.add_read(path, f"the {step.reference_kind} reference {Path(path).name}")
+        if params["skip"]:
+            continue
+        # the folder's files of each kind the step reads (bkg_subtract may read the dark)
+        for kind, _override, _force in references_read(step, config.steps):
+            for path, _mtime in folder_signature(Path(ref_dir), kind):
+                plan.add_read(path, f"the {kind} reference {Path(path).name}")
     if is_3d is None:
         try:
             is_3d = _science_is_3d(product.science)

@@ -50,6 +50,7 @@ from .steps import (
     StepContext,
     StepResult,
     StepSpec,
+    references_read,
 )
 
 log = logging.getLogger("iris_gui.engine")
@@ -202,12 +203,12 @@ class Image2Pipeline:
 
     def _step_key(self, previous: str, step: StepSpec, config: PipelineConfig,
                   ref_dir: Path) -> str:
-        params = config.steps[step.name]
-        references: Any = None
-        if step.reference_kind:
-            override = params.get(f"override_{step.reference_kind}")
-            references = (_file_identity(override) if override
-                          else folder_signature(ref_dir, step.reference_kind))
+        # every reference the step reads: its own and those it borrows (bkg_subtract's dark),
+        # with the owning step's override and force_override
+        references: Any = [
+            (kind, _file_identity(override) if override else folder_signature(ref_dir, kind),
+             force)
+            for kind, override, force in references_read(step, config.steps)]
         return _digest(previous, step.name, config.step_fingerprint(step.name), references)
 
     def _input_key(self, product: Product, ref_dir: Path) -> str:
@@ -272,7 +273,7 @@ class Image2Pipeline:
                     if callbacks.step_start:
                         callbacks.step_start(product, step)
                     step_result = self._run_step(step, model, params, product, ref_dir, cancel,
-                                                 statuses)
+                                                 statuses, config.steps)
                     self._remember((product.science, step.name), key, step_result)
                 for message in step_result.warnings:
                     log.warning("%s: %s: %s", product.name, step.name, message)
@@ -356,7 +357,8 @@ class Image2Pipeline:
 
     def _run_step(self, step: StepSpec, model: ImageModel, params: dict[str, Any],
                   product: Product, ref_dir: Path, cancel: CancelToken | None,
-                  statuses: dict[str, str]) -> StepResult:
+                  statuses: dict[str, str],
+                  parameters: dict[str, dict[str, Any]] | None = None) -> StepResult:
         callbacks = self.callbacks
         started = time.perf_counter()
         if params["skip"]:
@@ -369,7 +371,7 @@ class Image2Pipeline:
                 callbacks.step_progress(product, step, min(1.0, max(0.0, fraction)))
 
         context = StepContext(product=product, ref_dir=ref_dir, cancel=cancel, progress=progress,
-                              log=log, upstream=dict(statuses),
+                              log=log, upstream=dict(statuses), parameters=parameters or {},
                               backgrounds=self._background_source(step, model, product))
         self.executions[step.name] += 1
         step_result = step.run(model, params, context)

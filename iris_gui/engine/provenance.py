@@ -104,17 +104,17 @@ def _reference_paths(config: PipelineConfig, ref_dir: str | os.PathLike) -> dict
     """Each reference kind a step that runs would read: its override, or every file of that
     kind in the folder (a new or changed one may change the choice)."""
     from .references import folder_signature
-    from .steps import STEPS
+    from .steps import STEPS, references_read
 
     paths: dict[str, list[str]] = {}
     for step in STEPS:
-        params = config.steps[step.name]
-        if not step.reference_kind or params["skip"]:
+        if config.steps[step.name]["skip"]:
             continue
-        override = params.get(f"override_{step.reference_kind}")
-        paths[step.reference_kind] = (
-            [os.path.abspath(override)] if override
-            else [path for path, _mtime in folder_signature(Path(ref_dir), step.reference_kind)])
+        # its own kind and any it borrows (bkg_subtract's dark), chosen by the owning step
+        for kind, override, _force in references_read(step, config.steps):
+            paths[kind] = (
+                [os.path.abspath(override)] if override
+                else [path for path, _mtime in folder_signature(Path(ref_dir), kind)])
     return paths
 
 
@@ -171,8 +171,11 @@ def reference_rule(result: ProductResult, step_name: str, kind: str, path: str) 
     """How the reference ``path`` was chosen for ``step_name``: the override parameter, or the
     folder rule's explanation (the choice made again on the step's input, from the cached scan)."""
     from .references import find_reference
+    from .steps import REFERENCE_OWNER
 
-    override = result.config.steps[step_name].get(f"override_{kind}")
+    # the step owning the kind holds its override (bkg_subtract reads dark_current's dark)
+    owner = REFERENCE_OWNER[kind].name if kind in REFERENCE_OWNER else step_name
+    override = result.config.steps[owner].get(f"override_{kind}")
     if override and os.path.abspath(override) == path:
         return f"override_{kind} (given)"
     model = result.before(step_name)
@@ -275,6 +278,7 @@ def rerun_setup(path: str | os.PathLike) -> tuple[Product, PipelineConfig, str]:
     so the re-made file uses the same ones even if the reference folder has changed since.
     """
     from .association import Member
+    from .steps import REFERENCE_OWNER
 
     document = read_provenance(path)
     where = f"{path}: provenance"
@@ -287,9 +291,11 @@ def rerun_setup(path: str | os.PathLike) -> tuple[Product, PipelineConfig, str]:
         for kind, ref_path in references.items():
             ref_path = _text(ref_path, f"steps.{step_name}.references.{kind}", where, True)
             key = f"override_{kind}"
-            if step_name in config.steps and key in config.steps[step_name] and \
+            # pinned where the kind's override lives (a dark bkg_subtract read: dark_current's)
+            owner = REFERENCE_OWNER[kind].name if kind in REFERENCE_OWNER else step_name
+            if owner in config.steps and key in config.steps[owner] and \
                     os.path.exists(ref_path):
-                config.steps[step_name][key] = ref_path
+                config.steps[owner][key] = ref_path
     inputs = _mapping(document.get("inputs"), "inputs", where)
     science = inputs.get("science")
     if not science:

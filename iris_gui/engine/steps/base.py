@@ -66,6 +66,9 @@ class StepContext:
     #: bkg_subtract: where it gets the product's backgrounds, a ``bkg_subtract.BackgroundSource``
     #: (the pipeline sets one when its background store serves them); None: the step reads them
     backgrounds: Callable[[list[str], ImageModel, StepContext], Any] | None = None
+    #: every step's parameters (step name -> values): how a step that reads another step's
+    #: reference (``StepSpec.borrowed_references``) finds that step's choice of it
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def check_cancel(self) -> None:
         check_cancel(self.cancel)
@@ -105,6 +108,12 @@ class StepSpec:
     #: (parameter, jwst's default). Where one differs from ours, reading a jwst parameter file
     #: says so (which value applies, the file's or ours)
     jwst_defaults: tuple[tuple[str, Any], ...] = ()
+    #: reference kinds this step also reads when one of its bool parameters is on:
+    #: (parameter, kind). The file is chosen as the step owning the kind (its
+    #: ``reference_kind``) chooses it, with that step's ``override_<kind>`` and
+    #: ``force_override``: bkg_subtract's subtract_dark_from_backgrounds reads dark_current's
+    #: dark. Cache keys, output plans and provenance count it as read (``steps.references_read``)
+    borrowed_references: tuple[tuple[str, str], ...] = ()
     #: products (keys of StepResult.products) always written beside the _cal when the step
     #: completes, with their file suffix, e.g. (("i2d", "i2d"),) for resample
     saved_products: tuple[tuple[str, str], ...] = ()

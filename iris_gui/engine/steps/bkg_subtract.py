@@ -11,8 +11,19 @@ deviation: at most 2.12 sigma for N = 3, under 3 sigma up to about N = 7. So wit
 backgrounds a 3-sigma clip never rejects anything and the background is their plain mean. That is
 the correct result, not a fault.
 
-The header records whether every background was itself dark-subtracted (BKGDKSUB); dark_current
-warns when it would remove the dark a second time.
+Rate backgrounds that were not dark-subtracted carry the dark, so subtracting them removes it
+from the science, and dark_current removes it again. By default (the seed iris_pipeline's way)
+the backgrounds are used as they are: the header records whether every background was itself
+dark-subtracted (BKGDKSUB) and dark_current warns when it would remove the dark a second time.
+With ``subtract_dark_from_backgrounds`` the step first subtracts from each background not yet
+dark-subtracted (its S_DARK is not COMPLETE) the dark dark_current would subtract from the
+science (the same file: dark_current's ``override_dark`` and ``force_override``, or the folder's
+choice for the science), as dark_current does it (a NaN dark pixel counts as 0, ERR added in
+quadrature, DQ OR-ed), and then combines them: the upstream liger_iris_pipeline's order, where
+every exposure is dark-subtracted before the sky is taken off. Backgrounds already
+dark-subtracted are left as they are. No dark found: a warning, and the backgrounds are used as
+they are. The backgrounds are then read by the step itself, not taken from the window's store of
+prepared backgrounds (those hold them as read).
 
 The step reads its backgrounds (``read_backgrounds``) unless its context brings another way to
 them (``StepContext.backgrounds``: the pipeline's ``BackgroundStore`` of prepared backgrounds for
@@ -31,9 +42,11 @@ import numpy as np
 from ..background_combine import CombinedBackground, combine_backgrounds
 from ..blocks import run_image_blocks
 from ..errors import InputError
+from ..fits_text import file_name_value
 from ..models import ImageModel, read_image
 from ..parameters import Parameter
-from ..pixel_math import add_in_quadrature
+from ..pixel_math import add_in_quadrature, finite_or_zero
+from ..references import find_reference, load_reference_image
 from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
 
@@ -100,10 +113,51 @@ def each_background(paths: list[str], science: ImageModel, context: StepContext,
         context.progress(share * (number + 1) / len(paths))
 
 
-def read_backgrounds(paths: list[str], science: ImageModel, context: StepContext) -> Backgrounds:
-    """The step's own way to its backgrounds: read them all; combining them frees them."""
-    models = list(each_background(paths, science, context, LOADED))
+def read_backgrounds(paths: list[str], science: ImageModel, context: StepContext,
+                     dark: ImageModel | None = None) -> Backgrounds:
+    """The step's own way to its backgrounds: read them all (with ``dark`` subtracted from each
+    one not yet dark-subtracted, see ``subtract_dark_from_background``); combining them frees
+    them."""
+    models = []
+    for path, background in zip(paths, each_background(paths, science, context, LOADED),
+                                strict=True):
+        if dark is not None and is_dark_subtracted(background):
+            context.log.info("bkg_subtract: %s is dark-subtracted already (S_DARK = COMPLETE); "
+                             "the dark is not subtracted from it again", Path(path).name)
+        elif dark is not None:
+            background = subtract_dark_from_background(background, dark)
+        models.append(background)
     return _of_models(models, [Path(p).name for p in paths], release=True)
+
+
+def subtract_dark_from_background(background: ImageModel, dark: ImageModel) -> ImageModel:
+    """``background`` - ``dark`` (both cut to the science window) as dark_current subtracts it:
+    a NaN dark pixel counts as 0, ERR in quadrature, DQ OR-ed; S_DARK = COMPLETE."""
+    dark_sci = finite_or_zero(dark.data)
+    dark_err = finite_or_zero(dark.err)
+    out = background.derive(data=np.subtract(background.data, dark_sci, dtype=np.float32),
+                            err=add_in_quadrature(background.err, dark_err,
+                                                  np.empty_like(background.err)),
+                            dq=np.bitwise_or(background.dq, dark.dq))
+    out.header["S_DARK"] = COMPLETE
+    return out
+
+
+def dark_for_backgrounds(science: ImageModel, context: StepContext
+                         ) -> tuple[ImageModel | None, str | None, list[str]]:
+    """(dark cut to the science window, its path, warnings): the dark dark_current chooses for
+    ``science`` with its own parameters (``context.parameters``); (None, None, [why]) when
+    there is none."""
+    dark_params = context.parameters.get("dark_current", {})
+    force = bool(dark_params.get("force_override", False))
+    choice, why_none = find_reference("dark", science, context.ref_dir,
+                                      dark_params.get("override_dark"), force=force)
+    if choice is None:
+        return None, None, [f"subtract_dark_from_backgrounds: {why_none}; the backgrounds are "
+                            f"combined as they are"]
+    context.log.info("bkg_subtract: dark for the backgrounds: %s", choice.explanation)
+    return load_reference_image("dark", choice.path, science, force=force), choice.path, \
+        list(choice.warnings)
 
 
 def _of_models(backgrounds: list[ImageModel], names: list[str], release: bool) -> Backgrounds:
@@ -126,9 +180,20 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if not paths:
         return StepResult(SKIPPED, model,
                           reason=f"product {context.product.name} has no background members")
-    source: BackgroundSource = context.backgrounds or read_backgrounds
-    backgrounds = source(paths, model, context)
-    warnings = backgrounds.filter_warnings(model)
+    warnings: list[str] = []
+    references: dict[str, str] = {}
+    dark = None
+    if params["subtract_dark_from_backgrounds"]:
+        dark, dark_path, warnings = dark_for_backgrounds(model, context)
+        if dark_path is not None:
+            references["dark"] = dark_path
+    if dark is not None:
+        backgrounds = read_backgrounds(paths, model, context, dark)
+    else:
+        source: BackgroundSource = context.backgrounds or read_backgrounds
+        backgrounds = source(paths, model, context)
+    del dark
+    warnings += backgrounds.filter_warnings(model)
     started = time.perf_counter()
     out, background_model, combined = _subtract(
         model, backgrounds, params["sigma"], params["maxiters"], cancel=context.cancel,
@@ -137,9 +202,12 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     clipped = int(len(paths) * combined.n_used.size - int(combined.n_used.sum(dtype=np.int64)))
     context.log.info("bkg_subtract: %d backgrounds, %d values clipped or invalid",
                      len(paths), clipped)
+    if references:
+        out.header["R_BKGDRK"] = (file_name_value(references["dark"]),
+                                  "dark subtracted from the backgrounds")
     return StepResult(
         COMPLETE, out, warnings=warnings, products={"background": background_model},
-        compute=time.perf_counter() - started,
+        references=references, compute=time.perf_counter() - started,
     )
 
 
@@ -195,8 +263,10 @@ STEP = StepSpec(
             "possible deviation is 2.12 sigma; under 3 sigma up to about 7 backgrounds), so the "
             "background is then their plain mean.",
     status_keyword="S_BKDSUB",
-    class_name="iris_pipeline.background.SubtractImagerBackgroundStep",
-    class_aliases=("jwst.background.background_step.BackgroundStep",
+    # the seed iris_pipeline's class; the name iris_gui wrote before is still read
+    class_name="iris_pipeline.background.BackgroundStep",
+    class_aliases=("iris_pipeline.background.SubtractImagerBackgroundStep",
+                   "jwst.background.background_step.BackgroundStep",
                    "liger_iris_pipeline.background.CalculateBackgroundImagerStep",
                    "liger_iris_pipeline.background.SubtractBackgroundImagerStep",
                    "liger_iris_pipeline.sky_subtraction.SkySubtractionImagerStep",
@@ -224,7 +294,14 @@ STEP = StepSpec(
                   "along the stack of backgrounds.", minimum=0.0, exclusive_minimum=True),
         Parameter("maxiters", "int", None, "Maximum clipping iterations; None repeats until "
                   "nothing changes.", minimum=1, optional=True),
+        Parameter("subtract_dark_from_backgrounds", "bool", False, "First subtract from each "
+                  "background not yet dark-subtracted the dark dark_current uses (its "
+                  "override_dark, or the folder's choice), then combine them: the upstream "
+                  "liger_iris_pipeline's order. Off: backgrounds as they are (the seed "
+                  "iris_pipeline's way); rate backgrounds that carry the dark then remove it "
+                  "from the science, and dark_current removes it a second time."),
     ),
+    borrowed_references=(("subtract_dark_from_backgrounds", "dark"),),
     run=run,
     default_suffix="bsub",
 )

@@ -39,7 +39,9 @@ def dark_twice_warning(model: ImageModel) -> str | None:
     return (
         "dark counted twice: bkg_subtract used background exposures whose S_DARK is not COMPLETE, "
         "so they already carried the dark and removed it; dark_current now removes it again. "
-        "Use dark-subtracted backgrounds or skip one of the two steps."
+        "Set bkg_subtract's subtract_dark_from_backgrounds = True (the dark is then taken off "
+        "each background first, the upstream's order), use dark-subtracted backgrounds, or "
+        "skip one of the two steps."
     )
 
 
