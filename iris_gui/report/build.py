@@ -257,18 +257,22 @@ def make_report(results: Sequence[ProductResult], output_dir: str | os.PathLike,
 
 
 def review_inputs_from_workbench(workbench, products=None) -> dict:
-    """``make_report`` keywords from the window's workbench: the last result, note and sign-off
-    of each product (every product with a result by default), and the reviewer.
+    """``make_report`` keywords from the window's workbench: the last result, note, sign-off
+    and star checks of each product (every product with a result by default), and the reviewer.
 
     ``make_report(**review_inputs_from_workbench(workbench), output_dir=...)``
     """
     chosen = products if products is not None else workbench.all_products
-    results, notes, signoffs = [], {}, {}
+    results, notes, signoffs, extra = [], {}, {}, {}
+    stars = getattr(workbench.view, "star_checks", ())
     for product in chosen:
         key = workbench.key(product)
         result = workbench.product_results.get(key)
         if result is None:
             continue
+        checks = [c for c in stars if c.product == product.name]
+        if checks:
+            extra[len(results)] = {"star_checks": checks}
         results.append(result)
         if workbench.notes.get(key):
             notes[product.name] = workbench.notes[key]
@@ -279,6 +283,8 @@ def review_inputs_from_workbench(workbench, products=None) -> dict:
     inputs = {"results": results, "notes": notes, "signoffs": signoffs,
               "reviewer": workbench.reviewer,
               "display": DisplaySettings.from_view_state(workbench.view)}
+    if extra:
+        inputs["extra"] = extra
     night = getattr(workbench, "night", None)
     if night is not None and len(night):
         inputs["night"] = list(night.rows)

@@ -220,9 +220,11 @@ def product_checks(report: ProductReport, result: ProductResult, parameters: Pip
 def collect_product(result: ProductResult, ctx: CollectContext, *, note: str = "",
                     signoff: dict[str, str] | None = None,
                     parameters: PipelineConfig | None = None, origin: str = "",
-                    warnings: list[tuple[str, str]] | None = None) -> ProductReport:
+                    warnings: list[tuple[str, str]] | None = None,
+                    star_checks=()) -> ProductReport:
     """The report of one product. ``parameters`` and ``warnings`` replace the result's own when
-    the result was re-made (the recorded parameter set; the warnings the first run gave)."""
+    the result was re-made (the recorded parameter set; the warnings the first run gave);
+    ``star_checks``: the window's star checks of this product, measured again on ``result``."""
     check_cancel(ctx.cancel)
     parameters = parameters or result.config
     status = "done" if result.ok else ("cancelled" if result.cancelled else "failed")
@@ -246,6 +248,11 @@ def collect_product(result: ProductResult, ctx: CollectContext, *, note: str = "
             continue
         report.steps.append(step_report(step, step_result, result.before(step.name), inputs,
                                         ctx.cache, ctx.cancel))
+    if star_checks:
+        from .star_table import remeasure
+
+        check_cancel(ctx.cancel)
+        report.star_checks = remeasure(result, star_checks)
     report.checks = product_checks(report, result, parameters, ctx.thresholds)
     report.verdict = worst(c.verdict for c in report.checks)
     return report

@@ -18,6 +18,7 @@ from .checks import CHECKS
 from .html_parts import CSS, histogram_svg, light, tick_text, value_text
 from .images import colour_bar_png
 from .model import ProductReport, Report, StepReport
+from .star_table import html as star_checks_html
 
 
 def _e(text) -> str:
@@ -224,6 +225,7 @@ def _product(product: ProductReport, bars: dict[str, str]) -> str:
     parts.append("<h3>Warnings</h3>" + (f"<ul class='warnings'>{warnings}</ul>" if warnings
                                         else "<p class='none'>none</p>"))
     parts.append(_review(product))
+    parts.append(star_checks_html(product.star_checks, _e))
     parts.append(_parameters(product))
     parts.append("<h3>Steps</h3><p class='toc'>" + " · ".join(
         f'<a href="#{product.anchor}-{s.name}">{_e(s.name)}</a>' for s in product.steps) + "</p>")

@@ -40,6 +40,8 @@ td.st-FAILED { background: #f9dcdc; }
   max-width: 260px; }
 .files td { font-size: 12px; } .files td.kw { font-size: 11px; }
 .params { font-size: 12px; } .params tr.changed td { background: #fff1a8; font-weight: bold; }
+.stars { font-size: 12px; } .stars tr.ratio td { background: #f0f0e1; }
+.star-intro { font-size: 12px; color: #444; }
 .checks-doc td:last-child { font-size: 12px; color: #333; }
 .note { white-space: pre-wrap; border-left: 4px solid #8fb3e0; padding: 4px 10px; background: #f5f8fc; }
 .none { color: var(--soft); }

@@ -104,6 +104,8 @@ class ProductReport:
     #: how this section was made (e.g. "re-made from iris_demo_cal.fits and its provenance")
     origin: str = ""
     outputs: list[str] = field(default_factory=list)
+    #: the reviewer's star checks, measured on this result (``state.star_checks.StarCheck``)
+    star_checks: list = field(default_factory=list)
 
     #: the section's id in the HTML and its bookmark in the PDF (unique in a report)
     anchor: str = ""

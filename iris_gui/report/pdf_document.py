@@ -27,6 +27,7 @@ from .html_parts import tick_text, value_text
 from .images import colour_bar_rgb
 from .model import ProductReport, Report, StepReport
 from .pdf_parts import SANS, Picture, clean, histogram_drawing, light, para, styles, table
+from .star_table import pdf as star_checks_pdf
 
 MARGIN = 13 * mm
 WIDTH = A4[0] - 2 * MARGIN
@@ -248,6 +249,7 @@ def _product(product: ProductReport, bars: dict, cancel) -> list:
     signoff = product.signoff
     story.append(para(f"Sign-off: {signoff['verdict']} by {signoff['by'] or '-'} at "
                       f"{signoff['when']}" if signoff else "Sign-off: none", s["body"]))
+    story += star_checks_pdf(product.star_checks, WIDTH)
     changed = [r for r in product.parameters if r.changed]
     story.append(para(f"Parameters{' from ' + product.parameter_source if product.parameter_source else ''}"
                       f" ({len(changed)} not at their default, highlighted)", s["h3"]))
