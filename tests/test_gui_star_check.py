@@ -90,10 +90,11 @@ def test_a_click_on_a_star_measures_it_in_both_panes(qtbot, view, panel):
     # the table: a title row, A, B and the B / A ratios
     table = panel.table
     assert table.rowCount() == 4
-    assert table.item(0, 0).text().startswith("Star 1 — starry · flat_field: clicked pane A")
-    assert table.item(1, 0).text() == f"A: {vs.BEFORE}"
-    assert table.item(2, 1).text() == f"{b.x:.2f}"
-    assert table.item(3, 0).text() == "B / A" and table.item(3, 6).text() == \
+    assert table.item(0, 0).text().startswith("Star 1 — starry · flat_field: pane A clicked")
+    assert table.item(1, 0).text() == "A: Before" and table.item(1, 0).toolTip() == \
+        f"A: {vs.BEFORE}"
+    assert table.item(2, 6).text() == f"{b.x:.2f}" and table.item(2, 1).text() == f"{b.flux:.6g}"
+    assert table.item(3, 0).text() == "B / A" and table.item(3, 1).text() == \
         f"{check.flux_ratio():.6g}"
     assert "stars" in view.state.docks                 # the dock is asked for
     assert panel.note.text().startswith("Star 1 measured: flux B / A = 1.25")

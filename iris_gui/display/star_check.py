@@ -295,8 +295,9 @@ def measure_check(frames: dict[str, StarFrame], clicked: str, x: float, y: float
 
 
 # ---- the table (dock, copied text and review report) ----------------------------------------------
-#: columns of a star check's table: one row per pane, then the B / A ratios
-TABLE_HEADERS = ("Pane", "x", "y", "FWHM px", "FWHM ″", "Peak", "Flux", "Sky", "Note")
+#: columns of a star check's table: one row per pane, then the B / A ratios (what a reviewer
+#: compares first, so a narrow dock shows it without scrolling)
+TABLE_HEADERS = ("Pane", "Flux", "FWHM px", "FWHM ″", "Peak", "Sky", "x", "y", "Note")
 
 
 def _g(value: float | None, digits: int = 5) -> str:
@@ -328,8 +329,8 @@ def check_title(check: StarCheck, one_based: bool = False) -> str:
     base = 1 if one_based else 0
     radii = "/".join(f"{r:g}" for r in check.radii)
     plane = f", integration {check.plane + 1}" if check.plane else ""
-    return (f"{check.product} · {check.step}{plane}: clicked pane {check.clicked} at "
-            f"x = {check.x + base:.1f}, y = {check.y + base:.1f}; radii {radii} px")
+    return (f"{check.product} · {check.step}{plane}: pane {check.clicked} clicked at "
+            f"({check.x + base:.1f}, {check.y + base:.1f}); radii {radii} px")
 
 
 def table_rows(check: StarCheck, one_based: bool = False) -> list[tuple[str, ...]]:
@@ -343,8 +344,8 @@ def table_rows(check: StarCheck, one_based: bool = False) -> list[tuple[str, ...
             continue
         sky = f"{m.sky:.5g} ± {m.sky_std:.2g}" if m.sky_std is not None else _g(m.sky)
         unit = f" {m.unit}" if m.unit else ""
-        rows.append((pane, f"{m.x + base:.2f}", f"{m.y + base:.2f}", _g(m.fwhm_px, 4),
-                     _g(m.fwhm_arcsec, 4), _g(m.peak), f"{_g(m.flux, 6)}{unit}", sky,
+        rows.append((pane, f"{_g(m.flux, 6)}{unit}", _g(m.fwhm_px, 4), _g(m.fwhm_arcsec, 4),
+                     _g(m.peak), sky, f"{m.x + base:.2f}", f"{m.y + base:.2f}",
                      measure_note(m)))
     ratio, fwhm = check.flux_ratio(), check.fwhm_ratio()
     if len(check.measures) == 2:
@@ -355,7 +356,7 @@ def table_rows(check: StarCheck, one_based: bool = False) -> list[tuple[str, ...
             how = "fluxes × pixel area (surface brightness)"
         by = "FWHM in arcsec" if a is not None and b is not None and a.fwhm_arcsec and \
             b.fwhm_arcsec else "FWHM in pixels"
-        rows.append(("B / A", "", "", _g(fwhm, 5), "", "", _g(ratio, 6), "",
+        rows.append(("B / A", _g(ratio, 6), _g(fwhm, 5), "", "", "", "", "",
                      "; ".join(p for p in (how, by if fwhm is not None else "") if p)))
     return rows
 

@@ -307,14 +307,18 @@ class StarCheckPanel(QWidget):
                 table.setSpan(r, 0, 1, table.columnCount())
                 continue
             for c, text in enumerate(content):
-                item = QTableWidgetItem(text)
+                if c == 0 and kind == "row":  # "A: Before (input)" -> "A: Before"; all in the tip
+                    item = QTableWidgetItem(text.split(" (")[0])
+                    item.setToolTip(text)
+                else:
+                    item = QTableWidgetItem(text)
                 if c not in (0, len(content) - 1):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 if kind == "ratio":
                     item.setBackground(RATIO_BRUSH)
                     item.setForeground(QColor(0, 0, 0))
-                elif content[1] == "—":
+                elif content[1] == "—" and content[-1]:
                     item.setBackground(FAILED_BRUSH)
                     item.setForeground(QColor(0, 0, 0))
                 if c == len(content) - 1 and text:
