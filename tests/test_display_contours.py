@@ -81,8 +81,12 @@ def test_block_means_leave_nan_out_and_average_partial_blocks():
     np.testing.assert_allclose(y, [1.5, 4.0])     # rows 0..3 and 4
 
 
-def test_the_automatic_block_keeps_the_frame_within_1024_a_side():
+def test_the_automatic_block_is_ds9s_4_within_1024_a_side_and_64_blocks():
     assert ct.block_factor((4096, 4096)) == 4
-    assert ct.block_factor((1024, 700)) == 1
-    assert ct.block_factor((1025, 10)) == 2
+    assert ct.block_factor((8192, 100)) == 8       # <= 1024 blocks a side
+    assert ct.block_factor((8193, 100)) == 9
+    assert ct.block_factor((1024, 700)) == 4
+    assert ct.block_factor((256, 256)) == 4
+    assert ct.block_factor((128, 100)) == 2        # >= 64 blocks a side
+    assert ct.block_factor((48, 64)) == 1
     assert ct.block_factor((4096, 4096), block=1) == 1

@@ -8,9 +8,10 @@ Facts the code relies on:
   uses (``low + (high - low) * k / (N + 1)``, k = 1..N): a contour at the low limit of a zscale
   traces the sky noise everywhere, one at the high limit only the saturated cores.
 - The lines are traced by ``contourpy`` (matplotlib's contour code as a small library) on the
-  frame block-averaged to at most ``WORK_SIDE`` pixels a side (DS9's "smoothness" by block):
-  at 4096² a full-resolution trace of a noisy frame takes ~2 s and makes millions of vertices
-  of noise; 4 x 4 blocks take ~40 ms and show the structure. Its ``threaded`` algorithm is used
+  frame block-averaged (DS9's "smoothness" by block; automatically 4 x 4 as DS9's default, more
+  to stay within ``WORK_SIDE`` blocks a side): at 4096² a full-resolution trace of a noisy
+  frame takes ~2 s and makes millions of vertices of noise; 4 x 4 blocks take ~40 ms and show
+  the structure. Its ``threaded`` algorithm is used
   with one thread and small chunks because, unlike ``serial``, it lets go of Python's lock while
   it traces (``serial`` held it ~1 s at 4096², freezing the window's thread).
 - Coordinates are the view's: pixel centres at integers, 0-based (a block of ``f`` pixels
@@ -34,6 +35,10 @@ __all__ = ["WORK_SIDE", "MAX_LEVELS", "ContourLevelError", "ContourLevels", "lev
 
 #: the frame is block-averaged to at most this many pixels a side before tracing
 WORK_SIDE = 1024
+#: the automatic block side at least (DS9's default contour smoothness), unless the frame is
+#: small: then at least ``MIN_BLOCKS`` blocks a side
+DEFAULT_BLOCK = 4
+MIN_BLOCKS = 64
 #: the most levels one pane draws
 MAX_LEVELS = 50
 #: contourpy's chunk side: small chunks let the GUI thread in between (see the module docstring)
@@ -97,11 +102,14 @@ def format_levels(values: tuple[float, ...]) -> str:
 
 
 def block_factor(shape: tuple[int, int], block: int = 0) -> int:
-    """The block side used: ``block`` when given (>= 1), else the smallest that brings the longer
-    side to at most ``WORK_SIDE`` pixels."""
+    """The block side used: ``block`` when given (>= 1), else DS9's default smoothness of
+    ``DEFAULT_BLOCK`` or the smallest that brings the longer side to at most ``WORK_SIDE``,
+    whichever is larger, but never fewer than ``MIN_BLOCKS`` blocks a side."""
     if block >= 1:
         return int(block)
-    return max(1, -(-max(shape) // WORK_SIDE))
+    side = max(shape)
+    wanted = max(DEFAULT_BLOCK, -(-side // WORK_SIDE))
+    return max(1, min(wanted, side // MIN_BLOCKS))
 
 
 def _block_sums(frame: np.ndarray, factor: int) -> np.ndarray:

@@ -1,6 +1,8 @@
 """The view's actions, for the window's View menu and as keys anywhere in the window: Space flip
 the blink (both ways), B blink layout, A auto-blink, D DQ overlay, N newly flagged, L same
-levels, C colour bars, K star check (pick), F fit, PgUp / PgDn integration, Ctrl+Shift+P export.
+levels, C colour bars, K star check (pick), O contours, G RA/Dec grid, Shift+G compass, F fit,
+PgUp / PgDn integration, Ctrl+Shift+P export (and from the docks: M magnifier, Shift+M panner,
+[ / ] previous / next flagged pixel).
 
 They are window shortcuts (``Qt.WindowShortcut``): they work wherever the focus is in the
 window, except that a text field keeps its printable keys (Qt asks the focused line edit first,
@@ -50,6 +52,16 @@ class ViewActions:
         self.star_pick = checkable("Star check: pic&k a star", "K", "star_pick")
         self.star_pick.setStatusTip("While on, a click on a pane measures the star there and in "
                                     "the other pane (Star check dock)")
+        # contours / grid / compass on both panes (the Contours & grid dock picks one pane)
+        def on_both(name):
+            return {"shown": lambda: bool(getattr(state, name)),
+                    "write": lambda on: setattr(state, name, ("A", "B") if on else ())}
+
+        self.contours = checkable("C&ontours on the panes", "O", "contours", **on_both("contours"))
+        self.wcs_grid = checkable("RA/Dec &grid on the panes", "G", "wcs_grid",
+                                  **on_both("wcs_grid"))
+        self.compass = checkable("Compass and scale bar on the panes", "Shift+G", "compass",
+                                 **on_both("compass"))
         self.fit = action("&Fit the frame", view.fit, "F")
         self.next_plane = action("Next integration", lambda: view.step_plane(1), "PgDown")
         self.prev_plane = action("Previous integration", lambda: view.step_plane(-1), "PgUp")
@@ -57,5 +69,6 @@ class ViewActions:
 
     def menu(self) -> list[QAction]:
         return [self.blink, self.flip, self.auto, self.dq, self.newly, self.same,
-                self.colour_bars, self.star_pick, self.fit,
+                self.colour_bars, self.star_pick, self.contours, self.wcs_grid, self.compass,
+                self.fit,
                 self.next_plane, self.prev_plane, self.export]

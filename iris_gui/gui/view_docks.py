@@ -1,5 +1,5 @@
 """The inspection docks (Header, Pixel table, ...): made by ``window_docks.build_docks``, on the right of the
-window, tabbed together, hidden until asked for in the View menu.
+window, tabbed together (the Panner under them), hidden until asked for in the View menu.
 
 Which of them are shown is ``ViewState.docks`` (saved in the session): a dock shown or closed
 by the user writes it, a change of it (a restored session, undo, the console) shows or hides
@@ -12,15 +12,28 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from ..state.view_state import DOCK_NAMES
+from .view_flag_navigator import FlagNavigatorPanel
 from .view_header import HeaderPanel
+from .view_magnifier import MagnifierPanel
+from .view_overlay_panel import OverlayPanel
+from .view_panner import PannerPanel
 from .view_pixel_table import PixelTablePanel
 from .view_star_check import StarCheckPanel
 
 #: name in ``ViewState.docks`` -> (dock title, object name, content class)
 DOCKS = {"header": ("Header", "headerDock", HeaderPanel),
          "pixels": ("Pixel table", "pixelTableDock", PixelTablePanel),
-         "stars": ("Star check", "starCheckDock", StarCheckPanel)}
+         "stars": ("Star check", "starCheckDock", StarCheckPanel),
+         "magnifier": ("Magnifier", "magnifierDock", MagnifierPanel),
+         "panner": ("Panner", "pannerDock", PannerPanel),
+         "flags": ("Flagged pixels", "flaggedPixelsDock", FlagNavigatorPanel),
+         "overlays": ("Contours and grid", "overlaysDock", OverlayPanel)}
 assert tuple(DOCKS) == DOCK_NAMES
+#: keys of the docks' show / hide actions
+DOCK_KEYS = {"magnifier": "M", "panner": "Shift+M"}
+#: docks placed under the tabbed ones rather than as another tab (a small panner stays in
+#: sight beside the magnifier or the pixel table)
+BELOW = frozenset({"panner"})
 
 
 def build_inspection_docks(window: QMainWindow) -> dict[str, QDockWidget]:
@@ -36,18 +49,26 @@ def build_inspection_docks(window: QMainWindow) -> dict[str, QDockWidget]:
         dock.setObjectName(object_name)
         panel = panel_class(view, dock)
         dock.setWidget(panel)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        if previous is not None:
-            window.tabifyDockWidget(previous, dock)
-        previous = dock
+        if name in BELOW:
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock,
+                                 Qt.Orientation.Vertical)
+        else:
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            if previous is not None:
+                window.tabifyDockWidget(previous, dock)
+            previous = dock
         dock.hide()
         action = dock.toggleViewAction()
         action.setText(f"{title} dock")
+        if name in DOCK_KEYS:
+            action.setShortcut(DOCK_KEYS[name])
         action.setStatusTip(f"Show or hide the {title} dock")
         # explicit show / hide only (a tab behind another is still "shown")
         action.toggled.connect(lambda on, n=name: _write(state, n, on))
         view.dock_actions.append(action)
         docks[name], panels[name] = dock, panel
+        # a dock's own commands (the navigator's next / previous) follow the view's in the menu
+        view.tool_actions.extend(getattr(panel, "menu_actions", list)())
 
     def show() -> None:
         for name, dock in docks.items():

@@ -29,7 +29,7 @@ REGION_KINDS = ("box", "circle", "ellipse", "polygon")
 #: coordinates of saved DS9 region files
 REGION_COORDINATES = ("image", "fk5")
 #: the inspection docks whose visibility the state keeps (``docks``)
-DOCK_NAMES = ("header", "pixels", "stars")
+DOCK_NAMES = ("header", "pixels", "stars", "magnifier", "panner", "flags", "overlays")
 #: sides of the pixel table (odd: the cursor's pixel is the centre cell)
 PIXEL_TABLE_SIZES = (3, 5, 7, 9, 11)
 #: Magnifier dock: screen pixels per frame pixel
