@@ -52,8 +52,11 @@ def plane_outputs(demo_dataset, tmp_path_factory):
                               cache=False)
     outputs = []
     for k in range(cube.nints):
+        header = cube.header.copy()
+        # one integration: its exposure time is the integration's (resample's exptime weight)
+        header["EXPTIME"], header["NINTS"] = header["EFFINTTM"], 1
         plane = ImageModel(data=cube.data[k].copy(), err=cube.err[k].copy(), dq=cube.dq[k].copy(),
-                           header=cube.header.copy(), sci_header=cube.sci_header.copy())
+                           header=header, sci_header=cube.sci_header.copy())
         path = write_image(plane, folder / f"plane{k}_rate.fits")
         members = [Member(str(path), "science")]
         members += [Member(str(b), "background") for b in demo_dataset.backgrounds]
