@@ -36,6 +36,7 @@ from ..display import star_check as sc
 from ..state.star_checks import star_radii
 from ..state.view_state import BLINK, ROLES
 from .display_tasks import TaskRunner
+from .flow_layout import FlowLayout
 from .view_binding import quiet
 from .view_readout import mono_font
 
@@ -137,39 +138,41 @@ class StarCheckPanel(QWidget):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        row = QHBoxLayout()
-        self.pick_button = QPushButton("Pick a star", self)
+        # the controls wrap in a narrow dock rather than widen the window (1024x700)
+        holder = QWidget(self)
+        row = FlowLayout(holder, spacing=4)
+        self.pick_button = QPushButton("Pick a star", holder)
         self.pick_button.setCheckable(True)
         self.pick_button.setToolTip("While on, a click on a pane measures the star there and in "
                                     "the other pane (K)")
         row.addWidget(self.pick_button)
         self.radius_boxes = []
         for text, tip in (("r", "Aperture radius (pixels of the pane clicked)"),
-                          ("sky", "Sky annulus inner radius"), ("–", "Sky annulus outer radius")):
-            label = QLabel(text, self)
-            box = QDoubleSpinBox(self)
+                          ("sky", "Sky annulus inner radius"),
+                          ("to", "Sky annulus outer radius (px)")):
+            pair = QWidget(holder)
+            pair_layout = QHBoxLayout(pair)
+            pair_layout.setContentsMargins(0, 0, 0, 0)
+            pair_layout.setSpacing(2)
+            box = QDoubleSpinBox(pair)
             box.setRange(0.5, 200.0)
             box.setDecimals(1)
             box.setSingleStep(0.5)
             box.setToolTip(tip)
             box.editingFinished.connect(self._radii_edited)
-            row.addWidget(label)
-            row.addWidget(box)
+            pair_layout.addWidget(QLabel(text, pair))
+            pair_layout.addWidget(box)
+            row.addWidget(pair)
             self.radius_boxes.append(box)
-        row.addWidget(QLabel("px", self))
-        row.addStretch(1)
-        layout.addLayout(row)
-        buttons = QHBoxLayout()
-        self.remove_button = QPushButton("Remove last", self)
+        self.remove_button = QPushButton("Remove last", holder)
         self.remove_button.setToolTip("Remove the last star check")
-        self.clear_button = QPushButton("Clear", self)
+        self.clear_button = QPushButton("Clear", holder)
         self.clear_button.setToolTip("Remove every star check")
-        self.copy_button = QPushButton("Copy", self)
+        self.copy_button = QPushButton("Copy", holder)
         self.copy_button.setToolTip("Copy the tables as tab-separated text")
         for button in (self.remove_button, self.clear_button, self.copy_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
+            row.addWidget(button)
+        layout.addWidget(holder)
         self.note = QLabel("Switch Pick on, then click a star in either pane.", self)
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
@@ -321,8 +324,8 @@ class StarCheckPanel(QWidget):
                 elif content[1] == "—" and content[-1]:
                     item.setBackground(FAILED_BRUSH)
                     item.setForeground(QColor(0, 0, 0))
-                if c == len(content) - 1 and text:
-                    item.setToolTip(text)
+                if content[-1] and c:  # the note (where the position came from, flags, why
+                    item.setToolTip(content[-1])  # not) on every cell: it is the last column
                 table.setItem(r, c, item)
         self.remove_button.setEnabled(bool(checks))
         self.clear_button.setEnabled(bool(checks))
