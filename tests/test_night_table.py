@@ -80,9 +80,9 @@ def test_a_session_without_a_night_table_has_none_and_a_bad_row_is_reported(tmp_
 
 
 def test_the_review_report_has_a_night_section_when_there_is_a_night_table():
+    from iris_gui.engine.night_log import night_cells
     from iris_gui.report.build import build_report
     from iris_gui.report.html_page import render_html
-    from iris_gui.report.night_checks import night_cells
     from iris_gui.report.pdf_document import render_pdf
 
     night = rows()

@@ -138,3 +138,23 @@ def write_night_log(text: str, output_dir: str | os.PathLike, plan: OutputPlan) 
         raise InputError(f"{path} is not in the output plan; nothing written (this is a bug)")
     write_all_or_nothing([(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))])
     return path
+
+
+#: the night table's columns, as the window's dock and the report show them
+NIGHT_COLUMNS = ("File", "Time", "Filter", "Status", "Sky level", "New DQ", "Checks")
+
+
+def night_cells(row: NightRow) -> list[str]:
+    """A ``NightRow`` as the text of ``NIGHT_COLUMNS``."""
+    time_text = row.time.replace("T", " ")[:19] if row.time else ""
+    level = row.sky_level
+    sky = "" if level is None or level != level else f"{level:.4g}"  # None or NaN: no number
+    if sky and row.sky_source == "science":
+        sky += " (science)"
+    new_dq = "" if row.new_dq_fraction is None else f"{100 * row.new_dq_fraction:.3g} %"
+    checks = row.verdict
+    if row.checks:
+        checks += ": " + ", ".join(name.split("@")[0] for name in row.checks)
+    status = row.status if row.status not in (FAILED, WAITING) or not row.reason else \
+        f"{row.status}: {row.reason}"
+    return [row.name, time_text, row.filter, status, sky, new_dq, checks]

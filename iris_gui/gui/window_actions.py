@@ -81,9 +81,13 @@ def build_actions(window) -> None:
         # the view's keys work wherever the focus is (a text field still gets its letters)
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
     docks = (window.inputs_dock, window.steps_dock, window.log_dock, window.console_dock)
-    add_groups(window.menuBar().addMenu("&View"), [
+    view_menu = window.menuBar().addMenu("&View")
+    add_groups(view_menu, [
         (*(dock.toggleViewAction() for dock in docks), window.reset_layout_action),
         view_actions])
+    from .window_watch import install_watch  # File ▸ Watch folder…, the Night dock, P
+
+    install_watch(window, file_menu, view_menu)
 
     toolbar = QToolBar("Main", window)
     toolbar.setObjectName("mainToolbar")

@@ -94,7 +94,7 @@ def _cover(report: Report) -> str:
 
 def _night(report: Report) -> str:
     """The quick-look's night table: one row per file watched (``data-file``, ``data-status``)."""
-    from .night_checks import NIGHT_COLUMNS, night_cells
+    from ..engine.night_log import NIGHT_COLUMNS, night_cells
 
     rows = [f'<tr data-file="{_e(row.name)}" data-status="{_e(row.status)}">'
             + "".join(f"<td>{_e(cell)}</td>" for cell in night_cells(row)) + "</tr>"

@@ -85,21 +85,3 @@ def night_measurements(result: ProductResult, thresholds: Thresholds | None = No
             "checks": {f"{c.check}{'@' + c.step if c.step else ''}": c.verdict
                        for c in checks if c.verdict != PASS}}
 
-
-#: the night table's columns, as the window's dock and the report show them
-NIGHT_COLUMNS = ("File", "Time", "Filter", "Status", "Sky level", "New DQ", "Checks")
-
-
-def night_cells(row) -> list[str]:
-    """A ``NightRow`` as the text of ``NIGHT_COLUMNS``."""
-    time_text = row.time.replace("T", " ")[:19] if row.time else ""
-    sky = "" if row.sky_level is None or math.isnan(row.sky_level) else f"{row.sky_level:.4g}"
-    if sky and row.sky_source == "science":
-        sky += " (science)"
-    new_dq = "" if row.new_dq_fraction is None else f"{100 * row.new_dq_fraction:.3g} %"
-    checks = row.verdict
-    if row.checks:
-        checks += ": " + ", ".join(name.split("@")[0] for name in row.checks)
-    status = row.status if row.status not in ("failed", "waiting") or not row.reason else \
-        f"{row.status}: {row.reason}"
-    return [row.name, time_text, row.filter, status, sky, new_dq, checks]

@@ -100,7 +100,7 @@ def _cover(report: Report) -> list:
                            [[n.name, n.file, n.reason] for n in report.not_remade],
                            [30 * mm, 60 * mm, WIDTH - 90 * mm]))
     if report.night:
-        from .night_checks import NIGHT_COLUMNS, night_cells
+        from ..engine.night_log import NIGHT_COLUMNS, night_cells
 
         story.append(para("The night (quick-look)", s["h2"]))
         story.append(table(list(NIGHT_COLUMNS), [night_cells(row) for row in report.night],
