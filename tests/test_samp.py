@@ -252,3 +252,21 @@ def test_start_a_hub_only_when_asked_and_stop_it_at_close(qtbot, view, commands,
     assert commands.said[0] == "SAMP: started a hub (stopped when the window closes)"
     commands.shutdown()
     assert not hub_lock.exists()
+
+
+def test_an_exported_cal_is_sent_by_its_own_path_and_a_missing_one_is_said(qtbot, view, commands,
+                                                                            ds9, tmp_path):
+    from test_inspection_view import hand_result, shown
+
+    result = shown(qtbot, view, hand_result())
+    assert not commands.send_product("cal")
+    assert commands.said[-1] == "SAMP: hand has no exported _cal yet (File ▸ Export selected " \
+                                "writes it)"
+    cal = tmp_path / "hand_cal.fits"
+    fits.PrimaryHDU(np.zeros((4, 4), np.float32)).writeto(cal)
+    result.outputs = [str(tmp_path / "hand_i2d.fits"), str(cal)]   # the i2d was not written
+    assert commands.exported("i2d") is None and commands.exported("cal") == cal
+    assert commands.send_product("cal")
+    mtype, params = ds9.wait(qtbot)
+    assert (mtype, params) == ("image.load.fits", {"url": cal.as_uri(), "name": "hand_cal.fits",
+                                                   "image-id": "hand_cal"})
