@@ -538,20 +538,21 @@ def test_images_too_small_to_drizzle_skip_resample_and_keep_the_cal(tmp_path, ca
 
 # ---- drizzling one integration in bands of rows ---------------------------------------------
 def test_row_bands_cover_every_row_once_in_order():
-    from iris_gui.engine.steps.resample import row_bands
+    from iris_gui.engine.resample_parallel import row_bands
 
-    assert row_bands(20, 1 << 18) == [(0, 3), (4, 7), (8, 11), (12, 15), (16, 19)]
-    assert row_bands(10, 1 << 20) == [(0, 3), (4, 9)]  # never fewer than 4 rows a band
-    assert row_bands(9, 1 << 18) == [(0, 3), (4, 8)]   # a short last band joins the one before
-    assert row_bands(3, 7) == [(0, 2)]
-    bands = row_bands(2049, 2048)
+    assert row_bands(0, 20, 1 << 18) == [(0, 3), (4, 7), (8, 11), (12, 15), (16, 19)]
+    assert row_bands(0, 10, 1 << 20) == [(0, 3), (4, 9)]  # never fewer than 4 rows a band
+    assert row_bands(0, 9, 1 << 18) == [(0, 3), (4, 8)]  # a short last band joins the one before
+    assert row_bands(0, 3, 7) == [(0, 2)]
+    assert row_bands(5, 14, 1 << 18) == [(5, 8), (9, 13)]  # a worker's block of rows 5..13
+    bands = row_bands(0, 2049, 2048)
     assert bands[0] == (0, 511) and bands[-1] == (1536, 2048)
     assert [b[0] for b in bands[1:]] == [b[1] + 1 for b in bands[:-1]]
 
 
 @pytest.mark.parametrize("kernel", ["square", "point", "turbo", "gaussian", "lanczos3"])
 def test_drizzling_in_bands_gives_the_same_bits_as_one_call(kernel, monkeypatch):
-    from iris_gui.engine.steps import resample
+    from iris_gui.engine import resample_parallel
 
     rng = np.random.default_rng(11)
     dq = np.zeros((37, 29), np.uint32)
@@ -564,8 +565,8 @@ def test_drizzling_in_bands_gives_the_same_bits_as_one_call(kernel, monkeypatch)
         return STEP_BY_NAME["resample"].run(model, values, context_for()).products["i2d"]
 
     whole = run()
-    monkeypatch.setattr(resample, "BAND_PIXELS", 29 * 4)  # bands of 4 rows: 9 calls
-    assert len(resample.row_bands(37, 29)) == 9
+    monkeypatch.setattr(resample_parallel, "BAND_PIXELS", 29 * 4)  # bands of 4 rows: 9 calls
+    assert len(resample_parallel.row_bands(0, 37, 29)) == 9
     banded = run()
     for name in ("WHT", "CON"):
         np.testing.assert_array_equal(banded.extra_arrays[name], whole.extra_arrays[name])
@@ -575,11 +576,11 @@ def test_drizzling_in_bands_gives_the_same_bits_as_one_call(kernel, monkeypatch)
 
 
 def test_a_cancel_is_seen_between_bands(monkeypatch):
+    from iris_gui.engine import resample_parallel
     from iris_gui.engine.cancel import CancelToken
     from iris_gui.engine.errors import Cancelled
-    from iris_gui.engine.steps import resample
 
-    monkeypatch.setattr(resample, "BAND_PIXELS", 24 * 4)
+    monkeypatch.setattr(resample_parallel, "BAND_PIXELS", 24 * 4)
     model = sky_model(np.ones((24, 24)), crpix=(12.5, 12.5))
     token = CancelToken()
     seen = []

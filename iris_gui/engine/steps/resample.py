@@ -60,16 +60,16 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 
 import numpy as np
 
-from ..dq import DO_NOT_USE, DQ_DTYPE, DQ_FLAGS, encode
+from ..dq import DO_NOT_USE, DQ_FLAGS, encode
 from ..errors import InputError, ParameterError
 from ..fits_text import ascii_text
 from ..models import ImageModel
 from ..parameters import Parameter
 from ..pixel_map import pixel_map
+from ..resample_parallel import DrizzleJob, drizzle_exposure, worker_count
 from ..resample_weights import exptime_weight, fill_weights
 from ..wcs import (
     ARCSEC2_PER_SR,
@@ -214,25 +214,6 @@ def _plane(array: np.ndarray, k: int) -> np.ndarray:
     return array[k] if array.ndim == 3 else array
 
 
-#: input pixels per drizzle call: drizzle holds the GIL for a whole call, so one integration is
-#: drizzled in bands of rows (~45 ms each at 2048²) with a cancel check and progress between them
-BAND_PIXELS = 1 << 20
-MIN_BAND_ROWS = 4
-
-
-def row_bands(ny: int, nx: int) -> list[tuple[int, int]]:
-    """(first, last) input rows, inclusive, of each drizzle call for one integration. Drizzling
-    the bands in row order adds the same contributions in the same order as one call, so the
-    output is the same to the bit; several integrations are not banded (drizzle's context
-    bookkeeping counts calls)."""
-    rows = max(MIN_BAND_ROWS, BAND_PIXELS // max(1, nx))
-    bands = [(first, min(ny, first + rows) - 1) for first in range(0, ny, rows)]
-    if len(bands) > 1 and bands[-1][1] - bands[-1][0] + 1 < MIN_BAND_ROWS:
-        # drizzle refuses a band of one row ("too few valid pixels"): join it to the one before
-        bands[-2:] = [(bands[-2][0], ny - 1)]
-    return bands
-
-
 def resample_model(
     model: ImageModel,
     out_wcs,
@@ -245,18 +226,16 @@ def resample_model(
     good_bits: int = ALL_BITS & ~DO_NOT_USE & ~(1 << 9),
     cancel=None,
     progress=None,
+    workers: int | None = None,
 ) -> tuple[ImageModel, list[str]]:
     """Drizzle ``model`` (with ``model.wcs``) onto ``out_wcs`` / ``out_shape`` (ny, nx).
 
     Returns the resampled model (extra arrays WHT and CON) and notes for the user.
 
-    One drizzle call per integration, in order, over the whole plane: drizzle's per-call cost
-    includes passes over the whole output (~0.1 s for a 4096² frame), so cutting the input
-    into bands would cost more time than the memory it saves. The pixel map is computed once
-    and the weight buffers are reused for every integration.
+    Drizzled on every core by ``resample_parallel``: ``workers`` processes (None: as many as
+    ``worker_count`` gives) each drizzle a block of input rows, combined by their weights. The
+    pixel map is computed once and each block's weight buffers are reused for every integration.
     """
-    from drizzle.resample import Drizzle  # imported by the first resample, not at start
-
     notes: list[str] = []
     report = progress or (lambda fraction: None)
     in_wcs = model.wcs
@@ -274,45 +253,33 @@ def resample_model(
         weight_type = "exptime"
 
     fill_value, _ = parse_fillval(fillval)
-    # "INDEF": drizzle leaves the pixels nothing reached alone instead of filling them after
-    # every call (a pass over the whole output, ~0.3 s at 4096²); they are filled once below.
-    # One integration: its context is simply "weight > 0", made below without drizzle's
-    # context bookkeeping. Several: integration k is the k-th call, so drizzle gives it bit k.
-    driz = Drizzle(kernel=kernel, fillval="INDEF", fillval2="INDEF", out_shape=out_shape,
-                   disable_ctx=nints == 1, max_ctx_id=max(nints - 1, 0))
-    weight = np.empty((ny, nx), np.float32)
-    variance = np.empty((ny, nx), np.float32)
-    bands = row_bands(ny, nx) if nints == 1 else [(0, ny - 1)]
-    for k in range(nints):
-        data, err, dq = _plane(model.data, k), _plane(model.err, k), _plane(model.dq, k)
-        fill_weights(data, err, dq, bad_bits, weight_type, exptime, weight, variance, cancel)
-        for band, (first, last) in enumerate(bands):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # drizzle warns about non-conserving kernels
-                driz.add_image(data, exptime, pixmap, data2=[variance], dq=dq,
-                               weight_map=weight, pixfrac=pixfrac, iscale=iscale,
-                               pixel_scale_ratio=ratio, in_units="cps", ymin=first, ymax=last)
-            report(0.1 + 0.85 * (k + (band + 1) / len(bands)) / nints)
-            if cancel is not None:
-                cancel.check()
-    del pixmap, weight, variance
+    planes = [(_plane(model.data, k), _plane(model.err, k), _plane(model.dq, k))
+              for k in range(nints)]
 
-    wht = driz.out_wht
-    out_dq = driz.out_dq if driz.out_dq is not None else np.zeros(out_shape, DQ_DTYPE)
-    out_dq = out_dq.astype(DQ_DTYPE, copy=False)
+    def block_weights(data, err, dq, weight, variance) -> None:
+        fill_weights(data, err, dq, bad_bits, weight_type, exptime, weight, variance, cancel)
+
+    # drizzle fills nothing (pixels nothing reached are filled once below); one integration's
+    # context is simply "weight > 0", several get bit k for integration k
+    job = DrizzleJob(planes, pixmap, out_shape, block_weights, exptime, kernel=kernel,
+                     pixfrac=pixfrac, iscale=iscale, pixel_scale_ratio=ratio)
+    drizzled = drizzle_exposure(job, workers=worker_count(ny * nx, workers), cancel=cancel,
+                                progress=lambda fraction: report(0.1 + 0.85 * fraction))
+    del pixmap, job, planes
+
+    wht = drizzled.wht
+    out_dq = drizzled.dq
     uncovered = wht <= 0
     out_dq[uncovered] |= np.uint32(DO_NOT_USE)
-    sci_out = driz.out_img
+    sci_out = drizzled.sci
     sci_out[uncovered] = fill_value
-    err_out = driz.out_img2[0]
+    err_out = drizzled.var
     np.sqrt(err_out, out=err_out)
     err_out[uncovered] = np.nan
     if nints == 1:
         con = (~uncovered).astype(np.int32)
     else:
-        con = driz.out_ctx
-        if con.shape[0] == 1:
-            con = con[0]
+        con = drizzled.ctx[0] if drizzled.ctx.shape[0] == 1 else drizzled.ctx
     extra = {"WHT": wht, "CON": con}
 
     header = model.header.copy()
