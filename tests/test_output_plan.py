@@ -451,7 +451,7 @@ def test_a_read_warning_is_said_once_even_with_quiet(tmp_path, capsys):
     science = rate(tmp_path / "x_rate.fits")
     with fits.open(science) as hdul:
         hdus = [hdul[0].copy(), hdul["SCI"].copy(), fits.ImageHDU(np.zeros((16, 16), np.float32),
-                                                                  name="SCI"),
+                                                                  name="DATA"),
                 hdul["ERR"].copy(), hdul["DQ"].copy()]
     fits.HDUList(hdus).writeto(tmp_path / "two_rate.fits")
     code, err = run(capsys, tmp_path / "two_rate.fits", "-q", "--output-dir", tmp_path / "out")
