@@ -195,3 +195,21 @@ def test_bad_saved_star_checks_are_refused_by_name():
     assert view.star_radii == (4.0, 8.0, 12.0) and view.star_checks == ()
     with pytest.raises(ValueError, match="finite"):
         star_radii([1, 2, float("nan")])
+
+
+def test_star_checks_come_back_with_a_saved_session_file(tmp_path):
+    from iris_gui.state.session_file import restore_session, save_session
+    from iris_gui.state.workbench import Workbench
+
+    data = gaussian_star((80, 80), 40.3, 38.6, 1.5, 300)
+    check = measure_check({"A": StarFrame("A", "Before", data),
+                           "B": StarFrame("B", "After", data / 0.9)}, "A", 40, 39,
+                          product="demo_001", step="flat_field")
+    saved = Workbench()
+    saved.view.star_checks = (check,)
+    saved.view.star_radii = (3.0, 6.0, 9.0)
+    path = save_session(saved, tmp_path / "review")
+    restored = Workbench()
+    report = restore_session(restored, path)
+    assert report.lines == []
+    assert restored.view.star_checks == (check,) and restored.view.star_radii == (3.0, 6.0, 9.0)

@@ -461,10 +461,14 @@ class SampCommands(QObject):
             return False
         _, wcs = pane_wcs(self.view)
         coords = "fk5" if wcs is not None else "image"
-        text = rf.specs_to_ds9(regions, coords, wcs)
         files = self.files
-        self.link.send(lambda: sm.ds9_regions_message(files.write_text("regions", ".reg", text)),
-                       f"{len(regions)} region{'s' if len(regions) != 1 else ''} ({coords})")
+
+        def message():  # on the SAMP thread: astropy regions loads on first use
+            text = rf.specs_to_ds9(regions, coords, wcs)
+            return sm.ds9_regions_message(files.write_text("regions", ".reg", text))
+
+        self.link.send(message, f"{len(regions)} region{'s' if len(regions) != 1 else ''} "
+                                f"({coords})")
         return True
 
     def _last_star(self):
