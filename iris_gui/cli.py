@@ -1,6 +1,7 @@
 """iris-image2: the headless image2 runner (same engine, same parameter files as the window).
 
     iris-image2 INPUT(.json|.fits)... [--config image2.cfg|.asdf] [--save-bsub]
+                [--output-layout iris|liger]
                 [--output-dir DIR] [--ref-dir DIR] [--steps.STEP.PARAM=VALUE ...]
                 [--save-parameters out.cfg|.asdf]
                 [--report DIR [--reviewer NAME] [--checks checks.cfg]]
@@ -49,6 +50,7 @@ from .cli_watch import add_watch_arguments, check_watch_options, run_watch
 from .engine.association import Association, load_inputs
 from .engine.config import PipelineConfig
 from .engine.errors import InputError
+from .engine.liger_layout import OUTPUT_LAYOUTS
 from .engine.output_plan import OutputPlan
 from .engine.outputs import plan_product
 from .engine.parameter_files import load_parameters, save_parameters
@@ -83,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="parameter file (image2.cfg or .asdf)")
     parser.add_argument("--save-bsub", action="store_true", default=None,
                         help="also write the background-subtracted _bsub/_bsubints file")
+    parser.add_argument("--output-layout", choices=OUTPUT_LAYOUTS, default=None,
+                        help="file layout of the outputs: iris (SCI/ERR/DQ with an ASDF "
+                             "extension, the default) or liger (the upstream "
+                             "liger_iris_pipeline's DATA layout; 2-D products only)")
     parser.add_argument("--output-dir", metavar="DIR",
                         help="folder for the outputs (default: the current folder)")
     parser.add_argument("--ref-dir", metavar="DIR",
@@ -269,6 +275,8 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
         config.set(key, value, "command line")
     if args.save_bsub:
         config.pipeline["save_bsub"] = True
+    if args.output_layout:
+        config.set("output_layout", args.output_layout, "--output-layout")
     if ref_dir is not None and not Path(ref_dir).is_dir():
         raise InputError(f"--ref-dir {ref_dir}: not a folder")
     if (args.reviewer is not None or args.checks) and not args.report:

@@ -110,3 +110,94 @@ def test_quiet_says_a_refused_setting_once(tmp_path, science, capsys, where):
               else ["--steps.bkg_subtract.sigma=-1"])
     code, err = run(capsys, science, "-q", *option)
     assert code == 2 and len(err.splitlines()) == 1, err
+
+
+# ---- --output-layout -------------------------------------------------------------------------
+
+def _extensions(path) -> list[str]:
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        return [hdu.name for hdu in hdul]
+
+
+@pytest.fixture(scope="module")
+def layouts(demo_dataset, tmp_path_factory):
+    """The demo's 2-D science run once in each layout (``iris-image2 --output-layout``)."""
+    folder = tmp_path_factory.mktemp("layouts")
+    runs = {}
+    for layout in ("iris", "liger"):
+        out = folder / layout
+        code = main([str(demo_dataset.science), "--output-dir", str(out), "-q",
+                     "--output-layout", layout, "--save-parameters", str(folder / f"{layout}.cfg")])
+        assert code == 0
+        runs[layout] = out
+    return folder, runs
+
+
+def test_output_layout_liger_writes_the_data_layout_our_reader_reads(layouts):
+    folder, runs = layouts
+    for name in ("iris_demo_cal.fits", "iris_demo_i2d.fits"):
+        liger, iris = runs["liger"] / name, runs["iris"] / name
+        extensions = _extensions(liger)
+        assert "DATA" in extensions and "SCI" not in extensions and "PROVENANCE" in extensions
+        assert "SCI" in _extensions(iris) and "DATA" not in _extensions(iris)
+        ours, theirs = read_image(iris), read_image(liger)
+        np.testing.assert_array_equal(theirs.data, ours.data)
+        np.testing.assert_array_equal(theirs.err, ours.err)
+        # the liger DQ is 16 bits wide; the demo's flags fit
+        np.testing.assert_array_equal(theirs.dq, ours.dq)
+        # same numbers, same parameters otherwise: one PARFINGR
+        assert theirs.header["PARFINGR"] == ours.header["PARFINGR"]
+    assert 'output_layout = "liger"' in (folder / "liger.cfg").read_text()
+    assert 'output_layout = "iris"' in (folder / "iris.cfg").read_text()
+
+
+def test_from_output_of_a_liger_file_remakes_it_in_that_layout(layouts, tmp_path, capsys):
+    _folder, runs = layouts
+    made = runs["liger"] / "iris_demo_cal.fits"
+    code, err = run(capsys, "--from-output", made, "--output-dir", tmp_path, "-q")
+    assert code == 0, err
+    again = tmp_path / "iris_demo_cal.fits"
+    assert "DATA" in _extensions(again)
+    np.testing.assert_array_equal(read_image(again).data, read_image(made).data)
+    assert read_image(again).header["PARFINGR"] == read_image(made).header["PARFINGR"]
+    # and the command line can ask for the other layout
+    code, err = run(capsys, "--from-output", made, "--output-dir", tmp_path / "iris", "-q",
+                    "--output-layout", "iris")
+    assert code == 0, err
+    assert "SCI" in _extensions(tmp_path / "iris" / "iris_demo_cal.fits")
+
+
+def test_resume_remakes_a_product_asked_for_in_another_layout(demo_dataset, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(capsys, demo_dataset.science, "--output-dir", out, "-q")[0] == 0
+    code, err = run(capsys, demo_dataset.science, "--output-dir", out, "--resume")
+    assert code == 0 and "1 of 1 product(s) are up to date" in err
+    code, err = run(capsys, demo_dataset.science, "--output-dir", out, "--resume",
+                    "--output-layout", "liger")
+    assert code == 0 and "0 of 1 product(s) are up to date" in err
+    assert "DATA" in _extensions(out / "iris_demo_cal.fits")
+
+
+def test_output_layout_liger_refuses_integrations_before_anything_runs(demo_dataset, tmp_path,
+                                                                       capsys):
+    code, err = run(capsys, demo_dataset.rateints, "--output-dir", tmp_path / "out",
+                    "--output-layout", "liger")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "the liger layout (its ImagerModel) holds 2-D images" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_layout_from_a_parameter_file_and_bad_values(tmp_path, science, capsys):
+    cfg = tmp_path / "p.cfg"
+    cfg.write_text('output_layout = "liger"\n')
+    code, err = run(capsys, science, "--config", cfg, "--output-dir", tmp_path / "out", *OFF,
+                    "--steps.dark_current.skip=true", "--steps.flat_field.skip=true")
+    assert code == 0, err
+    assert "DATA" in _extensions(tmp_path / "out" / "x_cal.fits")
+    code, err = run(capsys, science, "--output-layout", "fits")
+    assert code == 2 and "--output-layout: invalid choice: 'fits'" in err
+    cfg.write_text('output_layout = "fits"\n')
+    code, err = run(capsys, science, "--config", cfg)
+    assert code == 2 and "output_layout: 'fits' is not one of iris, liger" in err

@@ -147,7 +147,7 @@ def test_round_trip(tmp_path, name):
     assert loaded.steps["flat_field"]["override_flat"] == "/data/my flats/flat for KN3.fits"
     assert loaded.steps["dark_current"]["override_dark"] == "it's a dark.fits"
     assert loaded.steps["flat_field"]["inverse"] is True
-    assert loaded.pipeline == {"save_results": False, "save_bsub": True}
+    assert loaded.pipeline == {"save_results": False, "save_bsub": True, "output_layout": "iris"}
     assert loaded.fingerprint() == config.fingerprint()
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
@@ -198,7 +198,7 @@ def test_stpipe_style_asdf(tmp_path):
     path = tmp_path / "image2_pars.asdf"
     asdf.AsdfFile(tree).write_to(str(path))
     config = load_parameters(path)
-    assert config.pipeline == {"save_results": True, "save_bsub": True}
+    assert config.pipeline == {"save_results": True, "save_bsub": True, "output_layout": "iris"}
     assert config.steps["bkg_subtract"]["sigma"] == 2.0
     assert config.steps["bkg_subtract"]["maxiters"] == 3
     assert config.steps["bkg_subtract"]["suffix"] == "bsub"

@@ -32,8 +32,15 @@ PIPELINE_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("save_results", "bool", True, "Write the calibrated product (<product>_cal.fits)."),
     Parameter("save_bsub", "bool", False, "Also write the background-subtracted exposure "
               "(<product>_bsub.fits, or _bsubints for rateints)."),
+    Parameter("output_layout", "choice", "iris", "File layout: iris (SCI/ERR/DQ, ASDF "
+              "extension) or liger (the upstream liger_iris_pipeline's DATA layout, read by its "
+              "ImagerModel)", choices=("iris", "liger")),
 )
 PIPELINE_BY_NAME = {p.name: p for p in PIPELINE_PARAMETERS}
+#: pipeline options that choose how the files are written, not what they hold: left out of
+#: PARFINGR (``provenance.parameter_fingerprint``), kept in the full fingerprint (``--resume``
+#: re-makes a product asked for in another layout)
+LAYOUT_OPTIONS = ("output_layout",)
 
 
 

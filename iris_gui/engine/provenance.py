@@ -89,10 +89,15 @@ def parameter_fingerprint(config: PipelineConfig) -> str:
     """PARFINGR: the parameter set's fingerprint with the reference-file parameters
     (``override_*``) left out. Which references were used is recorded apart (R_* keywords, the
     provenance's ``references``, ``sha256`` and ``reference_rules``), so re-making an output from
-    its provenance, which pins the references it used as overrides, gives the same PARFINGR."""
+    its provenance, which pins the references it used as overrides, gives the same PARFINGR.
+    The file layout (``output_layout``) is left out too: the same numbers in either layout have
+    one PARFINGR, the one they had before the option existed."""
+    from .config import LAYOUT_OPTIONS
     from .steps import STEPS
 
     given = config.copy()
+    for name in LAYOUT_OPTIONS:
+        given.pipeline.pop(name, None)
     for step in STEPS:
         for parameter in step.all_parameters:
             if parameter.reference:
