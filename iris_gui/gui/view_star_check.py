@@ -69,44 +69,52 @@ def _measure(frames_of, clicked: str, x: float, y: float, radii, product: str, s
 
 
 class StarMarkers:
-    """Each star check's aperture and sky annulus drawn on both panes."""
+    """Each star check's aperture and sky annulus drawn on both panes; a new check adds its
+    marks only (the others stay), any other change draws them again."""
 
     def __init__(self, panes: dict) -> None:
         self.panes = panes
         self.items: dict[str, list] = {role: [] for role in panes}
+        self.shown: dict[str, list] = {role: [] for role in panes}
 
     def clear(self) -> None:
         for role, items in self.items.items():
             for item in items:
                 self.panes[role].plot.removeItem(item)
             items.clear()
+            self.shown[role] = []
 
     def show(self, placed: dict[str, list[tuple[int, float, float, float, float, float]]]) -> None:
         """``placed[role]`` = (number, x, y, aperture, inner, outer) for each check to draw."""
-        self.clear()
-        for role, marks in placed.items():
-            pane = self.panes.get(role)
-            if pane is None:
-                continue
-            for number, x, y, aperture, inner, outer in marks:
-                for radius, style in ((aperture, Qt.PenStyle.SolidLine),
-                                      (inner, Qt.PenStyle.DashLine),
-                                      (outer, Qt.PenStyle.DashLine)):
-                    circle = QGraphicsEllipseItem(QRectF(x - radius, y - radius, 2 * radius,
-                                                         2 * radius))
-                    pen = QPen(MARKER_COLOUR, 1.5 if style == Qt.PenStyle.SolidLine else 1.0)
-                    pen.setStyle(style)
-                    pen.setCosmetic(True)
-                    circle.setPen(pen)
-                    circle.setZValue(35)
-                    pane.plot.addItem(circle, ignoreBounds=True)
-                    self.items[role].append(circle)
-                label = pg.TextItem(str(number), color=MARKER_COLOUR, anchor=(0, 1))
-                label.setFont(QFont(mono_font().family(), 9, QFont.Weight.Bold))
-                label.setPos(QPointF(x + outer * 0.72, y + outer * 0.72))
-                label.setZValue(36)
-                pane.plot.addItem(label, ignoreBounds=True)
-                self.items[role].append(label)
+        for role in self.panes:
+            marks, shown = placed.get(role, []), self.shown[role]
+            if marks[:len(shown)] != shown:
+                for item in self.items[role]:
+                    self.panes[role].plot.removeItem(item)
+                self.items[role].clear()
+                shown = []
+            for mark in marks[len(shown):]:
+                self._draw(role, *mark)
+            self.shown[role] = list(marks)
+
+    def _draw(self, role, number, x, y, aperture, inner, outer) -> None:
+        pane = self.panes[role]
+        for radius, style in ((aperture, Qt.PenStyle.SolidLine), (inner, Qt.PenStyle.DashLine),
+                              (outer, Qt.PenStyle.DashLine)):
+            circle = QGraphicsEllipseItem(QRectF(x - radius, y - radius, 2 * radius, 2 * radius))
+            pen = QPen(MARKER_COLOUR, 1.5 if style == Qt.PenStyle.SolidLine else 1.0)
+            pen.setStyle(style)
+            pen.setCosmetic(True)
+            circle.setPen(pen)
+            circle.setZValue(35)
+            pane.plot.addItem(circle, ignoreBounds=True)
+            self.items[role].append(circle)
+        label = pg.TextItem(str(number), color=MARKER_COLOUR, anchor=(0, 1))
+        label.setFont(QFont(mono_font().family(), 9, QFont.Weight.Bold))
+        label.setPos(QPointF(x + outer * 0.72, y + outer * 0.72))
+        label.setZValue(36)
+        pane.plot.addItem(label, ignoreBounds=True)
+        self.items[role].append(label)
 
 
 class StarCheckPanel(QWidget):
