@@ -387,3 +387,15 @@ def test_another_pipelines_file_is_refused_naming_what_is_accepted(tmp_path):
                                              r"ProcessImagerL2Pipeline, Image2Pipeline, "
                                              r"ImagerStage2Pipeline\)"):
         load_parameters(path)
+
+
+def test_a_classless_step_cfg_given_as_the_pipelines_says_how_to_use_it(tmp_path):
+    # jwst's test flat_field.cfg: step settings, no class, no [steps]
+    path = _write(tmp_path / "flat_field.cfg", "threshold = 24.0\nmultiplier = 2.0\n")
+    with pytest.raises(ParameterError, match=r"flat_field.cfg: threshold: not an option of the "
+                                             r"image2 pipeline, and the file has no class and "
+                                             r"no \[steps\].*config_file = flat_field.cfg\)"):
+        load_parameters(path)
+    # a pipeline option alone is a valid (classless) pipeline file
+    assert load_parameters(_write(tmp_path / "p.cfg", "save_bsub = True\n")).pipeline[
+        "save_bsub"] is True

@@ -35,6 +35,7 @@ from configobj import ConfigObj, ConfigObjError
 
 from .. import __version__
 from .config import (
+    PIPELINE_BY_NAME,
     PIPELINE_CLASS,
     PIPELINE_NAME,
     PIPELINE_PARAMETERS,
@@ -100,6 +101,11 @@ def load_cfg(path: str | os.PathLike) -> PipelineConfig:
         if key in STPIPE_IGNORED_KEYS or key in ("skip", "suffix"):
             log.info("%s: pipeline-level %s is stpipe bookkeeping; ignored", path, key)
             continue
+        if key not in PIPELINE_BY_NAME and "class" not in document and "steps" not in document:
+            raise ParameterError(
+                f"{path}: {key}: not an option of the image2 pipeline, and the file has no "
+                f"class and no [steps]: if it is one step's parameter file, name it in an "
+                f"image2.cfg ([[STEP]] config_file = {os.path.basename(path)})")
         config.set(key, value, path)
     steps = document.get("steps", {})
     if not isinstance(steps, dict):
