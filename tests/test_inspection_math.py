@@ -370,16 +370,6 @@ def test_readout_text():
     assert im.format_value(float("nan")) == "NaN"
 
 
-@pytest.mark.parametrize("n", [10, 70_000, 1_000_000])
-def test_radix_sort_equals_numpy(n):
-    rng = np.random.default_rng(n)
-    values = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(np.float32)
-    values[: n // 10] = 0.0
-    values[n // 10: n // 5] = -values[n // 10: n // 5]
-    values[-3:] = [np.inf, -np.inf, 1e-45]
-    np.testing.assert_array_equal(im.sort_float32(values), np.sort(values))
-
-
 def test_histogram_of_a_constant_frame_has_a_usable_range():
     from iris_gui.display.stretch import frame_info
 
