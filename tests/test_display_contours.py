@@ -90,3 +90,15 @@ def test_the_automatic_block_is_ds9s_4_within_1024_a_side_and_64_blocks():
     assert ct.block_factor((128, 100)) == 2        # >= 64 blocks a side
     assert ct.block_factor((48, 64)) == 1
     assert ct.block_factor((4096, 4096), block=1) == 1
+
+
+def test_a_line_across_the_tracing_bands_meets_itself_at_their_edges():
+    ny = 2 * ct.BAND_ROWS + 22                          # three bands of rows
+    frame = np.tile(np.arange(30, dtype=np.float32), (ny, 1))
+    (line,), _ = ct.contour_lines(frame, (10.25,), block=1)
+    np.testing.assert_allclose(line.points[np.isfinite(line.points[:, 0]), 0], 10.25)
+    pieces = np.split(line.points, np.flatnonzero(np.isnan(line.points[:, 0])))
+    spans = sorted((np.nanmin(p[:, 1]), np.nanmax(p[:, 1])) for p in pieces)
+    # each band's piece starts where the one below ends
+    assert spans == [(0, ct.BAND_ROWS), (ct.BAND_ROWS, 2 * ct.BAND_ROWS),
+                     (2 * ct.BAND_ROWS, ny - 1)]

@@ -34,8 +34,7 @@ def panel(qtbot, view):
 
 
 def drawn(item):
-    x, y = item.getData()
-    return np.column_stack([x, y]) if x is not None else np.empty((0, 2))
+    return np.column_stack(item.drawn_points())
 
 
 def joined(parts):
@@ -108,18 +107,16 @@ def test_the_grid_is_the_panes_own_wcs_and_follows_the_area_shown(qtbot, view, p
     grid = wg.wcs_grid(after.wcs, after.image_shape)
     np.testing.assert_allclose(drawn(items["B"].grid),
                                joined([np.column_stack([ln.x, ln.y]) for ln in grid.lines]))
-    labels = [t.toPlainText() for t in items["B"].labels if t.isVisible()]
-    assert labels == [ln.label for ln in grid.lines if ln.label_at is not None]
-    assert [t.toPlainText() for t in items["B"].compass_labels if t.isVisible()] == \
-        ["N", "E", grid.compass.bar_label]
+    assert items["B"].labels.shown() == [ln.label for ln in grid.lines if ln.label_at is not None]
+    assert items["B"].compass_labels.shown() == ["N", "E", grid.compass.bar_label]
     assert items["B"].compass.isVisible() and not items["A"].compass.isVisible()
     # zoomed in: the steps of the area shown
     view.state.view_range = (20.0, 40.0, 15.0, 30.0)
     settle(qtbot, view)
     zoomed = wg.wcs_grid(after.wcs, after.image_shape, (20.0, 40.0, 15.0, 30.0))
     assert zoomed.ra_step_ms < grid.ra_step_ms
-    labels = [t.toPlainText() for t in items["B"].labels if t.isVisible()]
-    assert labels == [ln.label for ln in zoomed.lines if ln.label_at is not None]
+    assert items["B"].labels.shown() == \
+        [ln.label for ln in zoomed.lines if ln.label_at is not None]
     assert "every " in view.overlays.notes["B"]["grid"]
     view.state.wcs_grid = ()
     settle(qtbot, view)

@@ -11,9 +11,11 @@ Facts the code relies on:
   frame block-averaged (DS9's "smoothness" by block; automatically 4 x 4 as DS9's default, more
   to stay within ``WORK_SIDE`` blocks a side): at 4096² a full-resolution trace of a noisy
   frame takes ~2 s and makes millions of vertices of noise; 4 x 4 blocks take ~40 ms and show
-  the structure. Its ``threaded`` algorithm is used
-  with one thread and small chunks because, unlike ``serial``, it lets go of Python's lock while
-  it traces (``serial`` held it ~1 s at 4096², freezing the window's thread).
+  the structure. contourpy holds Python's lock while it traces (its ``serial`` algorithm held
+  it ~1 s on a 4096² frame, freezing the window's thread), so the frame is traced in bands of
+  ``BAND_ROWS`` rows of blocks, one call per band and level (a few ms each), and the window's
+  thread gets the lock between calls. (Its ``threaded`` algorithm lets go of the lock, but
+  crashed the process under the window's load, so it is not used.)
 - Coordinates are the view's: pixel centres at integers, 0-based (a block of ``f`` pixels
   starting at ``i*f`` has its centre at ``i*f + (f - 1) / 2``). NaN pixels are left out of the
   block means; an all-NaN block is masked, so no line crosses it.
@@ -41,8 +43,8 @@ DEFAULT_BLOCK = 4
 MIN_BLOCKS = 64
 #: the most levels one pane draws
 MAX_LEVELS = 50
-#: contourpy's chunk side: small chunks let the GUI thread in between (see the module docstring)
-CHUNK_SIDE = 128
+#: rows of blocks traced in one call (see the module docstring)
+BAND_ROWS = 64
 
 
 class ContourLevelError(ValueError):
@@ -175,16 +177,19 @@ def contour_lines(frame: np.ndarray, levels: tuple[float, ...], block: int = 0
         z = np.ma.masked_invalid(z)
     if z.shape[0] < 2 or z.shape[1] < 2:
         return [ContourSet(float(level), np.empty((0, 2))) for level in levels], factor
-    generator = contourpy.contour_generator(
-        x, y, z, name="threaded", thread_count=1, chunk_size=CHUNK_SIDE,
-        line_type=contourpy.LineType.ChunkCombinedNan)
+    # bands of BAND_ROWS blocks, each sharing its last row with the next one, traced one level
+    # at a time: a line crossing a band's edge is cut there, its two pieces meeting exactly
+    bands = []
+    for start in range(0, z.shape[0] - 1, BAND_ROWS):
+        rows = slice(start, min(start + BAND_ROWS + 1, z.shape[0]))
+        bands.append(contourpy.contour_generator(
+            x, y[rows], z[rows], name="serial", line_type=contourpy.LineType.ChunkCombinedNan))
     out = []
+    gap = np.full((1, 2), np.nan)
     for level in levels:
-        chunks = [c for c in generator.lines(float(level))[0] if c is not None and len(c)]
-        if not chunks:
-            points = np.empty((0, 2))
-        else:
-            gap = np.full((1, 2), np.nan)
-            points = np.concatenate([part for c in chunks for part in (c, gap)][:-1])
+        pieces = [c for band in bands for c in band.lines(float(level))[0]
+                  if c is not None and len(c)]
+        points = np.concatenate([part for c in pieces for part in (c, gap)][:-1]) if pieces \
+            else np.empty((0, 2))
         out.append(ContourSet(float(level), points))
     return out, factor

@@ -21,166 +21,37 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
 
 from ..display import contours as ct
 from ..display import wcs_grid as wg
 from ..state.view_state import BLINK, ROLES
 from .display_tasks import LRUCache
+from .view_overlay_items import PaneItems, joined, line_path
 
 log = logging.getLogger("iris_gui.gui")
 
-CONTOUR_PEN = pg.mkPen((60, 255, 90), width=1)
-GRID_PEN = pg.mkPen((120, 200, 255, 200), width=1)
-COMPASS_PEN = pg.mkPen((255, 230, 80), width=2)
-LABEL_COLOUR = (160, 215, 255)
 #: the pool's priorities: below the pixels (3) and overlay (2), above statistics (1)
 PRIORITY = 2
 KINDS = ("contours", "grid")
 MISSING = object()
 
 
+# ---- tasks run on the pool -------------------------------------------------------------------------
 def _contours_task(frame, levels, block):
-    return ct.contour_lines(frame, levels, block)
+    sets, factor = ct.contour_lines(frame, levels, block)
+    return sets, factor, line_path(*joined([s.points for s in sets]))
 
 
 def _grid_task(wcs, shape, view_range):
-    return wg.wcs_grid(wcs, shape, view_range)
+    grid = wg.wcs_grid(wcs, shape, view_range)
+    if grid is None:
+        return None
+    return grid, line_path(*joined([np.column_stack([ln.x, ln.y]) for ln in grid.lines]))
 
 
 def other_role(role: str) -> str:
     return "B" if role == "A" else "A"
-
-
-class PaneItems:
-    """The pyqtgraph items of one pane's overlays (made once, shown / hidden)."""
-
-    def __init__(self, pane) -> None:
-        self.pane = pane
-        plot = pane.plot
-        self.contours = pg.PlotCurveItem(pen=CONTOUR_PEN, connect="finite", skipFiniteCheck=True)
-        self.grid = pg.PlotCurveItem(pen=GRID_PEN, connect="finite", skipFiniteCheck=True)
-        self.compass = pg.PlotCurveItem(pen=COMPASS_PEN, connect="finite", skipFiniteCheck=True)
-        for z, item in ((15, self.contours), (16, self.grid), (17, self.compass)):
-            item.setZValue(z)
-            item.hide()
-            plot.addItem(item, ignoreBounds=True)
-        self.labels: list[pg.TextItem] = []
-        self.compass_labels: list[pg.TextItem] = []
-        #: what each item shows now (a key; None: nothing)
-        self.shown: dict[str, object] = {"contours": None, "grid": None, "compass": None}
-
-    def _text_items(self, pool: list[pg.TextItem], n: int, colour) -> list[pg.TextItem]:
-        while len(pool) < n:
-            item = pg.TextItem("", color=colour, anchor=(0, 1))
-            item.setZValue(18)
-            self.pane.plot.addItem(item, ignoreBounds=True)
-            pool.append(item)
-        for item in pool[n:]:
-            item.hide()
-        return pool[:n]
-
-    def show_contours(self, key, sets) -> None:
-        if self.shown["contours"] == key:
-            return
-        self.shown["contours"] = key
-        xs, ys = _joined([s.points for s in sets])
-        self.contours.setData(xs, ys, connect="finite")
-        self.contours.setVisible(xs.size > 0)
-
-    def hide_contours(self) -> None:
-        self.shown["contours"] = None
-        self.contours.hide()
-
-    def show_grid(self, key, grid: wg.WcsGrid) -> None:
-        if self.shown["grid"] == key:
-            return
-        self.shown["grid"] = key
-        xs, ys = _joined([np.column_stack([line.x, line.y]) for line in grid.lines])
-        self.grid.setData(xs, ys, connect="finite")
-        self.grid.show()
-        placed = [line for line in grid.lines if line.label_at is not None]
-        for item, line in zip(self._text_items(self.labels, len(placed), LABEL_COLOUR), placed,
-                              strict=True):
-            item.setText(line.label)
-            # RA labels sit above the bottom edge, Dec labels right of the left edge
-            item.setAnchor((0.5, 1.0) if line.axis == "ra" else (0.0, 0.5))
-            item.setPos(*line.label_at)
-            item.show()
-
-    def hide_grid(self) -> None:
-        self.shown["grid"] = None
-        self.grid.hide()
-        self._text_items(self.labels, 0, LABEL_COLOUR)
-
-    def show_compass(self, key, compass: wg.Compass | None, box) -> None:
-        if self.shown["compass"] == key:
-            return
-        self.shown["compass"] = key
-        if compass is None:
-            self.hide_compass()
-            return
-        xs, ys, texts = compass_lines(compass, box)
-        self.compass.setData(xs, ys, connect="finite")
-        self.compass.show()
-        for item, (text, x, y, anchor) in zip(
-                self._text_items(self.compass_labels, len(texts), (255, 230, 80)), texts,
-                strict=True):
-            item.setText(text)
-            item.setAnchor(anchor)
-            item.setPos(x, y)
-            item.show()
-
-    def hide_compass(self) -> None:
-        self.shown["compass"] = None
-        self.compass.hide()
-        self._text_items(self.compass_labels, 0, (255, 230, 80))
-
-    def hide_all(self) -> None:
-        self.hide_contours()
-        self.hide_grid()
-        self.hide_compass()
-
-
-def _joined(parts):
-    """One x and one y array of polylines ``parts`` ((N, 2) arrays), NaN between them."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return np.empty(0), np.empty(0)
-    gap = np.full((1, 2), np.nan)
-    joined = np.concatenate([q for p in parts for q in (p, gap)][:-1])
-    return joined[:, 0], joined[:, 1]
-
-
-def compass_lines(compass: wg.Compass, box):
-    """(x, y, texts) of the compass (N and E arrows with heads) and the scale bar in view
-    coordinates; texts are (text, x, y, anchor)."""
-    x0, x1, y0, y1 = box
-    length = 0.1 * min(x1 - x0, y1 - y0)
-    ox, oy = compass.origin
-    xs: list[float] = []
-    ys: list[float] = []
-    texts = []
-    for name, (ux, uy) in (("N", compass.north), ("E", compass.east)):
-        tx, ty = ox + ux * length, oy + uy * length
-        head = 0.25 * length
-        for turn in (0.45, -0.45):   # arrow head: two strokes back from the tip
-            c, s = np.cos(turn), np.sin(turn)
-            hx, hy = -(ux * c - uy * s) * head, -(ux * s + uy * c) * head
-            xs += [tx + hx, tx, np.nan]
-            ys += [ty + hy, ty, np.nan]
-        xs += [ox, tx, np.nan]
-        ys += [oy, ty, np.nan]
-        texts.append((name, ox + ux * length * 1.25, oy + uy * length * 1.25, (0.5, 0.5)))
-    # scale bar: along x, at the bottom right of the area shown
-    bar = min(compass.bar_pixels, 0.45 * (x1 - x0))
-    bx1, by = x1 - 0.05 * (x1 - x0), y0 + 0.1 * (y1 - y0)
-    tick = 0.015 * (y1 - y0)
-    xs += [bx1 - bar, bx1, np.nan, bx1 - bar, bx1 - bar, np.nan, bx1, bx1]
-    ys += [by, by, np.nan, by - tick, by + tick, np.nan, by - tick, by + tick]
-    texts.append((compass.bar_label, bx1 - bar / 2, by + tick, (0.5, 1.0)))
-    return np.asarray(xs), np.asarray(ys), texts
 
 
 class PaneOverlays(QObject):
@@ -298,11 +169,9 @@ class PaneOverlays(QObject):
             self._submit(key, render.source.keep_alive(), _contours_task, render.frame,
                          levels.values, st.contour_block)
             return
-        sets, _factor = found
+        _sets, _factor, drawing = found
         notes["contours"] = head
-        was = items.shown["contours"]
-        items.show_contours(key, sets)
-        if was != key:
+        if items.show_contours(key, drawing):
             self.drawn.emit("contours", role)
 
     # ---- WCS grid and compass ------------------------------------------------------------------
@@ -331,28 +200,26 @@ class PaneOverlays(QObject):
             # the worker gets its own copy: wcslib's structures are not shared across threads
             self._submit(key, wcs, _grid_task, wcs.deepcopy(), source.shape, st.view_range)
             return
-        if grid is None or not grid.lines and grid.compass is None:
-            notes["grid"] = "RA/Dec grid: the area shown is off the frame"
-        else:
-            notes["grid"] = (f"RA/Dec grid of pane {role}'s WCS: every "
-                             f"{_ra_step(grid.ra_step_ms)} in RA, {_dec_step(grid.dec_step_mas)} "
-                             f"in Dec")
-            if grid.compass is not None:
-                notes["grid"] += f"; {grid.compass.arcsec_per_pixel:.4g}″/pixel"
         if grid is None:
+            notes["grid"] = "RA/Dec grid: the area shown is off the frame"
             items.hide_grid()
             items.hide_compass()
             return
-        was = items.shown["grid"], items.shown["compass"]
+        grid, drawing = grid
+        notes["grid"] = (f"RA/Dec grid of pane {role}'s WCS: every {_ra_step(grid.ra_step_ms)} "
+                         f"in RA, {_dec_step(grid.dec_step_mas)} in Dec")
+        if grid.compass is not None:
+            notes["grid"] += f"; {grid.compass.arcsec_per_pixel:.4g}″/pixel"
+        new = False
         if want_grid:
-            items.show_grid(key, grid)
+            new |= items.show_grid(key, grid, drawing)
         else:
             items.hide_grid()
         if want_compass:
-            items.show_compass(key, grid.compass, grid.box)
+            new |= items.show_compass(key, grid.compass, grid.box)
         else:
             items.hide_compass()
-        if was != (items.shown["grid"], items.shown["compass"]):
+        if new:
             self.drawn.emit("grid", role)
 
 
@@ -372,4 +239,4 @@ def _dec_step(mas: int) -> str:
     return f"{mas / 1000:g}″"
 
 
-__all__ = ["PaneOverlays", "compass_lines", "other_role"]
+__all__ = ["PaneOverlays", "other_role"]
