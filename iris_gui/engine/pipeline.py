@@ -83,6 +83,10 @@ class ProductResult:
     cancelled: bool = False
     outputs: list[Path] = field(default_factory=list)
     elapsed: float = 0.0
+    #: the science file's identity when it was read, and the cache key of each step that ran or
+    #: was reused: what ``adopt_result`` needs to cache a result computed elsewhere
+    input_identity: tuple | None = None
+    step_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -183,8 +187,8 @@ class Image2Pipeline:
             self._latest[slot] = key
             self._cache[key] = result
 
-    def _read_input(self, product: Product) -> ImageModel:
-        identity = _file_identity(product.science)
+    def _read_input(self, product: Product, identity: tuple | None = None) -> ImageModel:
+        identity = identity or _file_identity(product.science)
         with self._lock:
             cached = self._inputs.get(identity)
         if cached is not None:
@@ -250,7 +254,8 @@ class Image2Pipeline:
                 raise InputError(f"product {product.name}: {product.problems[0]}")
             if cancel is not None:
                 cancel.check()
-            model = self._read_input(product)
+            result.input_identity = _file_identity(product.science)
+            model = self._read_input(product, result.input_identity)
             result.input_model = model
             # read_image logged these already; the window shows them on the product too
             for message in model.read_warnings:
@@ -275,6 +280,7 @@ class Image2Pipeline:
                     step_result = self._run_step(step, model, params, product, ref_dir, cancel,
                                                  statuses, config.steps)
                     self._remember((product.science, step.name), key, step_result)
+                result.step_keys[step.name] = key
                 for message in step_result.warnings:
                     log.warning("%s: %s: %s", product.name, step.name, message)
                     if callbacks.warning:
@@ -307,6 +313,21 @@ class Image2Pipeline:
         if callbacks.product_done:
             callbacks.product_done(result)
         return result
+
+    def adopt_result(self, result: ProductResult) -> None:
+        """Cache ``result``, computed elsewhere (a worker process) as ``run_product`` computes:
+        the entries a run here would have left (same keys, same objects), so the plan calls its
+        steps cached, the window's statuses are current and a later run reuses them."""
+        if not self.use_cache or result.cancelled:
+            return
+        product = result.product
+        if result.input_model is not None and result.input_identity is not None:
+            with self._lock:
+                for key in [k for k in self._inputs if k[0] == result.input_identity[0]]:
+                    del self._inputs[key]
+                self._inputs[result.input_identity] = result.input_model
+        for name, key in result.step_keys.items():
+            self._remember((product.science, name), key, result.steps[name])
 
     def _background_source(self, step: StepSpec, model: ImageModel, product: Product):
         """For bkg_subtract with a background store, the store as the step's way to its

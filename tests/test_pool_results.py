@@ -1,0 +1,188 @@
+"""The window's pool without the window: results spilled by a worker and restored lazily are the
+in-process run's, are cached as if run here, and a cancel stops the pool within a second leaving
+nothing behind (engine.pool_results, engine.inspection_pool, engine.product_pool)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from result_compare import assert_same_result
+
+from iris_gui.engine.association import load_inputs
+from iris_gui.engine.cancel import CancelToken
+from iris_gui.engine.inspection_pool import InspectionPool, pool_candidates
+from iris_gui.engine.pipeline import Image2Pipeline, PipelineCallbacks
+from iris_gui.engine.pool_results import (
+    SPILL_MIN_BYTES,
+    is_spilled,
+    release_arrays,
+    restore_result,
+    result_arrays,
+    spill_result,
+)
+from iris_gui.engine.product_pool import PoolTask, ProductPool
+
+
+@pytest.fixture(scope="module")
+def products(demo_dataset):
+    return load_inputs(demo_dataset.asn).products
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = InspectionPool(2)
+    yield pool
+    pool.shutdown()
+    assert pool.spill.removed and not os.path.exists(pool.spill.path)
+
+
+def test_a_spilled_result_restores_the_same_bytes_lazily_and_its_files_go_with_it(
+        products, tmp_path):
+    product = products[0]
+    result = Image2Pipeline(cache=False).run_product(product)
+    spilled = spill_result(result, 0, str(tmp_path / "job"))
+    big = [a for a in result_arrays(result) if a.nbytes >= SPILL_MIN_BYTES]
+    # distinct arrays only: the steps that leave an array share it, and so do the files
+    assert len(spilled.files) == len({id(a) for a in big}) < len(big)
+    assert len(spilled.payload) < 1 << 20  # headers and small things; the pixels are in files
+
+    restored = restore_result(spilled, product)
+    assert restored.product is product
+    assert_same_result(restored, result)
+    assert is_spilled(restored) and not is_spilled(result)
+    data = restored.input_model.data
+    assert not data.flags.writeable  # mapped read-only: nothing can change a cached result
+    # what the worker shared is shared again (one mapping, one array object)
+    assert restored.steps["assign_wcs"].model.data is restored.steps["bkg_subtract"].model.data
+    assert release_arrays(restored) == len(spilled.files)
+    assert restored.input_model.data.tobytes() == result.input_model.data.tobytes()  # read again
+
+    del restored, data
+    gc.collect()
+    assert sorted(os.listdir(tmp_path / "job")) == []  # each file went with its last array
+
+
+def test_pool_results_are_the_in_process_run_and_are_cached_as_if_run_here(products, pool):
+    pipeline = Image2Pipeline(cache=True)
+    assert pool_candidates(pipeline, products, pipeline.config) == products
+    events, results = [], []
+    callbacks = PipelineCallbacks(
+        product_start=lambda p, i, n: events.append(("start", p.name)),
+        step_start=lambda p, s: events.append(("step", p.name, s.name)),
+        step_done=lambda p, s, r: events.append(("done", p.name, s.name, r.status, r.model)),
+        product_done=results.append)
+    assert pool.run(pipeline, products, pipeline.config, callbacks) is True
+    assert sorted(r.product.name for r in results) == sorted(p.name for p in products)
+    assert all(any(r.product is p for p in products) for r in results)  # the caller's objects
+    done = [e for e in events if e[0] == "done"]
+    assert len(done) == 7 * len(products) and all(e[4] is None for e in done)  # no arrays yet
+    assert sum(1 for e in events if e[0] == "start") == len(products)
+
+    reference = Image2Pipeline(cache=False)
+    for result in results:
+        assert_same_result(result, reference.run_product(result.product))
+        plans = pipeline.step_plan(result.product)
+        assert [p.state for p in plans] == ["cached"] * 7
+        assert all(plan.cached.model is result.steps[plan.step].model for plan in plans)
+    assert pool_candidates(pipeline, products, pipeline.config) == []
+    assert sum(pipeline.executions.values()) == 0  # nothing ran here
+
+    # a change of one parameter then runs here from that step on, reusing the pool's steps
+    config = pipeline.config.copy()
+    config.set("steps.flat_field.inverse", True)
+    again = pipeline.run_product(products[0], config=config)
+    assert again.ok and again.steps["dark_current"].from_cache
+    assert pipeline.executions["bkg_subtract"] == 0 and pipeline.executions["flat_field"] == 1
+    assert again.steps["dark_current"].model is next(
+        r for r in results if r.product is products[0]).steps["dark_current"].model
+
+
+def spill_files(folder) -> set[str]:
+    return {os.path.join(d, f) for d, _, files in os.walk(folder) for f in files}
+
+
+def files_in_use(result) -> set[str]:
+    found = set()
+    for array in result_arrays(result):
+        base = array
+        while base is not None and not isinstance(base, np.memmap):
+            base = base.base if isinstance(base, np.ndarray) else None
+        if base is not None:
+            found.add(base.filename)
+    return found
+
+
+def test_a_failing_product_fails_alone(products, pool, tmp_path):
+    broken_file = tmp_path / "broken_rate.fits"
+    broken_file.write_bytes(b"SIMPLE  = not a FITS file" + b" " * 3000)
+    broken = load_inputs(str(broken_file)).products[0]
+    pipeline = Image2Pipeline(cache=True)
+    results = []
+    assert pool.run(pipeline, [products[1], broken, products[2]], pipeline.config,
+                    PipelineCallbacks(product_done=results.append))
+    by_name = {r.product.name: r for r in results}
+    assert by_name[products[1].name].ok and by_name[products[2].name].ok
+    failed = by_name[broken.name]
+    assert not failed.ok and "broken_rate.fits" in failed.error
+    assert not failed.error.startswith("unexpected")  # the reader's own words, naming the file
+    in_use = files_in_use(by_name[products[1].name]) | files_in_use(by_name[products[2].name])
+    assert spill_files(pool.spill.path) == in_use  # nothing of the failed one
+
+
+def test_a_cancel_ends_workers_that_do_not_stop_within_the_grace():
+    """Workers that do not look at the cancel event (a task sleeping 60 s) are ended after the
+    grace; the pool runs again afterwards (a new executor, a new queue)."""
+    pool = ProductPool(2, start_method="forkserver", stop_grace=0.6)
+    try:
+        pool.start().join()
+        cancel = CancelToken()
+        abandoned = []
+        started = time.monotonic()
+        tasks = [PoolTask(time.sleep, 60, f"sleeper {i}") for i in range(3)]
+
+        threading.Timer(0.5, cancel.cancel).start()
+        assert pool.run(tasks, on_abandoned=abandoned.append, cancel=cancel) is False
+        stopped = time.monotonic() - started - 0.5
+        assert stopped < 1.0, f"stopped {stopped:.2f} s after the cancel"
+        assert sorted(abandoned) == [0, 1]  # the third never started
+        assert not pool.processes  # its workers were ended
+        outcome = []
+        assert pool.run([PoolTask(abs, -3, "abs")],
+                        on_done=lambda i, f: outcome.append(f.result()))
+        assert outcome == [3]
+    finally:
+        pool.shutdown()
+
+
+def test_cancel_of_a_window_run_reports_the_started_products_and_keeps_no_spill(
+        products, tmp_path):
+    pool = InspectionPool(2, spill_parent=str(tmp_path))
+    try:
+        pipeline = Image2Pipeline(cache=True)
+        cancel = CancelToken()
+        cancelled_at = []
+        results = []
+
+        def step_start(product, step):
+            if not cancelled_at:
+                cancelled_at.append(time.monotonic())
+                cancel.cancel()
+
+        callbacks = PipelineCallbacks(step_start=step_start, product_done=results.append)
+        assert pool.run(pipeline, products, pipeline.config, callbacks, cancel) is False
+        assert time.monotonic() - cancelled_at[0] < 1.0
+        assert results and all(r.cancelled or r.ok for r in results)
+        assert len(results) < len(products)  # those not started are not reported
+        kept = set().union(*(files_in_use(r) for r in results if r.ok))
+        assert spill_files(pool.spill.path) == kept
+        del results
+        gc.collect()
+        assert spill_files(pool.spill.path) == set()
+    finally:
+        pool.shutdown()
+    assert os.listdir(tmp_path) == []
