@@ -36,6 +36,19 @@ from .path_field import path_row
 
 ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOUR = QColor("#c0392b")
+#: the Type column of a product in the run in progress (queued / running ...), of a failed one
+RUNNING_COLOUR = QColor("#2471a3")
+FAILED_COLOUR = PROBLEM_COLOUR
+
+
+def _colour_status(item: QTreeWidgetItem, word: str) -> None:
+    """Blue while queued or running, red when failed, the palette's otherwise."""
+    if word.startswith(("queued", "running", "starting")):
+        item.setForeground(1, QBrush(RUNNING_COLOUR))
+    elif word == "failed" or word.startswith("⚠"):
+        item.setForeground(1, QBrush(FAILED_COLOUR))
+    else:
+        item.setData(1, Qt.ItemDataRole.ForegroundRole, None)
 
 
 class InputsTree(QTreeWidget):
@@ -164,6 +177,7 @@ class InputsPanel(QWidget):
                     item = QTreeWidgetItem([product.name, word])
                     item.setData(0, ROLE, product)
                     item.setToolTip(1, tip)
+                    _colour_status(item, word)
                     if word.startswith("⚠"):
                         item.setText(0, f"⚠ {product.name}")
                         item.setForeground(0, QBrush(PROBLEM_COLOUR))
@@ -198,8 +212,24 @@ class InputsPanel(QWidget):
                 product = item.data(0, ROLE)
                 if isinstance(product, Product):
                     word, tip = status_of(product)
-                    item.setText(1, word)
-                    item.setToolTip(1, tip)
+                    self._set_status(item, word, tip)
+
+    def show_product_status(self, product: Product, word: str, tip: str) -> None:
+        """Refresh one product's Type column (its run's progress: "running flat_field (5/7)")."""
+        for top_index in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(top_index)
+            for index in range(top.childCount()):
+                item = top.child(index)
+                if item.data(0, ROLE) is product:
+                    self._set_status(item, word, tip)
+                    return
+
+    @staticmethod
+    def _set_status(item: QTreeWidgetItem, word: str, tip: str) -> None:
+        if item.text(1) != word:
+            item.setText(1, word)
+            _colour_status(item, word)
+        item.setToolTip(1, tip)
 
     def _current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
         if current is None:

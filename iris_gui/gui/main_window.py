@@ -1,7 +1,8 @@
 """The iris_gui main window: it shows the workbench (``iris_gui.state``) and sends the user's
 edits to it; runs go to the engine's worker thread.
 
-Where things are: the docks (``window_docks``), actions, menus and keys (``window_actions``),
+Where things are: Run, Run all, Cancel and their progress (``window_runs``), the docks
+(``window_docks``), actions, menus and keys (``window_actions``),
 opening and saving inputs, parameters and sessions (``window_files``), Export and Copy command
 line (``window_export``), the inspection view (``image_view``). Every status on screen is derived
 from the workbench (``state.statuses``), for every product, after every change; no widget is read
@@ -14,7 +15,6 @@ the log dock (``show_error``, ``failures.failure_message``). Nothing may escape 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,19 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
 from .. import __version__
 from ..engine.association import Product
 from ..engine.models import ImageModel
-from ..engine.pipeline import ProductResult
-from ..engine.steps import STEPS, StepResult, StepSpec
 from ..state import autosave
-from ..state.statuses import caption, product_status, result_status, step_statuses
+from ..state.statuses import caption, product_status, step_statuses
 from ..state.workbench import Workbench
 from .display_tasks import TaskRunner
 from .failures import failure_message
 from .image_view import StepImageView
 from .resources import resource_path
-from .steps_panel import step_index
 from .window_actions import build_actions, update_undo_actions
 from .window_docks import ConsoleCommands, build_docks, default_dock_sizes
 from .window_export import ExportCommands
 from .window_files import FileCommands
 from .window_review import ReviewCommands
+from .window_runs import RunCommands
 from .worker import WorkerThread
 
 log = logging.getLogger("iris_gui.gui")
@@ -60,7 +58,8 @@ def default_window_size(screen) -> tuple[int, int]:
     return min(width, area.width()), min(height, area.height())
 
 
-class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, QMainWindow):
+class MainWindow(RunCommands, FileCommands, ExportCommands, ReviewCommands, ConsoleCommands,
+                 QMainWindow):
     #: emitted on the GUI thread once a run's results are shown (1 if it was cancelled)
     runCompleted = Signal(int)
     #: emitted on the GUI thread once an export is done: written paths, error messages
@@ -96,9 +95,8 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         self._export_after_run: list[str] | None = None
         self.run_started = 0.0
         self.last_run_seconds: float | None = None
-        self._run_total = 1
-        self._run_index = 0
         self.console = None
+        self._restore_pool_workers()
 
         self.image_view = StepImageView(self.workbench.view, self)
         self.image_view.edit_regions = self.workbench.set_regions
@@ -152,15 +150,9 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         self.inputs_panel.signoffEdited.connect(self._signoff_edited)
         wb.notes_changed.connect(lambda _key: self._show_note())
         self.console_dock.visibilityChanged.connect(self._console_visibility)
+        self._connect_runs()
         w = self.worker
-        w.productStarted.connect(self._product_started)
-        w.inputReady.connect(self._input_ready)
-        w.stepStarted.connect(self._step_started)
-        w.stepProgress.connect(self._step_progress)
-        w.stepDone.connect(self._step_done)
         # Only bound methods of this window here: a lambda would run on the worker's thread.
-        w.productDone.connect(self._product_done)
-        w.runFinished.connect(self._run_finished)
         w.exportFinished.connect(self._export_finished)
         w.demoReady.connect(self._demo_ready)
         w.previewReady.connect(self._preview_ready)
@@ -278,6 +270,8 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         self.inputs_panel.show_associations(self.workbench.associations,
                                             self.workbench.current_product, self._product_status)
         self._selection_changed()
+        if len(self.workbench.all_products) >= 2:  # a Run all may use the pool: start it
+            self.worker.requestPoolWarmUp.emit(list(self.workbench.all_products))
 
     def _product_status(self, product: Product) -> tuple[str, str]:
         return product_status(self.workbench, product)
@@ -294,60 +288,7 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         self._show_note()
         self.refresh_statuses()
 
-    # ---- running --------------------------------------------------------------------------------
-    def run_or_cancel(self) -> None:
-        if self.running:
-            self.cancel_run()
-        else:
-            self.run_current()
-
-    def run_current(self) -> None:
-        product = self.workbench.current_product
-        if product is None:
-            self.show_error("Run", "Open a rate file or an association first.")
-            return
-        self.start_run([product])
-
-    def run_all(self) -> None:
-        if not self.workbench.all_products:
-            self.show_error("Run", "Open a rate file or an association first.")
-            return
-        self.start_run(self.workbench.all_products)
-
-    def start_run(self, products: list[Product]) -> None:
-        if self.running:  # the newer request wins: cancel, then run again when stopped
-            self.rerun_when_done = True
-            self.worker.cancel()
-            return
-        self.running = True
-        self.rerun_when_done = False
-        self.run_started = time.perf_counter()
-        self._run_total = len(products)
-        self._run_index = 0
-        self.run_action.setText("&Cancel")
-        self.run_action.setToolTip("Cancel the run")
-        self.run_all_action.setEnabled(False)
-        self.progress.setValue(0)
-        self.workbench.apply_locations()
-        token = self.worker.new_run_token()
-        self.worker.requestRun.emit(self.workbench.pipeline, list(products),
-                                    self.workbench.config.copy(), token)
-
-    def cancel_run(self) -> None:
-        if self.running:
-            self.worker.cancel()
-            self.progress_label.setText("cancelling…")
-
-    def _is_current(self, product: Product) -> bool:
-        return product is self.workbench.current_product
-
-    def _product_started(self, product: Product, index: int, total: int) -> None:
-        self._run_index = index
-        self.workbench.partial[self.workbench.key(product)] = ProductResult(
-            product, self.workbench.config.copy(), self.workbench.ref_dir or "")
-        self.progress_label.setText(f"{product.name} ({index + 1}/{total})")
-        self.inputs_panel.update_statuses(self._product_status)
-
+    # ---- previews ------------------------------------------------------------------------------
     def _preview_failed(self, product: Product, message: str) -> None:
         """The science file of ``product`` cannot be read (the dialog came through ``failed``):
         mark it unreadable; the view shows empty panes saying why."""
@@ -365,72 +306,6 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         if self._is_current(product):
             self._show_view()
 
-    def _input_ready(self, product: Product, model: ImageModel) -> None:
-        partial = self.workbench.partial.get(self.workbench.key(product))
-        if partial is not None:
-            partial.input_model = model
-
-    def _step_started(self, product: Product, step: StepSpec) -> None:
-        if self._is_current(product):
-            self.steps_panel.set_status(step.name, "running", "running…")
-        self.progress_label.setText(f"{product.name}: {step.name}")
-
-    def _step_progress(self, product: Product, step: StepSpec, fraction: float) -> None:
-        steps_done = step_index(step.name) + fraction
-        overall = (self._run_index + steps_done / len(STEPS)) / max(1, self._run_total)
-        self.progress.setValue(int(1000 * overall))
-        if self._is_current(product):
-            self.steps_panel.set_status(step.name, "running", f"running {fraction * 100:.0f}%")
-
-    def _step_done(self, product: Product, step: StepSpec, result: StepResult) -> None:
-        partial = self.workbench.partial.get(self.workbench.key(product))
-        if partial is not None:
-            partial.steps[step.name] = result
-        done = (step_index(step.name) + 1) / len(STEPS)
-        self.progress.setValue(int(1000 * (self._run_index + done) / max(1, self._run_total)))
-        if self._is_current(product):
-            status = result_status(step.name, result)
-            self.steps_panel.set_status(step.name, status.state, status.text, status.tooltip)
-            if partial is not None and step.name == self.workbench.current_step:
-                self._show_view()
-
-    def _product_done(self, result: ProductResult) -> None:
-        wb = self.workbench
-        key = wb.key(result.product)
-        wb.partial.pop(key, None)
-        if wb.preview is not None and wb.preview[0] == key:
-            wb.preview = None  # the run's own input model replaces it
-        if result.cancelled:
-            log.info("%s: cancelled; previous results kept", result.product.name)
-            self.refresh_statuses()
-            return
-        if result.error:
-            self.show_error(f"{result.product.name} failed", result.error)
-        elif wb.open_failures.pop(key, None) is not None:
-            self._inputs_changed()  # it was read after all
-        wb.store_result(result)  # emits results_changed: every status refreshed
-
-    def _run_finished(self, cancelled: bool) -> None:
-        self.running = False
-        self.last_run_seconds = time.perf_counter() - self.run_started
-        self.run_action.setText("&Run")
-        self.run_action.setToolTip("Run the selected product (Cancel while running)")
-        self.run_all_action.setEnabled(True)
-        self.progress.setValue(0 if cancelled else 1000)
-        self.progress_label.setText("cancelled" if cancelled else
-                                    f"done in {self.last_run_seconds:.2f} s")
-        self.refresh_statuses()
-        pending, self._export_after_run = self._export_after_run, None
-        self.runCompleted.emit(int(cancelled))
-        if pending is not None:
-            if cancelled:
-                log.info("export cancelled: the run before it was cancelled")
-            else:  # asks again if a result is still stale (a parameter changed meanwhile)
-                self._export([self.workbench.product_results.get(key) for key in pending])
-        if self.rerun_when_done:
-            self.rerun_when_done = False
-            self.run_current()
-
     # ---- statuses and the view ------------------------------------------------------------------
     def refresh_statuses(self) -> None:
         """Every status shown, for every product, from the engine's plan and its last result."""
@@ -440,9 +315,10 @@ class MainWindow(FileCommands, ExportCommands, ReviewCommands, ConsoleCommands, 
         statuses = None
         if product is None:
             self.steps_panel.reset_statuses()
-        elif wb.key(product) not in wb.partial:  # a run in progress shows its own
-            statuses = step_statuses(wb, product)
-            for status in statuses:
+        elif wb.key(product) not in wb.partial:  # a run here shows its own as they come
+            live = self._live_statuses(product)
+            statuses = step_statuses(wb, product) if live is None else None
+            for status in live or statuses:
                 self.steps_panel.set_status(status.step, status.state, status.text,
                                             status.tooltip)
         self._show_view(statuses)

@@ -9,6 +9,14 @@ backgrounds read and prepared (``Image2Pipeline.prepare_backgrounds``, up to
 again nor redoes the sigma-free part of the combine. Any new request stops that preparation
 (``new_run_token`` and ``cancel`` do) within one background file or block.
 
+A run of two or more products with nothing cached goes to a pool of worker processes
+(``engine.inspection_pool``, kept between runs, the spill folder its results come back through)
+while the others run here as before; ``pool_workers`` says how many processes (None: the number of
+cores when the products are big enough to gain, 0: never). The pool's reports come from a thread
+of its own as the same signals (``poolProductStarted`` instead of ``productStarted``, and
+``stepDone`` with a StepResult that has no model: the arrays come with ``productDone``).
+``requestPoolWarmUp(products)`` starts the pool's processes ahead of a Run all that would use it.
+
 Every request catches every exception (none may escape a slot) and emits ``failed(what, message)``
 with a message naming the file (``failures.failure_message``): run, export (also listed in
 ``exportFinished``'s errors), preview (also ``previewFailed``, so the window marks the product)
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
@@ -54,6 +63,7 @@ class PipelineWorker(QObject):
     """Executes runs, exports and demo generation requested through ``request_*`` signals."""
 
     productStarted = Signal(object, int, int)        # Product, index, total
+    poolProductStarted = Signal(object)              # Product (started in a worker process)
     inputReady = Signal(object, object)              # Product, ImageModel
     stepStarted = Signal(object, object)             # Product, StepSpec
     stepProgress = Signal(object, object, float)     # Product, StepSpec, fraction
@@ -72,6 +82,7 @@ class PipelineWorker(QObject):
     requestExport = Signal(object, list, str)        # pipeline, [ProductResult], output dir
     requestDemo = Signal(str, int)                   # folder, size
     requestPreview = Signal(object)                  # Product: read its science exposure
+    requestPoolWarmUp = Signal(list)                 # [Product]: start the pool if it would run
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,6 +97,11 @@ class PipelineWorker(QObject):
         self.requestExport.connect(self._export)
         self.requestDemo.connect(self._demo)
         self.requestPreview.connect(self._preview)
+        self.requestPoolWarmUp.connect(self._warm_up_pool)
+        #: worker processes for Run all (None: the cores, if the products are big enough)
+        self.pool_workers: int | None = None
+        self.pool = None  # an engine.inspection_pool.InspectionPool, made when first needed
+        self._pool_lock = threading.Lock()
 
     def idle_token_cancel(self, *_request) -> None:
         self.idle_token.cancel()
@@ -115,15 +131,20 @@ class PipelineWorker(QObject):
     def _run(self, pipeline: Image2Pipeline, products: list, config: PipelineConfig,
              token: CancelToken) -> None:
         cancelled = False
+        pool_thread = None
         try:
             pipeline.callbacks = self.callbacks()
             if pipeline.background_store is None and pipeline.use_cache:
                 pipeline.keep_backgrounds(background_budget())
-            for index, product in enumerate(products):
+            in_pool = self._pool_products(pipeline, products, config)
+            if in_pool:
+                pool_thread = self._start_pool_run(pipeline, in_pool, config, token)
+            here = [p for p in products if not any(p is q for q in in_pool)]
+            for index, product in enumerate(here):
                 if token.cancelled:
                     cancelled = True
                     break
-                self.productStarted.emit(product, index, len(products))
+                self.productStarted.emit(product, index, len(here))
                 result: ProductResult = pipeline.run_product(product, token, config)
                 self.productDone.emit(result)
                 if result.cancelled:
@@ -131,12 +152,80 @@ class PipelineWorker(QObject):
                     break
         except Exception as exc:  # the engine reports product failures itself; this is a bug
             self.failed.emit("run", failure_message(exc, "run"))
+        if pool_thread is not None:
+            pool_thread.join()  # this thread waits, not the window's
+            cancelled = cancelled or token.cancelled or not pool_thread.completed
         # made before runFinished: a request it triggers (new_run_token) stops the preparation
         idle = self.idle_token = CancelToken()
         # A bool argument crossing threads trips a refcount bug in PySide6 6.12 at exit.
         self.runFinished.emit(int(cancelled))
         if not cancelled and len(products) == 1:
             self._prepare_backgrounds(pipeline, products[0], idle)
+
+    # ---- the pool ----------------------------------------------------------------------------------
+    def _wanted_workers(self, products: list) -> int:
+        """Worker processes a run of ``products`` (nothing cached) would use; 0: none."""
+        from ..engine import inspection_pool
+
+        if self.pool_workers is not None:
+            return max(0, int(self.pool_workers))
+        workers = inspection_pool.auto_workers()
+        if workers < 2 or len(products) < 2 or (
+                inspection_pool.science_pixels(products) < inspection_pool.AUTO_POOL_PIXELS):
+            return 0
+        return workers
+
+    def _pool_products(self, pipeline: Image2Pipeline, products: list,
+                       config: PipelineConfig) -> list:
+        if len(products) < 2 or self.pool_workers == 0:
+            return []
+        from ..engine.inspection_pool import pool_candidates
+
+        candidates = pool_candidates(pipeline, products, config)
+        return candidates if candidates and self._wanted_workers(candidates) else []
+
+    def _pool_for(self, workers: int):
+        """The pool, made (or made again for another number of workers) when needed."""
+        from ..engine.inspection_pool import InspectionPool
+
+        with self._pool_lock:
+            if self.pool is not None and self.pool.workers != workers:
+                self.pool.shutdown()
+                self.pool = None
+            if self.pool is None:
+                self.pool = InspectionPool(workers)
+            return self.pool
+
+    @Slot(list)
+    def _warm_up_pool(self, products: list) -> None:
+        """Start the pool's processes if a Run all of ``products`` would use them."""
+        try:
+            workers = self._wanted_workers(products) if len(products) >= 2 else 0
+            if workers:
+                self._pool_for(workers).start()
+        except Exception:  # the run itself will report it
+            log.debug("pool warm-up failed", exc_info=True)
+
+    def _start_pool_run(self, pipeline: Image2Pipeline, products: list,
+                        config: PipelineConfig, token: CancelToken) -> _PoolRun:
+        callbacks = PipelineCallbacks(
+            product_start=lambda p, i, n: self.poolProductStarted.emit(p),
+            step_start=lambda p, s: self.stepStarted.emit(p, s),
+            step_progress=lambda p, s, f: self.stepProgress.emit(p, s, f),
+            step_done=lambda p, s, r: self.stepDone.emit(p, s, r),
+            product_done=lambda r: self.productDone.emit(r),
+        )
+        run = _PoolRun(self, self._pool_for(self._wanted_workers(products)),
+                       (pipeline, products, config, callbacks, token))
+        run.start()
+        return run
+
+    def shutdown_pool(self) -> None:
+        """End the pool's processes and remove its spill folder (the window is closing)."""
+        with self._pool_lock:
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown()
 
     def _prepare_backgrounds(self, pipeline: Image2Pipeline, product, idle: CancelToken) -> None:
         """Keep ``product``'s backgrounds ready for the next run, unless a request comes first."""
@@ -200,6 +289,23 @@ class PipelineWorker(QObject):
             self.failed.emit("demo", failure_message(exc, "write the demo dataset in", folder))
 
 
+class _PoolRun(threading.Thread):
+    """One run of the pool, on a thread of its own (the worker's runs the other products)."""
+
+    def __init__(self, worker: PipelineWorker, pool, arguments: tuple) -> None:
+        super().__init__(name="iris-gui-pool-run", daemon=True)
+        self.worker, self.pool, self.arguments = worker, pool, arguments
+        #: False when cancelled (or broken by a bug)
+        self.completed = False
+
+    def run(self) -> None:
+        try:
+            self.completed = self.pool.run(*self.arguments)
+        except Exception as exc:  # a bug: the window says so; the run ends
+            log.debug("pool run", exc_info=True)
+            self.worker.failed.emit("run", failure_message(exc, "run"))
+
+
 class WorkerThread:
     """Owns the QThread and the worker; ``stop()`` quits and waits (call before exit)."""
 
@@ -214,4 +320,6 @@ class WorkerThread:
     def stop(self, timeout_ms: int = 30000) -> bool:
         self.worker.cancel()
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        stopped = self.thread.wait(timeout_ms)
+        self.worker.shutdown_pool()
+        return stopped

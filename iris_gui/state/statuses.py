@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..engine.step_plan import CACHED, CANNOT_RUN, OFF, current_steps
-from ..engine.steps import StepResult
+from ..engine.steps import STEPS, StepResult
+from .run_progress import QUEUED, ProductProgress
 
 if TYPE_CHECKING:
     from ..engine.association import Product
@@ -83,6 +84,24 @@ def step_statuses(workbench: Workbench, product: Product) -> list[StepStatus]:
     return statuses
 
 
+def live_step_statuses(progress: ProductProgress) -> list[StepStatus]:
+    """The Steps list of a product whose run is in progress, from what the run reported so far
+    (the steps of a product running in the pool come as statuses; its arrays when it is done)."""
+    statuses = []
+    for step in STEPS:
+        done = progress.steps.get(step.name)
+        if done is not None:
+            statuses.append(result_status(step.name, done))
+        elif step.name == progress.step:
+            statuses.append(StepStatus(step.name, RUNNING, f"running {progress.fraction:.0%}"))
+        elif progress.state == QUEUED:
+            statuses.append(StepStatus(step.name, PENDING, "queued",
+                                       "the product waits for a free worker"))
+        else:
+            statuses.append(StepStatus(step.name, PENDING, "to run"))
+    return statuses
+
+
 def product_status(workbench: Workbench, product: Product) -> tuple[str, str]:
     """(word, tooltip) for ``product`` in the Inputs list."""
     key = workbench.key(product)
@@ -90,6 +109,12 @@ def product_status(workbench: Workbench, product: Product) -> tuple[str, str]:
         return "⚠ unreadable", workbench.open_failures[key]
     if product.problems:
         return "⚠ cannot run", "\n".join(product.problems)
+    progress = workbench.run_progress.get(key)
+    if progress is not None:
+        where = ("in a worker process (its results come when it is done)" if progress.in_pool
+                 else "in the window's process")
+        return progress.label, ("waiting for its turn in the run" if progress.state == QUEUED
+                                else f"running {where}")
     if key in workbench.partial:
         return "running…", "a run of this product is in progress"
     result = workbench.result_for(product)
@@ -100,7 +125,8 @@ def product_status(workbench: Workbench, product: Product) -> tuple[str, str]:
     if workbench.is_stale(product):
         return "● stale", ("its result was made with other parameters, inputs or references "
                            "than the current ones: run it again")
-    return "done", "its result matches the current parameters"
+    return (f"done {result.elapsed:.1f} s",
+            f"its result matches the current parameters (computed in {result.elapsed:.1f} s)")
 
 
 def caption(workbench: Workbench, product: Product | None, step_name: str,
@@ -115,6 +141,10 @@ def caption(workbench: Workbench, product: Product | None, step_name: str,
         return f"{product.name} — cannot be read: {workbench.open_failures[key]}"
     if product.problems:
         return f"{product.name} — cannot run: {product.problems[0]}"
+    progress = workbench.run_progress.get(key)
+    if progress is not None and key not in workbench.partial:
+        where = " in a worker process" if progress.in_pool else ""
+        return f"{product.name} — {progress.label}{where}"
     result = workbench.shown_result(product)
     if result is None:
         return f"{product.name} — reading the exposure…"

@@ -33,6 +33,7 @@ from ..engine.step_plan import StepPlan, product_is_stale
 from ..engine.steps import STEPS
 from .evented import Event
 from .night_table import NightTable
+from .run_progress import RunProgress
 from .undo import UndoStack
 from .view_state import ViewState
 
@@ -72,8 +73,11 @@ class Workbench:
         self.ref_dir: str | None = None
         #: product key -> last finished result
         self.product_results: dict[str, ProductResult] = {}
-        #: product key -> the result of the run in progress (steps so far)
+        #: product key -> the result of the run in progress (steps so far; products run in the
+        #: window's process only: the pool's come whole when done)
         self.partial: dict[str, ProductResult] = {}
+        #: each product of the run in progress: queued, its running step, its finished steps
+        self.run_progress = RunProgress()
         #: (product key, science model) read to show a product before its first run
         self.preview: tuple[str, ImageModel] | None = None
         #: product key whose science exposure the window asked the worker to read (once)
@@ -164,6 +168,7 @@ class Workbench:
             for table in (self.product_results, self.partial, self.open_failures, self.notes,
                           self.signoffs):
                 table.pop(key, None)
+            self.run_progress.forget(key)
             if self.preview is not None and self.preview[0] == key:
                 self.preview = None
             if self.preview_requested == key:
@@ -184,7 +189,18 @@ class Workbench:
         if product is not self.current_product:
             self.current_product = product
             self.view.forget_other_products()
+            self.release_unselected()
         self.selection_changed.emit()
+
+    def release_unselected(self) -> int:
+        """Give back the memory of every result computed in the pool but the selected
+        product's: their arrays are memory-mapped from the spill folder and read again when
+        looked at (``pool_results.release_arrays``). Returns the mappings released."""
+        from ..engine.pool_results import release_arrays
+
+        current = self.key(self.current_product) if self.current_product is not None else None
+        return sum(release_arrays(result) for key, result in self.product_results.items()
+                   if key != current)
 
     def select_step(self, name: str) -> None:
         if name not in STEP_NAMES:
