@@ -119,6 +119,9 @@ class _FolderScan:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[tuple, list[ReferenceHeader]]] = {}
+        #: (path, mtime_ns, size) -> header, None if not readable: a folder that gains a file
+        #: (the quick-look's watched folder) reads only that file again
+        self._files: dict[tuple[str, int, int], ReferenceHeader | None] = {}
 
     def headers(self, folder: Path) -> list[ReferenceHeader]:
         folder = folder.resolve()
@@ -137,14 +140,23 @@ class _FolderScan:
                 return cached[1]
         headers = []
         pointers = []
-        for entry in entries:
-            try:
-                headers.append(read_reference_header(entry.path))
-            except Exception as exc:  # unreadable files are simply not candidates
-                if is_lfs_pointer(entry.path):  # but say why a reference seems to be missing
-                    pointers.append(entry.name)
-                    continue
-                log.debug("reference scan: %s skipped (%s)", entry.path, exc)
+        files = {}
+        for entry, (_name, mtime_ns, size) in zip(entries, signature, strict=True):
+            key = (entry.path, mtime_ns, size)
+            with self._lock:
+                known, header = key in self._files, self._files.get(key)
+            if not known:
+                try:
+                    header = read_reference_header(entry.path)
+                except Exception as exc:  # unreadable files are simply not candidates
+                    header = None
+                    if is_lfs_pointer(entry.path):  # but say why a reference seems missing
+                        pointers.append(entry.name)
+                    else:
+                        log.debug("reference scan: %s skipped (%s)", entry.path, exc)
+            files[key] = header
+            if header is not None:
+                headers.append(header)
         if pointers:  # one line for the folder (a clone without git-lfs has many)
             shown = ", ".join(pointers[:6]) + (f" and {len(pointers) - 6} more"
                                                if len(pointers) > 6 else "")
@@ -153,6 +165,10 @@ class _FolderScan:
                         len(pointers), shown)
         with self._lock:
             self._cache[str(folder)] = (signature, headers)
+            prefix = os.path.join(str(folder), "")
+            for key in [k for k in self._files if k[0].startswith(prefix)]:
+                del self._files[key]  # files of this folder gone or changed
+            self._files.update(files)
         return headers
 
 

@@ -302,18 +302,23 @@ class WatchCommands(QObject):
         self._table_selection()
 
     def _result(self, result) -> None:
+        """A product calibrated: into the workbench with its result, shown if following. The
+        window's refresh (the Inputs tree, every product's statuses) runs once, not per
+        change: each is a GUI-thread cost."""
         wb = self.workbench
         product = result.product
-        if self.association is None or self.association not in wb.associations:
-            self.association = Association([product], path=None, asn_pool=QUICKLOOK_POOL)
-            wb.add_association(self.association)
-        else:
-            self.association.products.append(product)
-            wb.inputs_changed.emit()
-        wb.store_result(result)
+        with wb.inputs_changed.blocked(), wb.results_changed.blocked():
+            if self.association is None or self.association not in wb.associations:
+                self.association = Association([product], path=None, asn_pool=QUICKLOOK_POOL)
+                wb.add_association(self.association)
+            else:
+                self.association.products.append(product)
+            wb.store_result(result)
+            self._evict(product if self.night.following else wb.current_product)
         if self.night.arrived():
-            self._select(product)
-        self._evict()
+            self._select(product)  # the window refreshes from selection_changed
+        else:
+            wb.inputs_changed.emit()
 
     def quicklook_products(self) -> list:
         return list(self.association.products) if self.association is not None else []
@@ -331,11 +336,13 @@ class WatchCommands(QObject):
             return None
         return next((p for p in self.quicklook_products() if p.science == previous.path), None)
 
-    def _evict(self) -> None:
+    def _evict(self, current) -> None:
+        """Drop the oldest quick-look products beyond KEEP, never ``current`` (shown next),
+        the newest, or their blink partners."""
         products = self.quicklook_products()
         if len(products) <= KEEP:
             return
-        current, newest = self.workbench.current_product, self.newest_product()
+        newest = self.newest_product()
         keep = {id(current), id(newest), id(self._partner(current)), id(self._partner(newest))}
         for product in products:
             if len(self.quicklook_products()) <= KEEP:
