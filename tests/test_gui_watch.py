@@ -44,6 +44,7 @@ def test_the_newest_is_shown_and_a_badge_counts_arrivals_once_another_is_picked(
     qtbot.waitUntil(lambda: newest_shown("first"), timeout=60000)
     shutil.copy(demo64.science, folder / "second_rate.fits")
     qtbot.waitUntil(lambda: newest_shown("second"), timeout=60000)
+    assert not wb.is_stale(wb.current_product)  # computed in the watch process, yet current
     assert watch.panel.table.rowCount() == 5  # three sky frames and two exposures
     assert not watch.panel.badge.isVisible()
 

@@ -313,6 +313,8 @@ class WatchCommands(QObject):
                 wb.add_association(self.association)
             else:
                 self.association.products.append(product)
+            wb.apply_locations()
+            wb.pipeline.adopt_result(result)  # its steps count as current, not stale
             wb.store_result(result)
             self._evict(product if self.night.following else wb.current_product)
         if self.night.arrived():
