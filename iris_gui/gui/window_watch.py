@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -82,10 +83,6 @@ class NightPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         bar = QHBoxLayout()
-        self.rule = QLabel("Not watching. File ▸ Watch folder… starts a quick-look.", self)
-        self.rule.setObjectName("nightRule")
-        self.rule.setWordWrap(True)
-        bar.addWidget(self.rule, 1)
         self.badge = QToolButton(self)
         self.badge.setObjectName("nightBadge")
         self.badge.setStyleSheet("QToolButton { background: #ef6c00; color: white; "
@@ -105,6 +102,12 @@ class NightPanel(QWidget):
         self.stop.setObjectName("nightStop")
         self.stop.setEnabled(False)
         bar.addWidget(self.stop)
+        # the rule in words takes what is left of the line (all of it in the tooltip), so the
+        # buttons stay on screen in a 1024-pixel window
+        self.rule = QLabel("Not watching. File ▸ Watch folder… starts a quick-look.", self)
+        self.rule.setObjectName("nightRule")
+        self.rule.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.rule, 1)
         layout.addLayout(bar)
         self.table = QTableWidget(0, len(NIGHT_COLUMNS), self)
         self.table.setObjectName("nightTable")
@@ -117,7 +120,10 @@ class NightPanel(QWidget):
         header = self.table.horizontalHeader()
         for column in range(len(NIGHT_COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        # a failure's reason is long: the Status column is cut (the tooltip has it all)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(3, 240)
+        header.setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         self._rows: dict[str, int] = {}
 
@@ -196,8 +202,8 @@ class WatchCommands(QObject):
         self.blink_action.setCheckable(True)
         self.blink_action.toggled.connect(self.set_blink_previous)
         window.addAction(self.blink_action)
+        self.blink_action.setIconText("Blink previous (P)")  # the dock's button
         self.panel.blink.setDefaultAction(self.blink_action)
-        self.panel.blink.setText("Blink previous (P)")
         self.panel.stop.clicked.connect(self.stop)
         self.panel.retry.clicked.connect(self.retry_selected)
         self.panel.badge.clicked.connect(self.show_newest)
@@ -257,6 +263,7 @@ class WatchCommands(QObject):
         if self.workbench.current_step == "bkg_subtract":
             self.workbench.select_step("photom")  # the calibrated frame, Before / After
         self.panel.rule.setText(settings.describe())
+        self.panel.rule.setToolTip(settings.describe())
         self.panel.stop.setEnabled(True)
         self.stop_action.setEnabled(True)
         self.dock.show()
