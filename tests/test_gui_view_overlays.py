@@ -150,3 +150,15 @@ def test_the_view_menu_keys_switch_them_on_both_panes(qtbot, window):
     qtbot.waitUntil(panel.isVisible, timeout=5000)
     window.workbench.view.wcs_grid = ("B",)
     assert panel.grid_boxes["B"].isChecked() and not panel.grid_boxes["A"].isChecked()
+
+
+def test_labels_that_would_cover_each_other_on_screen_are_left_out(qtbot, view):
+    shown(qtbot, view, hand_result())
+    labels = view.overlays.items["A"].labels
+    # one view pixel is several screen pixels here: 1 pixel apart the texts overlap
+    texts = [("10h00m00.000s", 10.0, 5.0, (0.5, 1.0)), ("10h00m00.004s", 11.0, 5.0, (0.5, 1.0)),
+             ("10h00m00.008s", 40.0, 5.0, (0.5, 1.0))]
+    labels.show(texts, no_overlap=True)
+    assert labels.shown() == ["10h00m00.000s", "10h00m00.008s"]
+    labels.show(texts)
+    assert len(labels.shown()) == 3

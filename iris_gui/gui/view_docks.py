@@ -9,7 +9,7 @@ the docks. Each dock's content reads the view (``StepImageView``) and the state 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 from ..state.view_state import DOCK_NAMES
 from .view_flag_navigator import FlagNavigatorPanel
@@ -48,7 +48,12 @@ def build_inspection_docks(window: QMainWindow) -> dict[str, QDockWidget]:
         dock = QDockWidget(title, window)
         dock.setObjectName(object_name)
         panel = panel_class(view, dock)
-        dock.setWidget(panel)
+        # the content scrolls rather than force the window wider than a small screen
+        scroller = QScrollArea(dock)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setWidget(panel)
+        dock.setWidget(scroller)
         if name in BELOW:
             window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock,
                                  Qt.Orientation.Vertical)

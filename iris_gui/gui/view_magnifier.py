@@ -88,6 +88,7 @@ class MagnifierPanel(QWidget):
         self.factor_box.setToolTip("Screen pixels per frame pixel")
         row.addWidget(self.factor_box)
         self.where = QLabel("Move the mouse over a pane.", self)
+        self.where.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.where, 1)
         layout.addLayout(row)
         self.titles: dict[str, QLabel] = {}
@@ -95,6 +96,7 @@ class MagnifierPanel(QWidget):
         for role in ROLES:
             title = QLabel(f"{role}: —", self)
             title.setStyleSheet("font-weight: bold")
+            title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             image = MagnifierImage(self.refresh, self)
             image.setObjectName(f"magnifier{role}")
             layout.addWidget(title)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsSimpleTextItem
 
@@ -107,9 +107,10 @@ class Labels:
         self.z = z
         self.items: list[QGraphicsSimpleTextItem] = []
 
-    def show(self, texts) -> None:
+    def show(self, texts, no_overlap: bool = False) -> None:
         """``texts``: (text, x, y, anchor) with anchor (ax, ay) the fraction of the text's width
-        and height that sits at (x, y) (0, 0 its top left on screen)."""
+        and height that sits at (x, y) (0, 0 its top left on screen). ``no_overlap``: a text
+        that would cover one already placed on screen is left out (a small pane's RA labels)."""
         texts = list(texts)
         while len(self.items) < len(texts):
             item = QGraphicsSimpleTextItem()
@@ -118,11 +119,21 @@ class Labels:
             item.setZValue(self.z)
             self.plot.addItem(item, ignoreBounds=True)
             self.items.append(item)
+        view_box = self.plot.getViewBox()
+        placed: list[QRectF] = []
         for item, (text, x, y, (ax, ay)) in zip(self.items, texts, strict=False):
             item.setText(text)
             box = item.boundingRect()
             item.setTransform(QTransform.fromTranslate(-box.width() * ax, -box.height() * ay))
             item.setPos(x, y)
+            at = view_box.mapViewToDevice(QPointF(x, y)) if no_overlap else None
+            if at is not None:
+                rect = QRectF(at.x() - box.width() * ax, at.y() - box.height() * ay,
+                              box.width(), box.height()).adjusted(-4, -1, 4, 1)
+                if any(rect.intersects(other) for other in placed):
+                    item.hide()
+                    continue
+                placed.append(rect)
             item.show()
         for item in self.items[len(texts):]:
             item.hide()
@@ -199,9 +210,9 @@ class PaneItems:
         self.grid.set_drawing(drawing)
         self.grid.show()
         # RA labels sit above the bottom edge, Dec labels right of the left edge
-        self.labels.show((line.label, *line.label_at,
-                          (0.5, 1.0) if line.axis == "ra" else (0.0, 0.5))
-                         for line in grid.lines if line.label_at is not None)
+        self.labels.show([(line.label, *line.label_at,
+                           (0.5, 1.0) if line.axis == "ra" else (0.0, 0.5))
+                          for line in grid.lines if line.label_at is not None], no_overlap=True)
         return True
 
     def hide_grid(self) -> None:

@@ -118,6 +118,7 @@ class PannerPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.title = QLabel("—", self)
         self.title.setStyleSheet("font-weight: bold")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.title.setToolTip("Drag the box, or click beside it, to move the view")
         layout.addWidget(self.title)
         self.image = PannerImage(self)
