@@ -15,9 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsSimpleTextItem
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsObject,
+    QGraphicsRectItem,
+    QGraphicsSimpleTextItem,
+)
 
 from ..display import wcs_grid as wg
 
@@ -110,30 +115,49 @@ class Labels:
     def show(self, texts, no_overlap: bool = False) -> None:
         """``texts``: (text, x, y, anchor) with anchor (ax, ay) the fraction of the text's width
         and height that sits at (x, y) (0, 0 its top left on screen). ``no_overlap``: a text
-        that would cover one already placed on screen is left out (a small pane's RA labels)."""
+        is moved inside the pane sideways (left out if that takes it far from its point), and
+        one that would cover a text already placed on screen is left out (a small pane's RA
+        labels)."""
         texts = list(texts)
         while len(self.items) < len(texts):
             item = QGraphicsSimpleTextItem()
             item.setBrush(self.brush)
             item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
             item.setZValue(self.z)
+            # a dark box behind the text: readable over the lines and the image
+            backing = QGraphicsRectItem(item)
+            backing.setBrush(QBrush(QColor(0, 0, 0, 150)))
+            backing.setPen(QPen(Qt.PenStyle.NoPen))
+            backing.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
             self.plot.addItem(item, ignoreBounds=True)
             self.items.append(item)
         view_box = self.plot.getViewBox()
+        corners = [view_box.mapViewToDevice(QPointF(x, y))
+                   for x, y in zip(*view_box.viewRange(), strict=True)] if no_overlap else []
+        left, right = (min(c.x() for c in corners), max(c.x() for c in corners)) \
+            if corners and None not in corners else (None, None)
         placed: list[QRectF] = []
         for item, (text, x, y, (ax, ay)) in zip(self.items, texts, strict=False):
             item.setText(text)
             box = item.boundingRect()
-            item.setTransform(QTransform.fromTranslate(-box.width() * ax, -box.height() * ay))
-            item.setPos(x, y)
+            item.childItems()[0].setRect(box.adjusted(-2, 0, 2, 0))
+            dx, dy = -box.width() * ax, -box.height() * ay
             at = view_box.mapViewToDevice(QPointF(x, y)) if no_overlap else None
             if at is not None:
-                rect = QRectF(at.x() - box.width() * ax, at.y() - box.height() * ay,
-                              box.width(), box.height()).adjusted(-4, -1, 4, 1)
+                if left is not None:   # inside the pane sideways, if not moved far off its line
+                    inside = min(max(dx, left + 2 - at.x()), right - 2 - box.width() - at.x())
+                    if abs(inside - dx) > 0.3 * box.width():
+                        item.hide()
+                        continue
+                    dx = inside
+                rect = QRectF(at.x() + dx, at.y() + dy, box.width(), box.height()
+                              ).adjusted(-4, -1, 4, 1)
                 if any(rect.intersects(other) for other in placed):
                     item.hide()
                     continue
                 placed.append(rect)
+            item.setTransform(QTransform.fromTranslate(dx, dy))
+            item.setPos(x, y)
             item.show()
         for item in self.items[len(texts):]:
             item.hide()
@@ -209,9 +233,10 @@ class PaneItems:
         self.shown["grid"] = key
         self.grid.set_drawing(drawing)
         self.grid.show()
-        # RA labels sit above the bottom edge, Dec labels right of the left edge
+        # RA labels above the bottom edge just right of their line, Dec labels just above
+        # theirs at the left edge: no line runs through its label
         self.labels.show([(line.label, *line.label_at,
-                           (0.5, 1.0) if line.axis == "ra" else (0.0, 0.5))
+                           (-0.04, 1.0) if line.axis == "ra" else (0.0, 1.0))
                           for line in grid.lines if line.label_at is not None], no_overlap=True)
         return True
 
