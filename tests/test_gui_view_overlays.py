@@ -169,3 +169,22 @@ def test_labels_that_would_cover_each_other_on_screen_are_left_out(qtbot, view):
     assert labels.shown() == ["10h00m00.000s", "10h00m00.008s"]
     labels.show(texts)
     assert len(labels.shown()) == 3
+
+
+def test_a_pan_queues_only_the_latest_grid(qtbot, view):
+    import threading
+
+    result = shown(qtbot, view, hand_result())
+    release = threading.Event()
+    for k in range(view.runner.threads):              # both pool threads busy
+        view.runner.submit(("hold", k), release.wait, 10)
+    view.state.wcs_grid = ("A",)
+    for shift in range(5):                             # five pans before a thread is free
+        view.state.view_range = (10.0 + shift, 40.0 + shift, 10.0, 30.0)
+        view.overlays.update()
+    queued = [k for k in view.runner._queued if k[0] == "grid"]
+    assert queued == [("grid", id(result.input_model.wcs), (48, 64), (14.0, 44.0, 10.0, 30.0))]
+    assert set(view.overlays._keep) == set(queued)
+    release.set()
+    settle(qtbot, view)
+    assert view.overlays.items["A"].shown["grid"] == queued[0]

@@ -226,6 +226,9 @@ class FlagNavigatorPanel(QWidget):
             if key in self._failed:
                 self._show(None, key, f"Could not list the pixels: {self._failed[key]}")
                 return
+            # only the latest list asked for is worth making (the area shown moves)
+            self.view.runner.discard(lambda k: isinstance(k, tuple) and k[:1] == ("flaglist",)
+                                     and k != key)
             self.view.runner.submit(key, _list_task, *args, priority=PRIORITY)
             self.summary.setText("Listing flagged pixels…")
             return

@@ -50,6 +50,16 @@ def _grid_task(wcs, shape, view_range):
     return grid, line_path(*joined([np.column_stack([ln.x, ln.y]) for ln in grid.lines]))
 
 
+class lazy:  # noqa: N801 - reads as a marker in a call
+    """An argument of ``_submit`` made only when the task is really queued."""
+
+    def __init__(self, make) -> None:
+        self.make = make
+
+    def __call__(self):
+        return self.make()
+
+
 def other_role(role: str) -> str:
     return "B" if role == "A" else "A"
 
@@ -95,9 +105,25 @@ class PaneOverlays(QObject):
             self.notesChanged.emit()
 
     def _submit(self, key: tuple, keep_alive, fn, *args) -> None:
-        if key in self._failed or key in self.cache or self.view.runner.closed:
+        """Queue ``fn(*args)`` (an arg may be a callable made only then: ``lazy``) unless done
+        or on its way; a queued, not yet started task of the same kind for the same frame or WCS
+        is dropped (a pan or a count being typed asks again and again: only the last counts)."""
+        runner = self.view.runner
+        if key in self._failed or key in self.cache or runner.closed or runner.in_flight(key):
             return
-        if self.view.runner.submit(key, fn, *args, priority=PRIORITY):
+        dropped = []
+
+        def stale(k) -> bool:
+            if isinstance(k, tuple) and k[:2] == key[:2] and k != key:
+                dropped.append(k)
+                return True
+            return False
+
+        runner.discard(stale)
+        for k in dropped:
+            self._keep.pop(k, None)
+        args = tuple(a() if isinstance(a, lazy) else a for a in args)
+        if runner.submit(key, fn, *args, priority=PRIORITY):
             self._keep[key] = keep_alive
 
     def _task_done(self, key, result, error: str) -> None:
@@ -198,7 +224,7 @@ class PaneOverlays(QObject):
                 return
             notes["grid"] = "RA/Dec grid: computing…"
             # the worker gets its own copy: wcslib's structures are not shared across threads
-            self._submit(key, wcs, _grid_task, wcs.deepcopy(), source.shape, st.view_range)
+            self._submit(key, wcs, _grid_task, lazy(wcs.deepcopy), source.shape, st.view_range)
             return
         if grid is None:
             notes["grid"] = "RA/Dec grid: the area shown is off the frame"
