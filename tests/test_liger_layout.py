@@ -180,3 +180,37 @@ def test_the_configs_output_layout_option_chooses_the_layout(tmp_path):
     result.config.pipeline["output_layout"] = "fits"
     with pytest.raises(InputError, match="output_layout: 'fits' is not an output layout"):
         write_product(result, tmp_path / "out2")
+
+
+def test_liger_header_holds_the_scale_in_cdelt_and_the_same_wcs(tmp_path):
+    # the upstream's header WCS ignores PC: the scale and signs must be in CDELT (row norms of
+    # CD = [[-9e-6, 2e-6], [2e-6, 9e-6]], signed by the diagonal), PC only the rotation, in
+    # PRIMARY, in DATA and so in meta.wcsinfo (what the upstream rebuilds its WCS from)
+    science = write_model(tmp_path / "sci_rate.fits", np.ones(SHAPE), np.ones(SHAPE),
+                          **ROTATED_TAN)
+    result = Image2Pipeline(ref_dir=tmp_path).run_product(
+        Product("sci", [Member(str(science), "science")]))
+    written = write_product(result, tmp_path / "out", layout="liger")
+    cal = next(path for path in written if path.name == "sci_cal.fits")
+    for extension in (0, "DATA"):
+        _check_scale_in_cdelt(fits.getheader(cal, extension))
+    wcsinfo = asdf_tree(cal)["meta"]["wcsinfo"]
+    assert wcsinfo["cdelt1"] == pytest.approx(-np.hypot(9e-6, 2e-6), rel=1e-12)
+    assert wcsinfo["pc1_1"] == pytest.approx(9 / np.hypot(9, 2), rel=1e-12)
+
+
+def _check_scale_in_cdelt(header):
+    norm = np.hypot(9e-6, 2e-6)
+    assert header["CDELT1"] == pytest.approx(-norm, rel=1e-12)
+    assert header["CDELT2"] == pytest.approx(norm, rel=1e-12)
+    assert header["PC1_1"] == pytest.approx(9 / np.hypot(9, 2), rel=1e-12)
+    assert header["PC1_2"] == pytest.approx(-2 / np.hypot(9, 2), rel=1e-12)
+    assert header["PC2_1"] == pytest.approx(2 / np.hypot(9, 2), rel=1e-12)
+    assert not any(key.startswith("CD1_") or key.startswith("CD2_") for key in header)
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("ignore")
+        ours = WCS(header)
+    y, x = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    ra, dec = ours.all_pix2world(x, y, 0)
+    ra0, dec0 = astropy_wcs().all_pix2world(x, y, 0)
+    assert separation_deg(ra, dec, ra0, dec0).max() < TOLERANCE_DEG

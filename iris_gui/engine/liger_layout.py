@@ -9,7 +9,11 @@ PROVENANCE; ``_cal``/``_i2d`` also carry what jwst/stdatamodels read (``asdf_out
 - the WCS keywords in PRIMARY (its ``wcsinfo`` schema reads CRPIX/CRVAL/CTYPE/CDELT/PC and
   RADECSYS from there), written from the product's WCS in the FITS standard's convention —
   the upstream's own assign_wcs, which rebuilds a WCS from them, is one pixel off (it treats
-  0-based indices as 1-based); the ``meta.wcs`` gwcs in the ASDF tree is not;
+  0-based indices as 1-based); the ``meta.wcs`` gwcs in the ASDF tree is not. The pixel scale
+  and axis signs are written in CDELT with PC only the rotation (``scale_in_cdelt``), the same
+  WCS: the upstream's header WCS reads CRPIX/CRVAL/CDELT/CTYPE and ignores PC, so with the
+  scale in PC (astropy's CDELT = 1 form) it would be 3600x off and, for a flipped axis, mirrored;
+  this way it is off only by the small rotation;
 - DATAMODL = ImagerModel, DATALVL = 2, FILENAME; INSTRUME spelled ``IRIS`` / ``Liger`` as its
   schema's enum says; its step-status keywords beside ours: S_SKYSUB (= our S_BKDSUB),
   S_PARSSA (= S_SUBMAP), S_FLUXCL (= S_PHOTOM); S_DARK, S_FLAT, S_WCS, S_RESAMP are shared;
@@ -85,12 +89,42 @@ def dq_warning(filename: str, counts: dict[str, int]) -> str:
             f"bits 0-15 and the full 32-bit mask is written as the DQ32 extension")
 
 
+def scale_in_cdelt(header: fits.Header) -> fits.Header:
+    """The same celestial WCS with each axis's scale and sign in CDELTi and PC a unit-row
+    rotation (a CD matrix is rewritten so): CD = diag(CDELT) @ PC is split as
+    CDELTi = +-|row i of CD| (the sign of CD_ii) and PCi_j = CD_ij / CDELTi. SIP terms act
+    before CD and are unchanged."""
+    if "CTYPE1" not in header or "CTYPE2" not in header or "CTYPE3" in header:
+        return header
+    cd_keys = [f"CD{i}_{j}" for i in (1, 2) for j in (1, 2)]
+    if any(key in header for key in cd_keys):  # the CD form (as the data's own header may be)
+        cd = np.array([[float(header.get(f"CD{i}_{j}", 0.0)) for j in (1, 2)] for i in (1, 2)])
+    else:
+        cdelt = np.array([float(header.get(f"CDELT{i}", 1.0)) for i in (1, 2)])
+        pc = np.array([[float(header.get(f"PC{i}_{j}", 1.0 if i == j else 0.0))
+                        for j in (1, 2)] for i in (1, 2)])
+        cd = cdelt[:, None] * pc
+    norms = np.hypot(cd[:, 0], cd[:, 1])
+    if not np.all(np.isfinite(cd)) or np.any(norms == 0):
+        return header
+    signs = np.where(np.diag(cd) < 0, -1.0, 1.0)
+    new_cdelt = signs * norms
+    new_pc = cd / new_cdelt[:, None]
+    for key in cd_keys:
+        header.remove(key, ignore_missing=True)
+    for i in (1, 2):
+        header[f"CDELT{i}"] = float(new_cdelt[i - 1])
+        for j in (1, 2):
+            header[f"PC{i}_{j}"] = float(new_pc[i - 1, j - 1])
+    return header
+
+
 def _liger_primary(model: ImageModel, filename: str) -> fits.Header:
     header = model.header.copy()
     if model.wcs is not None:
         for key in [k for k in header.keys() if k and is_wcs_keyword(k)]:
             header.remove(key, ignore_missing=True, remove_all=True)
-        header.update(wcs_header(model.wcs))
+        header.update(scale_in_cdelt(wcs_header(model.wcs)))
         if "RADESYS" in header:
             header["RADECSYS"] = (header["RADESYS"], "the upstream schema's spelling of RADESYS")
     instrument = str(header.get("INSTRUME", "") or "").strip().upper()
@@ -135,6 +169,7 @@ def liger_hdul(model: ImageModel, extra_hdus: list,
     hdul = model_to_hdul(model, list(extra_hdus))
     hdul[0] = fits.PrimaryHDU(header=_liger_primary(model, filename))
     hdul["SCI"].name = "DATA"
+    scale_in_cdelt(hdul["DATA"].header)  # meta.wcsinfo, what the upstream rebuilds from, is this
     dq = np.asarray(hdul["DQ"].data, dtype=np.uint32)
     counts = high_dq_bits(dq)
     index = hdul.index_of("DQ")
