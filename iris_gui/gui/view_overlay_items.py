@@ -78,6 +78,9 @@ class LinesItem(QGraphicsObject):
         self.pen.setCosmetic(True)
         self.pen.setWidth(width)
         self.drawing: LineDrawing | None = None
+        # painted once into a pixmap of the pane's pixels and blitted after: a crosshair move
+        # repaints the pane, and stroking 50 000 vertices each time halved the cursor's rate
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         # the box grows by the pen's half width on screen; a little room in view units is
         # not needed: the pane repaints whole on pan and zoom
         self._rect = QRectF()
