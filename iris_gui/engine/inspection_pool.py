@@ -82,8 +82,11 @@ class InspectionPool:
     """A window's pool of worker processes and its spill folder (see the module docstring)."""
 
     def __init__(self, workers: int, *, start_method: str | None = None,
-                 spill_parent: str | None = None) -> None:
+                 spill_parent: str | None = None, resample_workers: int | None = None) -> None:
         self.workers = max(1, int(workers))
+        #: processes each product's resample may drizzle with (None: one, resample's own rule
+        #: in a pool worker)
+        self.resample_workers = resample_workers
         self.pool = ProductPool(self.workers, start_method=start_method or default_start_method(),
                                 stop_grace=STOP_GRACE)
         self.spill = SpillFolder(spill_parent)
@@ -101,7 +104,7 @@ class InspectionPool:
         """Run ``products``; True when all ran, False when ``cancel`` stopped the run."""
         ref_dir = None if pipeline.ref_dir is None else str(pipeline.ref_dir)
         jobs = [WindowJob(index, product, config.copy(), ref_dir,
-                          self.spill.job_folder(product.name))
+                          self.spill.job_folder(product.name), self.resample_workers)
                 for index, product in enumerate(products)]
         tasks = [PoolTask(run_spilled, job, job.product.name,
                           estimate_peak_bytes(job.product, config)) for job in jobs]

@@ -62,6 +62,8 @@ class WindowJob:
     ref_dir: str | None
     #: the folder this job's arrays are written to (made by the worker)
     folder: str
+    #: processes its resample may drizzle with (None: resample's own rule, one in a pool worker)
+    resample_workers: int | None = None
 
 
 @dataclass
@@ -189,6 +191,10 @@ def run_spilled(job: WindowJob) -> SpilledResult:
     from .product_pool import set_worker_product, worker_cancel_token, worker_post
 
     set_worker_product(job.product.name)
+    if job.resample_workers is not None:
+        from .resample_parallel import WORKERS_ENV
+
+        os.environ[WORKERS_ENV] = str(max(1, int(job.resample_workers)))
     tag = job.tag
     last_progress = [0.0]
     writer = SpillWriter(job.folder)

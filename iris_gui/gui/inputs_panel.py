@@ -161,7 +161,9 @@ class InputsPanel(QWidget):
     def show_associations(self, associations: list[Association], current: Product | None,
                           status_of=None) -> None:
         """``status_of(product) -> (word, tooltip)`` fills the Type column (the workbench's
-        ``statuses.product_status``); an unreadable or unrunnable product is marked ⚠ in red."""
+        ``statuses.product_status``); an unreadable or unrunnable product is marked ⚠ in red.
+        The members of the selected product (of every product of a one-product association)
+        are shown; the other products are one line each."""
         self.tree.blockSignals(True)
         try:
             self.tree.clear()
@@ -195,8 +197,12 @@ class InputsPanel(QWidget):
                     if product is current:
                         current_item = item
                 top.setExpanded(True)
+                # the selected product shows its members; the others one line each, so every
+                # product's status (a run's progress) is in view
                 for index in range(top.childCount()):
-                    top.child(index).setExpanded(True)
+                    item = top.child(index)
+                    item.setExpanded(item.data(0, ROLE) is current
+                                     or len(association.products) == 1)
             if current_item is not None:
                 self.tree.setCurrentItem(current_item)
         finally:

@@ -125,6 +125,8 @@ def product_status(workbench: Workbench, product: Product) -> tuple[str, str]:
     if workbench.is_stale(product):
         return "● stale", ("its result was made with other parameters, inputs or references "
                            "than the current ones: run it again")
+    if result.steps and all(step.from_cache for step in result.steps.values()):
+        return "done (cached)", "its result matches the current parameters (every step reused)"
     return (f"done {result.elapsed:.1f} s",
             f"its result matches the current parameters (computed in {result.elapsed:.1f} s)")
 

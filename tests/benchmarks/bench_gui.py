@@ -1,8 +1,9 @@
 """Desktop window timings: cold start to first paint, opening a rate file to its image on screen,
-Run to the last step's image on screen, and cancel latency, on the demo dataset.
+Run to the last step's image on screen, cancel latency, and Run all in the window's process
+against Run all in the pool of worker processes, on the demo dataset.
 
     QT_QPA_PLATFORM=xcb xvfb-run -a python tests/benchmarks/bench_gui.py [--size 2048] [--repeat 3]
-        [--modes start open run cancel]
+        [--modes start open run cancel runall memory] [--workers 2] [--settle 3]
 
 (``QT_QPA_PLATFORM=offscreen`` works too, with cheaper painting.) Each cold start is a fresh
 process: the clock starts just before the process is launched and stops at the window's first
@@ -11,6 +12,15 @@ window reports the run's results shown (``runCompleted``) and the pending paints
 Cancel latency: Run all, cancel while bkg_subtract is in its combine loop, time until the run
 reports it stopped. Open: File ▸ Open's code path on the science rate file, until the view has
 drawn it (the file is read on the worker, the display prepared on the view's pool).
+
+Run all (``runall``): the demo's four products, from Run all until the results are shown
+(``runCompleted``, paints flushed), once with ``pool_workers = 0`` (the engine's worker thread,
+as before the pool) and once with ``--workers`` processes, alternating, each in a fresh window
+process that opened the association ``--settle`` seconds before (the same wait for both: the
+worker's warm-up imports, the pool's processes starting). Best and median of each, and the ratio.
+Memory (``memory``): after Run all in the pool, the window's resident memory (VmRSS, and its
+file-mapped part RssFile) before any product is shown and after selecting each one in turn (the
+view drawn), against the same after Run all in the window's process.
 """
 
 from __future__ import annotations
@@ -25,7 +35,18 @@ import time
 from pathlib import Path
 
 
-def child(mode: str, asn: str, launched: float) -> dict:
+def resident() -> dict[str, float]:
+    """This process's VmRSS, RssAnon and RssFile in MB."""
+    found = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key = line.split(":")[0]
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                found[key] = int(line.split()[1]) / 1024
+    return found
+
+
+def child(mode: str, asn: str, launched: float, workers: int = 2, settle: float = 3.0) -> dict:
     from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Slot
     from PySide6.QtWidgets import QApplication
 
@@ -56,8 +77,13 @@ def child(mode: str, asn: str, launched: float) -> dict:
             window.open_paths([os.path.join(os.path.dirname(asn), "iris_demo_rate.fits")])
             poll.start(2)
             return
+        if mode in ("runall-thread", "memory-thread"):
+            window.pool_workers = 0
+        elif mode in ("runall-pool", "memory-pool"):
+            window.pool_workers = workers
         window.open_paths([asn])
-        QTimer.singleShot(200, start_run)
+        wait = settle if mode.startswith(("runall", "memory")) else 0.2
+        QTimer.singleShot(int(wait * 1000), start_run)
 
     def start_run() -> None:
         result["started"] = time.perf_counter()
@@ -65,6 +91,25 @@ def child(mode: str, asn: str, launched: float) -> dict:
             window.run_action.trigger()
         else:
             window.run_all_action.trigger()
+
+    selection = []
+
+    def show_next() -> None:
+        """memory: select each product in turn and measure once the view has drawn it."""
+        view = window.image_view
+        if selection and (view.busy or view.left.index is None):
+            QTimer.singleShot(20, show_next)
+            return
+        if selection:
+            app.processEvents()
+            result["memory"].append((selection[-1], resident()))
+        products = window.workbench.all_products
+        if len(selection) == len(products):
+            app.quit()
+            return
+        selection.append(products[len(selection)].name)
+        window.workbench.select(products[len(selection) - 1])
+        QTimer.singleShot(20, show_next)
 
     class CancelInTheLoop(QObject):
         """Receives the worker's progress on the GUI thread (a bound slot of a GUI-thread
@@ -84,6 +129,16 @@ def child(mode: str, asn: str, launched: float) -> dict:
             result["run_to_last_image"] = now - result["started"]
             result["steps"] = {name: round(step.elapsed, 3) for name, step in
                                window.workbench.current_result.steps.items()}
+        elif mode.startswith("runall"):
+            result["run_all"] = now - result["started"]
+            result["products"] = {r.product.name: round(r.elapsed, 2)
+                                  for r in window.workbench.product_results.values()}
+        elif mode.startswith("memory"):
+            window.workbench.select(None)
+            app.processEvents()
+            result["memory"] = [("(none shown)", resident())]
+            QTimer.singleShot(500, show_next)
+            return
         elif "cancel_at" in result:
             result["cancel_latency"] = now - result["cancel_at"]
         app.quit()
@@ -114,12 +169,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--modes", nargs="+", default=["start", "open", "run", "cancel"],
-                        choices=["start", "open", "run", "cancel"])
+                        choices=["start", "open", "run", "cancel", "runall", "memory"])
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes of the pool in the runall and memory modes")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds between opening the demo and Run all (runall, memory)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, asn, launched = args.child
-        print(json.dumps(child(mode, asn, float(launched))))
+        print(json.dumps(child(mode, asn, float(launched), args.workers, args.settle)))
         return
 
     from iris_gui.engine.demo import write_demo_dataset
@@ -128,16 +187,31 @@ def main() -> None:
     dataset = write_demo_dataset(folder, size=args.size)
     print(f"platform {os.environ.get('QT_QPA_PLATFORM', '(default)')}, demo {args.size}², "
           f"{args.repeat} run(s) each")
+    def run_child(mode: str) -> dict:
+        launched = time.time()
+        completed = subprocess.run(
+            [sys.executable, __file__, "--child", mode, str(dataset.asn), repr(launched),
+             "--workers", str(args.workers), "--settle", str(args.settle)],
+            capture_output=True, text=True)
+        if completed.returncode != 0:
+            print(completed.stderr[-2000:])
+            raise SystemExit(f"{mode}: child failed")
+        return json.loads(completed.stdout.strip().splitlines()[-1])
+
     for mode in args.modes:
+        if mode == "runall":
+            run_all_comparison(run_child, args)
+            continue
+        if mode == "memory":
+            for child_mode in ("memory-thread", "memory-pool"):
+                r = run_child(child_mode)
+                print(f"{child_mode}: resident MB after Run all, then with each product shown")
+                for name, memory in r["memory"]:
+                    print(f"    {name:<18} VmRSS {memory['VmRSS']:7.0f}  RssAnon "
+                          f"{memory['RssAnon']:7.0f}  RssFile {memory['RssFile']:7.0f}")
+            continue
         for _ in range(args.repeat):
-            launched = time.time()
-            completed = subprocess.run(
-                [sys.executable, __file__, "--child", mode, str(dataset.asn), repr(launched)],
-                capture_output=True, text=True)
-            if completed.returncode != 0:
-                print(completed.stderr[-2000:])
-                raise SystemExit(f"{mode}: child failed")
-            r = json.loads(completed.stdout.strip().splitlines()[-1])
+            r = run_child(mode)
             if mode == "start":
                 print(f"cold start to first paint   {r['first_paint']:.2f} s")
             elif mode == "open":
@@ -148,6 +222,25 @@ def main() -> None:
             else:
                 print(f"cancel latency              {r.get('cancel_latency', float('nan')):.3f} s"
                       f"   (run ended with code {r['code']})")
+
+
+def run_all_comparison(run_child, args) -> None:
+    """Run all in the window's process and in the pool, alternating fresh processes."""
+    import statistics
+
+    times: dict[str, list[float]] = {"runall-thread": [], "runall-pool": []}
+    for repeat in range(args.repeat):
+        order = list(times) if repeat % 2 == 0 else list(times)[::-1]
+        for mode in order:
+            r = run_child(mode)
+            times[mode].append(r["run_all"])
+            print(f"{mode:<14} Run all {r['run_all']:6.2f} s   products (s): {r['products']}   "
+                  f"load {os.getloadavg()[0]:.2f}")
+    for mode, values in times.items():
+        print(f"{mode:<14} best {min(values):6.2f} s   median {statistics.median(values):6.2f} s")
+    thread, pool = times["runall-thread"], times["runall-pool"]
+    print(f"ratio thread / pool ({args.workers} workers): best {min(thread) / min(pool):.2f}x   "
+          f"median {statistics.median(thread) / statistics.median(pool):.2f}x")
 
 
 if __name__ == "__main__":
