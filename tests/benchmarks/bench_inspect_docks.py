@@ -116,11 +116,13 @@ def main(argv=None) -> int:
     side = QVBoxLayout()
     panner = PannerPanel(view)
     flags = FlagNavigatorPanel(view)
-    layout.addWidget(view, 3)
-    layout.addWidget(table, 2)
-    side.addWidget(magnifier, 2)
+    middle = QVBoxLayout()
+    middle.addWidget(table, 2)
+    middle.addWidget(flags, 1)
+    side.addWidget(magnifier, 3)
     side.addWidget(panner, 1)
-    side.addWidget(flags, 1)
+    layout.addWidget(view, 3)
+    layout.addLayout(middle, 2)
     layout.addLayout(side, 2)
     holder.resize(1600, 900)
     holder.show()
@@ -158,6 +160,7 @@ def main(argv=None) -> int:
         return args.moves / (time.perf_counter() - started), statistics.median(times), max(times)
 
     widgets = [t.viewport() for t in table.tables.values()] + list(magnifier.images.values())
+    follow(widgets, -50)                 # warm-up (first paints, caches), not counted
     print(f"cursor following, {args.moves} mouse moves over {args.size}² frames "
           f"(A Before, B Difference), pixel table {args.table}x{args.table} and magnifier ×"
           f"{view.state.magnifier_factor} ({magnifier.images['A'].width()}x"
