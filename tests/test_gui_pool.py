@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from result_compare import assert_same_result, file_bytes_without_times  # noqa: E402
 
 from iris_gui.engine.pipeline import Image2Pipeline  # noqa: E402
-from iris_gui.engine.pool_results import is_spilled, result_arrays  # noqa: E402
+from iris_gui.engine.pool_results import OWNER_FILE, is_spilled, result_arrays  # noqa: E402
 
 
 @pytest.fixture()
@@ -41,7 +41,8 @@ def run_all(qtbot, win) -> int:
 
 def spill_files(win) -> set[str]:
     folder = win.worker.pool.spill.path
-    return {os.path.join(d, f) for d, _, files in os.walk(folder) for f in files}
+    return {os.path.join(d, f) for d, _, files in os.walk(folder) for f in files
+            if f != OWNER_FILE}
 
 
 def test_run_all_in_the_pool_shows_each_products_progress_and_gives_the_same_arrays(

@@ -18,7 +18,9 @@ from iris_gui.engine.cancel import CancelToken
 from iris_gui.engine.inspection_pool import InspectionPool, pool_candidates
 from iris_gui.engine.pipeline import Image2Pipeline, PipelineCallbacks
 from iris_gui.engine.pool_results import (
+    OWNER_FILE,
     SPILL_MIN_BYTES,
+    SpillFolder,
     is_spilled,
     release_arrays,
     restore_result,
@@ -103,7 +105,8 @@ def test_pool_results_are_the_in_process_run_and_are_cached_as_if_run_here(produ
 
 
 def spill_files(folder) -> set[str]:
-    return {os.path.join(d, f) for d, _, files in os.walk(folder) for f in files}
+    return {os.path.join(d, f) for d, _, files in os.walk(folder) for f in files
+            if f != OWNER_FILE}
 
 
 def files_in_use(result) -> set[str]:
@@ -186,3 +189,72 @@ def test_cancel_of_a_window_run_reports_the_started_products_and_keeps_no_spill(
     finally:
         pool.shutdown()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_killed_windows_spill_folder_goes_when_the_next_one_is_made(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    abandoned = tmp_path / "iris-gui-spill-abandoned"
+    (abandoned / "00001-x").mkdir(parents=True)
+    (abandoned / "00001-x" / "0000.npy").write_bytes(b"x" * 100)
+    (abandoned / OWNER_FILE).write_text(dead.stdout.strip())  # that process has ended
+    alive = tmp_path / "iris-gui-spill-alive"
+    alive.mkdir()
+    (alive / OWNER_FILE).write_text("1")  # init: alive
+    other = tmp_path / "iris-gui-spill-no-owner"  # being made, or not ours: left alone
+    other.mkdir()
+    folder = SpillFolder(str(tmp_path))
+    try:
+        assert not abandoned.exists() and alive.exists() and other.exists()
+        assert (tmp_path / os.path.basename(folder.path) / OWNER_FILE).read_text() == \
+            str(os.getpid())
+    finally:
+        folder.remove()
+    assert not os.path.exists(folder.path)
+
+
+POOL_THEN_WAIT = """
+import sys, time
+from iris_gui.engine.product_pool import ProductPool
+pool = ProductPool(2, start_method=sys.argv[1])
+pool.start().join()
+print(" ".join(str(p.pid) for p in pool.processes), flush=True)
+time.sleep(120)
+"""
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_workers_end_when_the_process_that_made_the_pool_is_killed(start_method):
+    import signal
+    import subprocess
+    import sys
+
+    maker = subprocess.Popen([sys.executable, "-c", POOL_THEN_WAIT, start_method],
+                             stdout=subprocess.PIPE, text=True)
+    workers = []
+    try:
+        workers = [int(pid) for pid in maker.stdout.readline().split()]
+        assert len(workers) == 2
+        maker.send_signal(signal.SIGKILL)  # no cleanup of any kind
+        maker.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(map(running, workers)):
+            time.sleep(0.05)
+        assert not any(map(running, workers))
+    finally:
+        if maker.poll() is None:
+            maker.kill()
+        for pid in filter(running, workers):  # the test failed: leave nothing behind
+            os.kill(pid, signal.SIGKILL)

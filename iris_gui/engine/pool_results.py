@@ -315,12 +315,54 @@ def is_spilled(result) -> bool:
     return any(_mapping_of(a) is not None for a in result_arrays(result)[:3])
 
 
+#: the names of spill folders in the temporary folder, and the file naming the window's process
+SPILL_PREFIX = "iris-gui-spill-"
+OWNER_FILE = "owner.pid"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive as far as we can tell
+        return True
+    return True
+
+
+def remove_abandoned_spill_folders(parent: str | None = None) -> list[str]:
+    """Remove the spill folders (ours: same user) of windows whose process is gone (killed:
+    nothing removed them); returns those removed."""
+    parent = parent or tempfile.gettempdir()
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(parent):
+            if not entry.name.startswith(SPILL_PREFIX) or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                    continue
+                with open(os.path.join(entry.path, OWNER_FILE)) as handle:
+                    pid = int(handle.read().strip())
+            except (OSError, ValueError):
+                continue  # being made, or not one of ours
+            if pid != os.getpid() and not _process_alive(pid):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(entry.path)
+    return removed
+
+
 class SpillFolder:
     """A window's spill folder (in the system's temporary folder), one subfolder per job;
-    ``remove()`` deletes it all (the window does when it closes; also at exit)."""
+    ``remove()`` deletes it all (the window does when it closes; also at exit). Making one
+    first removes those left by windows that were killed."""
 
     def __init__(self, parent: str | None = None) -> None:
-        self.path = tempfile.mkdtemp(prefix="iris-gui-spill-", dir=parent)
+        for path in remove_abandoned_spill_folders(parent):
+            log.info("removed the spill folder of a window that is gone: %s", path)
+        self.path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=parent)
+        with open(os.path.join(self.path, OWNER_FILE), "w") as handle:
+            handle.write(str(os.getpid()))
         self._count = 0
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, True)
 

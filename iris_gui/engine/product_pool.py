@@ -10,6 +10,7 @@ one queue on which the workers post their events, and one event that cancels wha
 - Memory: a task is started only when the estimates (``PoolTask.peak_bytes``) of the running
   ones plus its own fit in the available memory; one always runs, even alone too big. The
   biggest go first (their size stands for their time too: the last to end is a small one).
+- A worker ends itself when the process that made the pool is gone (killed without a word).
 - A worker that dies (killed, out of memory) breaks the executor: its tasks run once more, alone,
   in a new one. Every break makes a new executor, queue and cancel event (a killed worker may
   hold the old queue's lock).
@@ -30,6 +31,7 @@ import contextlib
 import importlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import signal
@@ -102,8 +104,24 @@ class _QueueLog(logging.Handler):
         worker_post("log", record.levelno, message)
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the process that made the pool is gone (killed: nothing told the
+    worker, whose queue would keep it waiting forever)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        with contextlib.suppress(Exception):
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _init_worker(events, cancel_event, level: int, modules: tuple[str, ...]) -> None:
     global _events, _cancel_event
+    _exit_with_parent()
     # Ctrl-C reaches the whole process group: the main process decides, through cancel_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):

@@ -77,10 +77,12 @@ def child(mode: str, asn: str, launched: float, workers: int = 2, settle: float 
             window.open_paths([os.path.join(os.path.dirname(asn), "iris_demo_rate.fits")])
             poll.start(2)
             return
-        if mode in ("runall-thread", "memory-thread"):
+        if mode in ("runall-thread", "runall-thread-serial", "memory-thread"):
             window.pool_workers = 0
-        elif mode in ("runall-pool", "memory-pool"):
+        elif mode in ("runall-pool", "runall-pool-parallel", "memory-pool"):
             window.pool_workers = workers
+            if mode == "runall-pool-parallel":  # each worker's resample on every core too
+                window.worker.pool_resample_workers = os.cpu_count() or 1
         window.open_paths([asn])
         wait = settle if mode.startswith(("runall", "memory")) else 0.2
         QTimer.singleShot(int(wait * 1000), start_run)
@@ -174,6 +176,11 @@ def main() -> None:
                         help="worker processes of the pool in the runall and memory modes")
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds between opening the demo and Run all (runall, memory)")
+    parser.add_argument("--series", nargs="+", default=["thread", "pool"],
+                        choices=["thread", "pool", "thread-serial", "pool-parallel"],
+                        help="runall: what to compare (thread-serial: the window's process with "
+                             "resample on one core; pool-parallel: each pool worker's resample "
+                             "on every core)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -189,10 +196,13 @@ def main() -> None:
           f"{args.repeat} run(s) each")
     def run_child(mode: str) -> dict:
         launched = time.time()
+        env = dict(os.environ)
+        if mode == "runall-thread-serial":  # resample on one core, as before issue 15
+            env["IRIS_RESAMPLE_WORKERS"] = "1"
         completed = subprocess.run(
             [sys.executable, __file__, "--child", mode, str(dataset.asn), repr(launched),
              "--workers", str(args.workers), "--settle", str(args.settle)],
-            capture_output=True, text=True)
+            capture_output=True, text=True, env=env)
         if completed.returncode != 0:
             print(completed.stderr[-2000:])
             raise SystemExit(f"{mode}: child failed")
@@ -228,19 +238,21 @@ def run_all_comparison(run_child, args) -> None:
     """Run all in the window's process and in the pool, alternating fresh processes."""
     import statistics
 
-    times: dict[str, list[float]] = {"runall-thread": [], "runall-pool": []}
+    times: dict[str, list[float]] = {f"runall-{name}": [] for name in args.series}
     for repeat in range(args.repeat):
         order = list(times) if repeat % 2 == 0 else list(times)[::-1]
         for mode in order:
             r = run_child(mode)
             times[mode].append(r["run_all"])
-            print(f"{mode:<14} Run all {r['run_all']:6.2f} s   products (s): {r['products']}   "
+            print(f"{mode:<22} Run all {r['run_all']:6.2f} s   products (s): {r['products']}   "
                   f"load {os.getloadavg()[0]:.2f}")
     for mode, values in times.items():
-        print(f"{mode:<14} best {min(values):6.2f} s   median {statistics.median(values):6.2f} s")
-    thread, pool = times["runall-thread"], times["runall-pool"]
-    print(f"ratio thread / pool ({args.workers} workers): best {min(thread) / min(pool):.2f}x   "
-          f"median {statistics.median(thread) / statistics.median(pool):.2f}x")
+        print(f"{mode:<22} best {min(values):6.2f} s   median {statistics.median(values):6.2f} s")
+    for slow in [m for m in times if "thread" in m]:
+        for fast in [m for m in times if "pool" in m]:
+            a, b = times[slow], times[fast]
+            print(f"ratio {slow} / {fast} ({args.workers} workers): best {min(a) / min(b):.2f}x"
+                  f"   median {statistics.median(a) / statistics.median(b):.2f}x")
 
 
 if __name__ == "__main__":
