@@ -258,3 +258,27 @@ def test_workers_end_when_the_process_that_made_the_pool_is_killed(start_method)
             maker.kill()
         for pid in filter(running, workers):  # the test failed: leave nothing behind
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_frame_the_window_would_drizzle_on_several_processes_gives_the_same_bits(
+        tmp_path_factory):
+    """At 1024² the window's resample drizzles on every core (blocks whose seams are a few ulp
+    off one drizzle call): a pool worker's must cut the same blocks."""
+    from iris_gui.engine.demo import write_demo_dataset
+    from iris_gui.engine.pool_results import window_resample_workers
+    from iris_gui.engine.resample_parallel import worker_count
+
+    dataset = write_demo_dataset(tmp_path_factory.mktemp("demo1024"), size=1024, seed=5)
+    product = load_inputs(dataset.asn).products[0]
+    assert window_resample_workers(product) == worker_count(1024 * 1024)
+    if (os.cpu_count() or 1) >= 2 and hasattr(os, "fork"):
+        assert worker_count(1024 * 1024) >= 2  # the case this test is for
+    pool = InspectionPool(2)
+    try:
+        pipeline = Image2Pipeline(cache=True)
+        results = []
+        assert pool.run(pipeline, [product], pipeline.config,
+                        PipelineCallbacks(product_done=results.append))
+        assert_same_result(results[0], Image2Pipeline(cache=False).run_product(product))
+    finally:
+        pool.shutdown()

@@ -20,6 +20,7 @@ caller's ``on_event`` gets them in the main process (progress display, warnings 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -113,8 +114,8 @@ class BatchJob:
 
 # ---- memory ------------------------------------------------------------------------------------
 
-def _frame_pixels(path: str) -> int:
-    """NAXIS1*NAXIS2*NAXIS3 of the SCI extension (headers only); 0 if unreadable."""
+def frame_axes(path: str) -> tuple[int, ...]:
+    """(NAXIS1, NAXIS2[, NAXIS3]) of the SCI extension (headers only); () if unreadable."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -123,13 +124,17 @@ def _frame_pixels(path: str) -> int:
                     if name in hdul:
                         header = hdul[name].header
                         naxis = int(header.get("NAXIS", 0))
-                        pixels = 1
-                        for axis in range(1, min(naxis, 3) + 1):
-                            pixels *= int(header.get(f"NAXIS{axis}", 1))
-                        return pixels if naxis else 0
+                        return tuple(int(header.get(f"NAXIS{axis}", 1))
+                                     for axis in range(1, min(naxis, 3) + 1))
     except Exception:  # the run itself says what is wrong with the file
-        return 0
-    return 0
+        return ()
+    return ()
+
+
+def _frame_pixels(path: str) -> int:
+    """NAXIS1*NAXIS2*NAXIS3 of the SCI extension (headers only); 0 if unreadable."""
+    axes = frame_axes(path)
+    return math.prod(axes) if axes else 0
 
 
 def estimate_peak_bytes(product: Product, config: PipelineConfig) -> int:

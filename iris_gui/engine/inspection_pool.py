@@ -2,7 +2,8 @@
 
 ``InspectionPool.run(pipeline, products, config, callbacks, cancel)`` runs each product in a
 ``product_pool.ProductPool`` worker with the window's parameters and folders
-(``pool_results.run_spilled``), and calls ``callbacks`` (a ``PipelineCallbacks``; in the thread
+(``pool_results.run_spilled``; its resample on as many processes as it would get in the window's
+process, so the same bits), and calls ``callbacks`` (a ``PipelineCallbacks``; in the thread
 that called ``run``) as the window's own runs do: ``product_start(product, index, total)``,
 ``step_start``, ``step_progress``, ``step_done`` (with a ``StepResult`` that has the status,
 time, reason and warnings but no model: the arrays stay in the worker until the product is done)
@@ -35,7 +36,14 @@ from .batch import estimate_peak_bytes
 from .cancel import CancelToken
 from .config import PipelineConfig
 from .pipeline import Image2Pipeline, PipelineCallbacks, ProductResult
-from .pool_results import SpilledResult, SpillFolder, WindowJob, restore_result, run_spilled
+from .pool_results import (
+    SpilledResult,
+    SpillFolder,
+    WindowJob,
+    restore_result,
+    run_spilled,
+    window_resample_workers,
+)
 from .product_pool import PoolTask, ProductPool
 from .step_plan import CACHED, CANNOT_RUN, FAILED_STATE
 from .steps import STEP_BY_NAME, StepResult
@@ -82,11 +90,8 @@ class InspectionPool:
     """A window's pool of worker processes and its spill folder (see the module docstring)."""
 
     def __init__(self, workers: int, *, start_method: str | None = None,
-                 spill_parent: str | None = None, resample_workers: int | None = None) -> None:
+                 spill_parent: str | None = None) -> None:
         self.workers = max(1, int(workers))
-        #: processes each product's resample may drizzle with (None: one, resample's own rule
-        #: in a pool worker)
-        self.resample_workers = resample_workers
         self.pool = ProductPool(self.workers, start_method=start_method or default_start_method(),
                                 stop_grace=STOP_GRACE)
         self.spill = SpillFolder(spill_parent)
@@ -103,8 +108,9 @@ class InspectionPool:
             callbacks: PipelineCallbacks, cancel: CancelToken | None = None) -> bool:
         """Run ``products``; True when all ran, False when ``cancel`` stopped the run."""
         ref_dir = None if pipeline.ref_dir is None else str(pipeline.ref_dir)
+        # each resample on as many processes as it would get here: the same bits
         jobs = [WindowJob(index, product, config.copy(), ref_dir,
-                          self.spill.job_folder(product.name), self.resample_workers)
+                          self.spill.job_folder(product.name), window_resample_workers(product))
                 for index, product in enumerate(products)]
         tasks = [PoolTask(run_spilled, job, job.product.name,
                           estimate_peak_bytes(job.product, config)) for job in jobs]

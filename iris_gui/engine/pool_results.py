@@ -42,6 +42,7 @@ import numpy as np
 from .association import Product
 from .config import PipelineConfig
 from .pool_wcs import is_wcs, reduce_wcs
+from .resample_parallel import WORKERS_ENV
 
 log = logging.getLogger("iris_gui.engine")
 
@@ -49,6 +50,8 @@ log = logging.getLogger("iris_gui.engine")
 SPILL_MIN_BYTES = 64 * 1024
 #: a worker reports a step's progress at most this often (seconds)
 PROGRESS_INTERVAL = 0.1
+#: the resample process count the environment gave this process (a worker's, as it started)
+_INHERITED_RESAMPLE_WORKERS = os.environ.get(WORKERS_ENV)
 
 
 @dataclass
@@ -62,7 +65,9 @@ class WindowJob:
     ref_dir: str | None
     #: the folder this job's arrays are written to (made by the worker)
     folder: str
-    #: processes its resample may drizzle with (None: resample's own rule, one in a pool worker)
+    #: processes its resample drizzles with: what the window's own process would use for this
+    #: frame (``window_resample_workers``), so the blocks and the bits are the same (a seam
+    #: between blocks is a few ulp off one drizzle call); None: resample's rule in a pool worker
     resample_workers: int | None = None
 
 
@@ -183,6 +188,21 @@ def spill_result(result, tag: int, folder: str, writer: SpillWriter | None = Non
     return SpilledResult(tag, folder, buffer.getvalue(), list(writer.files))
 
 
+def window_resample_workers(product: Product) -> int | None:
+    """The processes the calling (the window's) process would drizzle ``product``'s frame with
+    (``resample_parallel.worker_count``); None when its header cannot say."""
+    from .batch import frame_axes
+    from .resample_parallel import worker_count
+
+    axes = frame_axes(product.science) if product.science else ()
+    if len(axes) < 2:
+        return None
+    try:
+        return worker_count(axes[0] * axes[1])
+    except Exception:  # a bad IRIS_RESAMPLE_WORKERS: the run says so
+        return None
+
+
 def run_spilled(job: WindowJob) -> SpilledResult:
     """The pool task of the window's runs: one product, its result spilled (nothing else is
     written). Events: ("start", tag), ("step", tag, step, status, seconds, reason, warnings)
@@ -191,10 +211,13 @@ def run_spilled(job: WindowJob) -> SpilledResult:
     from .product_pool import set_worker_product, worker_cancel_token, worker_post
 
     set_worker_product(job.product.name)
+    # (a worker runs many jobs: each sets it, or puts back what the worker inherited)
     if job.resample_workers is not None:
-        from .resample_parallel import WORKERS_ENV
-
         os.environ[WORKERS_ENV] = str(max(1, int(job.resample_workers)))
+    elif _INHERITED_RESAMPLE_WORKERS is None:
+        os.environ.pop(WORKERS_ENV, None)
+    else:
+        os.environ[WORKERS_ENV] = _INHERITED_RESAMPLE_WORKERS
     tag = job.tag
     last_progress = [0.0]
     writer = SpillWriter(job.folder)

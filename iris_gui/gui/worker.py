@@ -100,8 +100,6 @@ class PipelineWorker(QObject):
         self.requestPoolWarmUp.connect(self._warm_up_pool)
         #: worker processes for Run all (None: the cores, if the products are big enough)
         self.pool_workers: int | None = None
-        #: processes each pool worker's resample may drizzle with (None: one)
-        self.pool_resample_workers: int | None = None
         self.pool = None  # an engine.inspection_pool.InspectionPool, made when first needed
         self._pool_lock = threading.Lock()
 
@@ -196,7 +194,6 @@ class PipelineWorker(QObject):
                 self.pool = None
             if self.pool is None:
                 self.pool = InspectionPool(workers)
-            self.pool.resample_workers = self.pool_resample_workers
             return self.pool
 
     @Slot(list)

@@ -18,6 +18,9 @@ Run all (``runall``): the demo's four products, from Run all until the results a
 as before the pool) and once with ``--workers`` processes, alternating, each in a fresh window
 process that opened the association ``--settle`` seconds before (the same wait for both: the
 worker's warm-up imports, the pool's processes starting). Best and median of each, and the ratio.
+``--series`` adds ``thread-serial`` (the window's process with resample on one core, as it was
+before resample used every core). A pool worker's resample uses as many processes as the
+window's own would (the same bits).
 Memory (``memory``): after Run all in the pool, the window's resident memory (VmRSS, and its
 file-mapped part RssFile) before any product is shown and after selecting each one in turn (the
 view drawn), against the same after Run all in the window's process.
@@ -79,10 +82,8 @@ def child(mode: str, asn: str, launched: float, workers: int = 2, settle: float 
             return
         if mode in ("runall-thread", "runall-thread-serial", "memory-thread"):
             window.pool_workers = 0
-        elif mode in ("runall-pool", "runall-pool-parallel", "memory-pool"):
+        elif mode in ("runall-pool", "memory-pool"):
             window.pool_workers = workers
-            if mode == "runall-pool-parallel":  # each worker's resample on every core too
-                window.worker.pool_resample_workers = os.cpu_count() or 1
         window.open_paths([asn])
         wait = settle if mode.startswith(("runall", "memory")) else 0.2
         QTimer.singleShot(int(wait * 1000), start_run)
@@ -177,10 +178,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds between opening the demo and Run all (runall, memory)")
     parser.add_argument("--series", nargs="+", default=["thread", "pool"],
-                        choices=["thread", "pool", "thread-serial", "pool-parallel"],
+                        choices=["thread", "pool", "thread-serial"],
                         help="runall: what to compare (thread-serial: the window's process with "
-                             "resample on one core; pool-parallel: each pool worker's resample "
-                             "on every core)")
+                             "resample on one core, as before resample used every core)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
