@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
+from .buffer_pool import take as take_buffer
 from .dq import DQ_DTYPE
 from .errors import InputError
 from .files import check_not_lfs_pointer, check_regular_file
@@ -287,7 +288,8 @@ def _scaling(hdu, index: int, path: str) -> tuple[Any, Any]:
 
 def _image_data(hdu, index: int, path: str) -> np.ndarray | None:
     """The physical values of an image HDU opened with ``do_not_scale_image_data``, as a new
-    native-byte-order array (never a view of the file's memory map).
+    native-byte-order array (never a view of the file's memory map), in a buffer of the
+    process's pool when one is free (``buffer_pool``: pages already resident).
 
     Unsigned integers (signed type + BZERO 2**(bits-1), how FITS stores uint16/uint32) are
     recovered exactly by flipping the sign bit; other BSCALE/BZERO give float64, as the FITS
@@ -299,13 +301,13 @@ def _image_data(hdu, index: int, path: str) -> np.ndarray | None:
     bscale, bzero = _scaling(hdu, index, path)
     native = raw.dtype.newbyteorder("=")
     if bscale == 1 and bzero == 0:
-        out = np.empty(raw.shape, native)
+        out = take_buffer(raw.shape, native)
         np.copyto(out, raw)
         return out
     unsigned = _UNSIGNED_BZERO.get(native)
     if unsigned is not None and bscale == 1 and bzero == unsigned[0]:
         kind = unsigned[1]
-        out = np.empty(raw.shape, kind)
+        out = take_buffer(raw.shape, kind)
         np.bitwise_xor(raw.view(np.dtype(kind).newbyteorder(raw.dtype.byteorder)),
                        kind(unsigned[0]), out=out)
         return out

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..background_combine import CombinedBackground, combine_backgrounds
 from ..blocks import run_image_blocks
+from ..buffer_pool import recycle, take_like
 from ..errors import InputError
 from ..fits_text import file_name_value
 from ..models import ImageModel, read_image
@@ -167,8 +168,8 @@ def _of_models(backgrounds: list[ImageModel], names: list[str], release: bool) -
             [b.dq for b in backgrounds], sigma=sigma, maxiters=maxiters, cancel=cancel,
             progress=progress,
         )
-        if release:
-            backgrounds.clear()
+        if release:  # their buffers go to the next arrays (this step's outputs, the dark)
+            recycle(backgrounds)
         return combined
 
     return Backgrounds(names, [b.filter for b in backgrounds],
@@ -236,9 +237,9 @@ def _subtract(model: ImageModel, backgrounds: Backgrounds, sigma: float, maxiter
     count = len(backgrounds.names)
     combined = backgrounds.combine(sigma, maxiters, cancel=cancel,
                                    progress=lambda f: report(0.7 * f))
-    sci_out = np.empty_like(model.data)
-    err_out = np.empty_like(model.err)
-    dq_out = np.empty_like(model.dq)
+    sci_out = take_like(model.data)
+    err_out = take_like(model.err)
+    dq_out = take_like(model.dq)
 
     def work(index: tuple, rows: slice) -> None:
         np.subtract(model.data[index], combined.data[rows], out=sci_out[index])

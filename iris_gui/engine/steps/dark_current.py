@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from ..blocks import run_image_blocks
+from ..buffer_pool import recycle, take_like
 from ..fits_text import file_name_value
 from ..models import ImageModel
 from ..parameters import Parameter
@@ -47,9 +48,9 @@ def dark_twice_warning(model: ImageModel) -> str | None:
 
 def subtract_dark(model: ImageModel, dark: ImageModel, *, cancel=None, progress=None) -> ImageModel:
     """The arithmetic of the step: ``dark`` is already cut to the model's window."""
-    sci_out = np.empty_like(model.data)
-    err_out = np.empty_like(model.err)
-    dq_out = np.empty_like(model.dq)
+    sci_out = take_like(model.data)
+    err_out = take_like(model.err)
+    dq_out = take_like(model.dq)
 
     def work(index: tuple, rows: slice) -> None:
         dark_sci = finite_or_zero(dark.data[rows])
@@ -89,6 +90,10 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if params["dark_output"]:
         result.products["dark"] = dark
         result.extra_outputs[params["dark_output"]] = dark
+    else:  # its buffers go to the next arrays (the flat, the flat's outputs)
+        spent = [dark]
+        del dark
+        recycle(spent)
     return result
 
 

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from ..blocks import run_image_blocks
+from ..buffer_pool import recycle, take_like
 from ..dq import NO_FLAT_FIELD
 from ..errors import InputError
 from ..fits_text import file_name_value
@@ -67,9 +68,9 @@ def flat_problem(flat: ImageModel, path: str, science: ImageModel) -> str | None
 def apply_flat(model: ImageModel, flat: ImageModel, inverse: bool = False, *, cancel=None,
                progress=None) -> ImageModel:
     """The arithmetic of the step: ``flat`` is already cut to the model's window."""
-    sci_out = np.empty_like(model.data)
-    err_out = np.empty_like(model.err)
-    dq_out = np.empty_like(model.dq)
+    sci_out = take_like(model.data)
+    err_out = take_like(model.err)
+    dq_out = take_like(model.dq)
 
     def work(index: tuple, rows: slice) -> None:
         value, value_err, flat_dq = usable_flat(flat, rows)
@@ -112,6 +113,9 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     out = apply_flat(model, flat, params["inverse"], cancel=context.cancel,
                      progress=lambda f: context.progress(0.2 + 0.8 * f))
     out.header["R_FLAT"] = file_name_value(choice.path)
+    spent = [flat]  # its buffers go to the next arrays (photom's outputs, the next product)
+    del flat
+    recycle(spent)
     return StepResult(COMPLETE, out, references={"flat": choice.path}, warnings=warnings,
                       compute=time.perf_counter() - started)
 

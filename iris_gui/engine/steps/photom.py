@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from ..blocks import run_image_blocks
+from ..buffer_pool import take_like
 from ..fits_text import file_name_value
 from ..models import ImageModel, read_photom
 from ..parameters import Parameter
@@ -49,8 +50,8 @@ def apply_photom(model: ImageModel, factor: float, inverse: bool = False, *, can
                  progress=None) -> ImageModel:
     """SCI and ERR times ``factor`` (divided by it with ``inverse``); DQ shared unchanged."""
     scale = np.float32(1.0 / factor if inverse else factor)
-    sci_out = np.empty_like(model.data)
-    err_out = np.empty_like(model.err)
+    sci_out = take_like(model.data)
+    err_out = take_like(model.err)
 
     def work(index: tuple, rows: slice) -> None:
         np.multiply(model.data[index], scale, out=sci_out[index])
