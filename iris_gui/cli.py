@@ -345,8 +345,10 @@ def _run_serial(args, config, associations, output_dir, ref_dir, plan, threshold
         collector = ReportCollector(reviewer=args.reviewer or "", thresholds=thresholds,
                                     background=True)
         callbacks.product_done = collector.add
+    # without a report nothing reads a step's input after the next step: it is released
     pipeline = Image2Pipeline(config, ref_dir=ref_dir, output_dir=output_dir,
-                              callbacks=callbacks, cache=False)
+                              callbacks=callbacks, cache=False,
+                              keep_intermediates=collector is not None)
     results = []
     try:
         for association in associations:

@@ -13,7 +13,9 @@ byte size when there is one; the array is a view of a 1-D uint8 buffer the pool 
 of their arrays — only those the pool made, and only when nothing else refers to the model, the
 array or any other view of its buffer (reference counts), so a buffer still in use elsewhere (a
 cached result, a product shown in the window, a view) is never handed out twice; anything else
-is simply freed as before. The pool holds at most ``budget`` bytes (``IRIS_BUFFER_POOL_MB``,
+is simply freed as before. ``release(model)`` is for a step result no later step or write needs
+(a run that keeps no intermediates): its arrays become placeholders and their buffers go back.
+The pool holds at most ``budget`` bytes (``IRIS_BUFFER_POOL_MB``,
 default 1024; 0 turns it off); ``clear()`` frees it all.
 """
 
@@ -132,6 +134,27 @@ class BufferPool:
         self._put(buffer)
         return 1
 
+    def release(self, model) -> int:
+        """Replace ``model``'s arrays by read-only placeholders of the same shape and dtype
+        (NaN, 0 for integers: shape, window and header still answer) and keep the buffers
+        nothing else refers to; other models sharing an array keep it. Returns buffers kept."""
+        kept = 0
+        for name in MODEL_ARRAYS:
+            array = getattr(model, name, None)
+            if not isinstance(array, np.ndarray) or array.nbytes < MIN_BYTES:
+                continue
+            fill = np.nan if array.dtype.kind in "fc" else 0
+            setattr(model, name, np.broadcast_to(np.array(fill, array.dtype), array.shape))
+            buffer = array.base
+            # now only this local and the argument hold the array; the buffer: its base
+            # pointer, this local and the argument
+            if (buffer is not None and self._made_here(buffer) and buffer.nbytes == array.nbytes
+                    and sys.getrefcount(array) <= 2 and sys.getrefcount(buffer) <= 3):
+                del array
+                self._put(buffer)
+                kept += 1
+        return kept
+
     def clear(self) -> None:
         with self._lock:
             free, self._free = self._free, {}
@@ -153,3 +176,7 @@ def take_like(array: np.ndarray) -> np.ndarray:
 
 def recycle(models: list) -> int:
     return POOL.recycle(models)
+
+
+def release(model) -> int:
+    return POOL.release(model)

@@ -129,6 +129,19 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _release_unwritten(model: ImageModel, result: ProductResult) -> None:
+    """Release ``model`` (a step's input, the next step has its output) unless it is written:
+    the _bsub or a step's own save_results output."""
+    from .buffer_pool import release
+
+    config = result.config
+    for name, step_result in result.steps.items():
+        if step_result.model is model and (config.steps[name]["save_results"] or (
+                name == "bkg_subtract" and config.pipeline["save_bsub"])):
+            return
+    release(model)
+
+
 class Image2Pipeline:
     """Runs the image2 steps (``iris_gui.engine.steps.STEPS``) over products."""
 
@@ -141,12 +154,16 @@ class Image2Pipeline:
         callbacks: PipelineCallbacks | None = None,
         cache: bool = True,
         keep_backgrounds: int = 0,
+        keep_intermediates: bool = True,
     ) -> None:
         self.config = config if config is not None else PipelineConfig()
         self.ref_dir = None if ref_dir is None else Path(ref_dir)
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.callbacks = callbacks or PipelineCallbacks()
         self.use_cache = cache
+        #: False (a command-line run without a report): a step's input is released once the
+        #: next step has its output, unless it is written (buffer_pool.release)
+        self.keep_intermediates = keep_intermediates or cache
         self._cache: dict[str, StepResult] = {}
         self._latest: dict[tuple[str, str], str] = {}
         self._inputs: dict[tuple, ImageModel] = {}
@@ -291,6 +308,8 @@ class Image2Pipeline:
                 statuses[step.name] = step_result.status
                 if callbacks.step_done:
                     callbacks.step_done(product, step, step_result)
+                if not self.keep_intermediates and step_result.model is not model:
+                    _release_unwritten(model, result)
                 model = step_result.model
             current_step = None
         except Cancelled:
