@@ -350,6 +350,10 @@ def _run_serial(args, config, associations, output_dir, ref_dir, plan, threshold
                               callbacks=callbacks, cache=False,
                               keep_intermediates=collector is not None)
     results = []
+    from .engine.checksum_prefetch import prefetch_checksums
+
+    prefetch_checksums(path for association in associations for product in association.products
+                       for path in product.input_paths)
     try:
         for association in associations:
             results.extend(pipeline.run(association, output_dir=output_dir, plan=plan))

@@ -75,12 +75,20 @@ def test_the_written_files_are_the_same_and_the_intermediates_are_released(demo,
     assert _released(lean.steps["dark_current"].model)
     assert not _released(lean.final)
     assert lean.input_model.data.shape == kept.input_model.data.shape  # shape still answers
+    # the combined background is not written: released; the i2d is: kept
+    assert _released(lean.steps["bkg_subtract"].products["background"])
+    assert not _released(kept.steps["bkg_subtract"].products["background"])
+    assert not _released(lean.steps["resample"].products["i2d"])
     assert np.isnan(lean.input_model.data).all() and (lean.input_model.dq == 0).all()
 
 
 def test_without_save_bsub_the_bsub_is_released_too_and_a_cached_pipeline_keeps_all(demo,
                                                                                    tmp_path):
-    lean = _run(demo, tmp_path / "lean", False)
+    lean = _run(demo, tmp_path / "lean", False,
+                **{"steps.dark_current.dark_output": "used_dark.fits"})
     assert _released(lean.bsub) and not _released(lean.final)
+    assert not _released(lean.steps["dark_current"].products["dark"])  # written: kept
+    with fits.open(tmp_path / "lean" / "used_dark.fits") as hdul:
+        assert np.isfinite(hdul["SCI"].data).any()
     config = PipelineConfig()
     assert Image2Pipeline(config, cache=True, keep_intermediates=False).keep_intermediates

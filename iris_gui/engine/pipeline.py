@@ -129,14 +129,23 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _release_unwritten(model: ImageModel, result: ProductResult) -> None:
-    """Release ``model`` (a step's input, the next step has its output) unless it is written:
-    the _bsub or a step's own save_results output."""
+def _release_unwritten(model: ImageModel, result: ProductResult, step: StepSpec,
+                       step_result: StepResult) -> None:
+    """Once ``step`` has its result: release its input ``model`` unless it is written (the
+    _bsub, a step's own save_results output), and its products that are not written (the
+    combined background: the window shows it, a file does not hold it)."""
     from .buffer_pool import release
 
+    saved = {key for key, _suffix in step.saved_products}
+    for key, product in step_result.products.items():
+        written = any(product is other for other in step_result.extra_outputs.values())
+        if key not in saved and not written:
+            release(product)
+    if step_result.model is model:
+        return
     config = result.config
-    for name, step_result in result.steps.items():
-        if step_result.model is model and (config.steps[name]["save_results"] or (
+    for name, earlier in result.steps.items():
+        if earlier.model is model and (config.steps[name]["save_results"] or (
                 name == "bkg_subtract" and config.pipeline["save_bsub"])):
             return
     release(model)
@@ -308,8 +317,8 @@ class Image2Pipeline:
                 statuses[step.name] = step_result.status
                 if callbacks.step_done:
                     callbacks.step_done(product, step, step_result)
-                if not self.keep_intermediates and step_result.model is not model:
-                    _release_unwritten(model, result)
+                if not self.keep_intermediates:
+                    _release_unwritten(model, result, step, step_result)
                 model = step_result.model
             current_step = None
         except Cancelled:

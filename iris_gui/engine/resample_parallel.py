@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import buffer_pool
 from .blocks import rows_per_block, run_row_blocks
 from .cancel import CancelToken, check_cancel
 from .dq import DQ_DTYPE
@@ -361,6 +362,9 @@ def drizzle_exposure(job: DrizzleJob, *, workers: int = 1, cancel: CancelToken |
                      progress: Callable[[float], None] | None = None) -> DrizzleOutput:
     """Drizzle every plane of ``job`` with ``workers`` processes; progress 0..1."""
     report = progress or (lambda fraction: None)
+    # the pool's buffers are frame-sized and fit none of drizzle's arrays (the output grid, the
+    # pixel map): held through the drizzle they would only add to the peak
+    buffer_pool.POOL.clear()
     ny, _nx = job.input_shape
     blocks = block_rows(ny, workers)
     context_planes = 0 if job.nints == 1 else (job.nints - 1) // 32 + 1
