@@ -143,3 +143,45 @@ def test_a_reference_goes_back_to_the_pool_after_its_step_unless_kept(name, tmp_
 
 def test_min_bytes_is_a_mebibyte():
     assert MIN_BYTES == 2**20
+
+
+def test_the_backgrounds_dq_are_or_ed_as_they_are_read_with_the_same_combined_dq(tmp_path):
+    """read_backgrounds keeps one DQ (the OR, what the combined DQ is) instead of one per
+    background: the combine gives the same bits, DO_NOT_USE where all are clipped included."""
+    from factories import write_model
+
+    from iris_gui.engine.background_combine import combine_backgrounds
+    from iris_gui.engine.steps.bkg_subtract import read_backgrounds
+
+    rng = np.random.default_rng(7)
+    shape = (64, 48)
+    paths, sci, err, dq = [], [], [], []
+    for k in range(4):
+        sci.append(rng.normal(5.0, 1.0, shape).astype(np.float32))
+        err.append(np.full(shape, 0.5, np.float32))
+        flags = np.zeros(shape, np.uint32)
+        flags[k, :5] = 1 << (k + 1)
+        flags[10, 10] = 1 << 20
+        dq.append(flags)
+        paths.append(str(write_model(tmp_path / f"b{k}_rate.fits", sci[-1], err[-1], flags)))
+    science = make_model(np.zeros(shape, np.float32))
+    got = read_backgrounds(paths, science, context_for()).combine(3.0, None)
+    expected = combine_backgrounds(sci, err, dq, 3.0, None)
+    for name in ("data", "err", "dq", "n_used"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+    assert got.dq[2, 0] == 1 << 3 and got.dq[10, 10] == 1 << 20
+
+
+def test_one_dq_for_several_backgrounds_is_their_or_and_a_wrong_count_is_refused():
+    from iris_gui.engine.background_combine import combine_backgrounds
+    from iris_gui.engine.errors import InputError
+
+    sci = [np.full((4, 4), v, np.float32) for v in (1.0, 2.0, 3.0)]
+    err = [np.ones((4, 4), np.float32)] * 3
+    dq = [np.full((4, 4), 1 << k, np.uint32) for k in (1, 2, 3)]
+    whole = combine_backgrounds(sci, err, dq)
+    one = combine_backgrounds(sci, err, [dq[0] | dq[1] | dq[2]])
+    np.testing.assert_array_equal(one.dq, whole.dq)
+    np.testing.assert_array_equal(one.data, np.full((4, 4), 2.0, np.float32))
+    with pytest.raises(InputError, match="one DQ"):
+        combine_backgrounds(sci, err, dq[:2])

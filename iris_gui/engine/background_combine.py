@@ -93,10 +93,11 @@ def _validate(sci, err, dq, sigma, maxiters):
     members = len(sci)
     if members < 1:
         raise InputError("combine_backgrounds needs at least one background (got none)")
-    if len(err) != members or len(dq) != members:
+    # one DQ for several members: their DQ OR-ed already (the output DQ is that OR anyway)
+    if len(err) != members or len(dq) not in (members, 1):
         raise InputError(
-            f"combine_backgrounds needs as many ERR and DQ arrays as SCI arrays "
-            f"(got {members} SCI, {len(err)} ERR, {len(dq)} DQ)"
+            f"combine_backgrounds needs as many ERR and DQ arrays as SCI arrays, or one DQ "
+            f"(their OR) (got {members} SCI, {len(err)} ERR, {len(dq)} DQ)"
         )
     if members > np.iinfo(np.uint16).max:
         raise InputError(f"too many backgrounds to combine ({members})")

@@ -65,7 +65,7 @@ def finish_all_used(blk: Block, part: slice, sums: np.ndarray, scratch: Scratch,
     out_dq = blk.dq[part]
     d = [v[part] for v in blk.d]
     d = [v if v.dtype == np.uint32 else v.astype(np.uint32) for v in d]
-    if n == 1:
+    if len(d) == 1:  # one member, or the members' DQ OR-ed already (read_backgrounds)
         out_dq[...] = d[0]
     else:
         np.bitwise_or(d[0], d[1], out=out_dq)

@@ -134,12 +134,12 @@ class BufferPool:
         self._put(buffer)
         return 1
 
-    def release(self, model) -> int:
-        """Replace ``model``'s arrays by read-only placeholders of the same shape and dtype
-        (NaN, 0 for integers: shape, window and header still answer) and keep the buffers
+    def release(self, model, names: tuple[str, ...] = MODEL_ARRAYS) -> int:
+        """Replace ``model``'s arrays (``names``) by read-only placeholders of the same shape and
+        dtype (NaN, 0 for integers: shape, window and header still answer) and keep the buffers
         nothing else refers to; other models sharing an array keep it. Returns buffers kept."""
         kept = 0
-        for name in MODEL_ARRAYS:
+        for name in names:
             array = getattr(model, name, None)
             if not isinstance(array, np.ndarray) or array.nbytes < MIN_BYTES:
                 continue
@@ -178,5 +178,5 @@ def recycle(models: list) -> int:
     return POOL.recycle(models)
 
 
-def release(model) -> int:
-    return POOL.release(model)
+def release(model, names: tuple[str, ...] = MODEL_ARRAYS) -> int:
+    return POOL.release(model, names)

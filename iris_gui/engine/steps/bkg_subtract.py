@@ -41,7 +41,8 @@ import numpy as np
 
 from ..background_combine import CombinedBackground, combine_backgrounds
 from ..blocks import run_image_blocks
-from ..buffer_pool import recycle, take_like
+from ..buffer_pool import recycle, release, take, take_like
+from ..dq import DQ_DTYPE
 from ..errors import InputError
 from ..fits_text import file_name_value
 from ..models import ImageModel, read_image
@@ -120,6 +121,7 @@ def read_backgrounds(paths: list[str], science: ImageModel, context: StepContext
     one not yet dark-subtracted, see ``subtract_dark_from_background``); combining them frees
     them."""
     models = []
+    dq_or = None  # the combined DQ is the OR of every member's: kept as one array as they come
     for path, background in zip(paths, each_background(paths, science, context, LOADED),
                                 strict=True):
         if dark is not None and is_dark_subtracted(background):
@@ -127,8 +129,23 @@ def read_backgrounds(paths: list[str], science: ImageModel, context: StepContext
                              "the dark is not subtracted from it again", Path(path).name)
         elif dark is not None:
             background = subtract_dark_from_background(background, dark)
+        dq_or = _or_into(dq_or, background.dq)
+        release(background, ("dq",))
         models.append(background)
-    return _of_models(models, [Path(p).name for p in paths], release=True)
+    return _of_models(models, [Path(p).name for p in paths], release=True, dq_or=dq_or)
+
+
+def _or_into(total: np.ndarray | None, dq: np.ndarray) -> np.ndarray:
+    """``total | dq`` as uint32, in place into ``total`` (a new array at first)."""
+    if total is None:
+        whole = dq.base is None or dq.base.nbytes == dq.nbytes  # not a cut-out's view
+        if dq.dtype == DQ_DTYPE and dq.flags.c_contiguous and dq.flags.writeable and whole:
+            return dq  # the first background's own DQ (read for this step) becomes the OR
+        total = take(dq.shape, DQ_DTYPE)
+        np.copyto(total, dq, casting="unsafe")
+        return total
+    np.bitwise_or(total, dq, out=total, casting="unsafe")
+    return total
 
 
 def subtract_dark_from_background(background: ImageModel, dark: ImageModel) -> ImageModel:
@@ -161,14 +178,17 @@ def dark_for_backgrounds(science: ImageModel, context: StepContext
         list(choice.warnings)
 
 
-def _of_models(backgrounds: list[ImageModel], names: list[str], release: bool) -> Backgrounds:
+def _of_models(backgrounds: list[ImageModel], names: list[str], release: bool,
+               dq_or: np.ndarray | None = None) -> Backgrounds:
     def combine(sigma, maxiters, *, cancel=None, progress=None) -> CombinedBackground:
+        nonlocal dq_or
         combined = combine_backgrounds(
             [b.data for b in backgrounds], [b.err for b in backgrounds],
-            [b.dq for b in backgrounds], sigma=sigma, maxiters=maxiters, cancel=cancel,
-            progress=progress,
+            [b.dq for b in backgrounds] if dq_or is None else [dq_or], sigma=sigma,
+            maxiters=maxiters, cancel=cancel, progress=progress,
         )
-        if release:  # their buffers go to the next arrays (this step's outputs, the dark)
+        if release:
+            dq_or = None  # their buffers go to the next arrays (this step's outputs, the dark)
             recycle(backgrounds)
         return combined
 
