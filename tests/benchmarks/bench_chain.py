@@ -13,7 +13,18 @@ Two measurements per (size, backgrounds) case, each in its own process so its pe
   whole run_product including reading; peak RSS of the process, which keeps every step's result
   (the GUI shows them) but frees backgrounds and references after use.
 
-Target (issue 2): 4096², 3 backgrounds, <= 0.35 s of compute on 2 cores; peak RSS <= 1.5 GB.
+* ``whole`` (``--whole``): the whole ``iris-image2`` process, all seven steps, on the demo
+  dataset at that size with that many backgrounds (one product), in ``--repeat`` fresh
+  processes: wall, CPU (with the forked drizzler's) and the peak RSS of the largest process of
+  the run (RUSAGE_CHILDREN), best and median, with the load.
+
+Each ``runner`` row is followed by its ratio to the ``memory`` row of the same run (cold /
+in memory), and by the same run with the buffer pool off (``IRIS_BUFFER_POOL_MB=0``) and its
+ratio, alternating; the load average is printed with every row.
+
+Targets: issue 2: 4096², 3 backgrounds, <= 0.35 s of compute on 2 cores; peak RSS <= 1.5 GB.
+Issue 15: in memory <= 0.30 s; cold <= 0.6 s compute and <= 1.0 s wall; whole process <= 3.0 s
+wall, peak RSS <= 1.0 GB (<= 1.3 GB with 10 backgrounds).
 """
 
 from __future__ import annotations
@@ -94,7 +105,7 @@ def run_case(size: int, n_backgrounds: int, repeat: int) -> dict:
             "best": best, "peak_rss_mb": peak_mb}
 
 
-def run_runner_case(size: int, n_backgrounds: int, folder: str) -> dict:
+def run_runner_case(size: int, n_backgrounds: int, folder: str, pool_off: bool = False) -> dict:
     import os
 
     from iris_gui.engine.models import write_image
@@ -110,10 +121,14 @@ def run_runner_case(size: int, n_backgrounds: int, folder: str) -> dict:
         write_image(reference, os.path.join(folder, f"{reftype.lower()}.fits"))
     del science, backgrounds, dark, flat
     # measure only the run: restart the peak-RSS counter by running it in a fresh process
-    completed = subprocess.run(
-        [sys.executable, __file__, "--runner-only", folder, str(n_backgrounds)],
-        capture_output=True, text=True, check=True)
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    results = []
+    for off in (False, True):  # the pool on, then off, on the same files
+        env = {**os.environ, **({"IRIS_BUFFER_POOL_MB": "0"} if off else {})}
+        completed = subprocess.run(
+            [sys.executable, __file__, "--runner-only", folder, str(n_backgrounds)],
+            capture_output=True, text=True, check=True, env=env)
+        results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+    return {"on": results[0], "off": results[1]}
 
 
 def runner_only(folder: str, n_backgrounds: int) -> dict:
@@ -137,8 +152,51 @@ def runner_only(folder: str, n_backgrounds: int) -> dict:
     steps = {name: step.compute for name, step in result.steps.items()
              if step.status == "COMPLETE"}
     assert set(steps) == {"bkg_subtract", "parse_subarray_map", "dark_current", "flat_field"}, steps
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"steps": steps, "compute": sum(steps.values()), "wall": wall, "peak_rss_mb": peak_mb}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"steps": steps, "compute": sum(steps.values()), "wall": wall,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime}
+
+
+def whole_process(size: int, n_backgrounds: int, repeat: int) -> list[dict]:
+    """iris-image2 on the demo dataset (one product, ``n_backgrounds``), ``repeat`` fresh runs."""
+    import json as _json
+    import os
+    import tempfile
+
+    from iris_gui.engine.demo import write_demo_dataset
+
+    with tempfile.TemporaryDirectory(prefix="iris-bench-whole-") as folder:
+        write_demo_dataset(folder, size=size, n_backgrounds=n_backgrounds, nints=2)
+        with open(os.path.join(folder, "iris_demo_asn.json")) as handle:
+            asn = _json.load(handle)
+        asn["products"] = asn["products"][:1]
+        one = os.path.join(folder, "one_asn.json")
+        with open(one, "w") as handle:
+            _json.dump(asn, handle)
+        runs = []
+        for number in range(repeat):
+            out = os.path.join(folder, f"out{number}")
+            completed = subprocess.run(
+                [sys.executable, __file__, "--whole-only", one, out, folder],
+                capture_output=True, text=True, check=True)
+            runs.append(_json.loads(completed.stdout.strip().splitlines()[-1]))
+        return runs
+
+
+def whole_only(asn: str, out: str, ref_dir: str) -> dict:
+    """One iris-image2 process, timed from here (its start-up included)."""
+    import os
+
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    completed = subprocess.run(["iris-image2", asn, "--output-dir", out, "--ref-dir", ref_dir],
+                               capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if completed.returncode:
+        raise SystemExit(completed.stderr[-2000:])
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "load": load}
 
 
 def main() -> None:
@@ -150,7 +208,13 @@ def main() -> None:
     parser.add_argument("--case", type=int, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--runner-case", type=int, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--runner-only", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--whole", action="store_true",
+                        help="also time the whole iris-image2 process, all seven steps")
+    parser.add_argument("--whole-only", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.whole_only:
+        print(json.dumps(whole_only(*args.whole_only)))
+        return
     if args.case:
         print(json.dumps(run_case(args.case[0], args.case[1], args.repeat)))
         return
@@ -163,16 +227,34 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="iris-bench-") as folder:
             print(json.dumps(run_runner_case(*args.runner_case, folder)))
         return
+    import os
+
     print(f"{'mode':>7} {'size':>6} {'bkgs':>4} {'bkg_sub':>8} {'parse':>7} {'dark':>7} "
           f"{'flat':>7} {'chain':>7} {'wall':>7} {'peak RSS':>9}   (seconds / MB)")
     for size in args.size:
         for n in args.backgrounds:
             r = _child(["--case", str(size), str(n), "--repeat", str(args.repeat)])
-            _row("memory", size, n, r["best"], r["best"]["chain"], None, r["peak_rss_mb"],
-                 f"best of {args.repeat}, threads={r['threads']}")
-            r = _child(["--runner-case", str(size), str(n)])
-            _row("runner", size, n, r["steps"], r["compute"], r["wall"], r["peak_rss_mb"],
-                 "once, cold, from FITS files")
+            memory = r["best"]["chain"]
+            _row("memory", size, n, r["best"], memory, None, r["peak_rss_mb"],
+                 f"best of {args.repeat}, threads={r['threads']}, load {os.getloadavg()[0]:.2f}")
+            both = _child(["--runner-case", str(size), str(n)])
+            for label, key in (("runner", "on"), ("no pool", "off")):
+                c = both[key]
+                _row(label, size, n, c["steps"], c["compute"], c["wall"], c["peak_rss_mb"],
+                     f"cold, from FITS files: compute {c['compute'] / memory:.2f}x in memory, "
+                     f"CPU {c['cpu']:.2f} s, load {os.getloadavg()[0]:.2f}")
+            print(f"{'':>7} pool on / off: compute {both['on']['compute'] / both['off']['compute']:.2f}, "
+                  f"wall {both['on']['wall'] / both['off']['wall']:.2f}, peak "
+                  f"{both['on']['peak_rss_mb'] / both['off']['peak_rss_mb']:.2f}")
+            if args.whole:
+                runs = whole_process(size, n, args.repeat)
+                walls = sorted(run["wall"] for run in runs)
+                peaks = sorted(run["peak_rss_mb"] for run in runs)
+                print(f"  whole {size:>6} {n:>4}  iris-image2, 7 steps, {len(runs)} fresh "
+                      f"processes: wall best {walls[0]:.2f} s, median {walls[len(walls) // 2]:.2f}"
+                      f" s; peak RSS best {peaks[0]:.0f} MB, median {peaks[len(peaks) // 2]:.0f} "
+                      f"MB; CPU {[round(run['cpu'], 2) for run in runs]} s; load "
+                      f"{[round(run['load'], 2) for run in runs]}")
 
 
 def _child(arguments: list[str]) -> dict:
