@@ -240,7 +240,10 @@ def run_spilled(job: WindowJob) -> SpilledResult:
     callbacks = PipelineCallbacks(input_ready=lambda product, model: writer.add_model(model),
                                   step_start=step_start, step_progress=step_progress,
                                   step_done=step_done)
-    pipeline = Image2Pipeline(job.config, ref_dir=job.ref_dir, callbacks=callbacks, cache=False)
+    # every step's arrays are kept (the window shows them all): none may be released for reuse
+    # while the spill writer may still be writing it
+    pipeline = Image2Pipeline(job.config, ref_dir=job.ref_dir, callbacks=callbacks, cache=False,
+                              keep_intermediates=True)
     cancel = worker_cancel_token()
     result = pipeline.run_product(job.product, cancel)
     if result.cancelled or (cancel is not None and cancel.cancelled):
