@@ -176,3 +176,25 @@ def test_crds_style_and_offset_dates_are_read(tmp_path):
     # 01:00 at +01:00 is 00:00 UTC: not after DATE-OBS
     write_reference(tmp_path / "crds.fits", "DARK", ONE, USEAFTER="2030-02-03T01:00:00+01:00")
     assert choose("dark", tmp_path, science())[0] == "crds.fits"
+
+
+def test_the_choice_and_its_near_misses_are_on_the_step_and_its_status(tmp_path):
+    """What the window shows on the step: StepResult.notes (also logged) and the status tooltip;
+    a step that chose nothing has none."""
+    from factories import write_model
+
+    from iris_gui.engine.association import Member, Product
+    from iris_gui.engine.pipeline import Image2Pipeline
+    from iris_gui.state.statuses import result_status
+
+    write_reference(tmp_path / "a_filter_h.fits", "DARK", ONE, FILTER="H", USEAFTER="2030-01-01")
+    write_reference(tmp_path / "c_good.fits", "DARK", ONE, USEAFTER="2029-01-01")
+    rate = write_model(tmp_path / "sci_rate.fits", ONE, **{"DATE-OBS": "2030-02-03T00:00:00"})
+    result = Image2Pipeline(ref_dir=tmp_path).run_product(
+        Product("sci", [Member(str(rate), "science")]))
+    dark = result.steps["dark_current"]
+    assert len(dark.notes) == 1
+    assert dark.notes[0].startswith("dark_current: chose c_good.fits from ")
+    assert "also considered a_filter_h.fits: FILTER differs (H vs KN3)" in dark.notes[0]
+    assert dark.notes[0] in result_status("dark_current", dark).tooltip
+    assert result.steps["flat_field"].notes == []  # no flat in the folder: skipped, no choice

@@ -424,6 +424,7 @@ class Image2Pipeline:
                               backgrounds=self._background_source(step, model, product))
         self.executions[step.name] += 1
         step_result = step.run(model, params, context)
+        step_result.notes = [*context.notes, *step_result.notes]
         if step_result.model is model:
             step_result.model = model.derive()
         step_result.model.header[step.status_keyword] = step_result.status

@@ -46,6 +46,8 @@ def result_status(name: str, result: StepResult) -> StepStatus:
     if result.warnings:  # the step says what is suspicious; its reason stays in view too
         state, text = WARNING, f"⚠ {text}"
         tooltip = "\n".join(([result.reason] if result.reason else []) + result.warnings)
+    if result.notes:  # the reference chosen and why, beneath what the step itself says
+        tooltip = "\n".join([tooltip, *result.notes])
     return StepStatus(name, state, text, tooltip)
 
 

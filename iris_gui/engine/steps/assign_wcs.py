@@ -71,7 +71,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                                       force=params["force_override"])
     warnings = list(choice.warnings) if choice is not None else []
     if choice is not None:
-        context.log.info("assign_wcs: distortion %s", choice.explanation)
+        context.note(f"assign_wcs: distortion {choice.explanation}")
         distortion = read_distortion(choice.path)
         window = model.window
         check_distortion_centre(distortion, header, window.xstart, window.ystart, choice.path)

@@ -47,6 +47,9 @@ class StepResult:
     compute: float = 0.0
     #: True when the runner reused a cached result instead of running the step
     from_cache: bool = False
+    #: what the step chose and why (the reference rules' explanation), set by the runner from
+    #: ``StepContext.note``: the log has them, and the window shows them on the step
+    notes: list[str] = field(default_factory=list)
     #: (path, size, mtime) of each reference when it was read, to invalidate cached results
     reference_identities: dict[str, tuple] = field(default_factory=dict)
 
@@ -69,6 +72,13 @@ class StepContext:
     #: every step's parameters (step name -> values): how a step that reads another step's
     #: reference (``StepSpec.borrowed_references``) finds that step's choice of it
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what ``note`` recorded, for the runner to put on the StepResult
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """Log ``text`` (INFO) and keep it for the step's result (its ``notes``)."""
+        self.log.info("%s", text)
+        self.notes.append(text)
 
     def check_cancel(self) -> None:
         check_cancel(self.cancel)

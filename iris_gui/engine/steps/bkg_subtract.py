@@ -173,7 +173,7 @@ def dark_for_backgrounds(science: ImageModel, context: StepContext
     if choice is None:
         return None, None, [f"subtract_dark_from_backgrounds: {why_none}; the backgrounds are "
                             f"combined as they are"]
-    context.log.info("bkg_subtract: dark for the backgrounds: %s", choice.explanation)
+    context.note(f"bkg_subtract: dark for the backgrounds: {choice.explanation}")
     return load_reference_image("dark", choice.path, science, force=force), choice.path, \
         list(choice.warnings)
 

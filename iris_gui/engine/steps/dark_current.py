@@ -70,7 +70,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if choice is None:
         return StepResult(SKIPPED, model, reason=why_none,
                           warnings=[missing_reference_warning("dark", model, context.ref_dir)])
-    context.log.info("dark_current: %s", choice.explanation)
+    context.note(f"dark_current: {choice.explanation}")
     dark = load_reference_image("dark", choice.path, model, force=force)
     warnings = list(choice.warnings)
     if not np.isfinite(dark.data).any():

@@ -98,7 +98,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
     if choice is None:
         return StepResult(SKIPPED, model, reason=why_none,
                           warnings=[missing_reference_warning("flat", model, context.ref_dir)])
-    context.log.info("flat_field: %s", choice.explanation)
+    context.note(f"flat_field: {choice.explanation}")
     warnings = list(choice.warnings)
     try:
         flat = load_reference_image("flat", choice.path, model, force=force)

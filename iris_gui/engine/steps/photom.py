@@ -92,7 +92,7 @@ def run(model: ImageModel, params: dict, context: StepContext) -> StepResult:
                                           force=params["force_override"])
         if choice is None:
             return skipped(why_none, missing_reference_warning("photom", model, context.ref_dir))
-        context.log.info("photom: %s", choice.explanation)
+        context.note(f"photom: {choice.explanation}")
         warnings.extend(choice.warnings)
         table = read_photom(choice.path)
         if model.filter is None:
