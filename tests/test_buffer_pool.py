@@ -185,3 +185,49 @@ def test_one_dq_for_several_backgrounds_is_their_or_and_a_wrong_count_is_refused
     np.testing.assert_array_equal(one.data, np.full((4, 4), 2.0, np.float32))
     with pytest.raises(InputError, match="one DQ"):
         combine_backgrounds(sci, err, dq[:2])
+
+
+def test_a_mapped_read_gives_the_files_big_endian_pages_read_only(tmp_path):
+    from factories import write_model
+
+    from iris_gui.engine.models import read_image
+
+    rng = np.random.default_rng(8)
+    values = rng.random((40, 30), dtype=np.float32)
+    path = write_model(tmp_path / "b_rate.fits", values, np.full((40, 30), 0.5, np.float32),
+                       np.full((40, 30), 3, np.uint32))
+    mapped = read_image(path, what="background exposure", mapped=True)
+    copied = read_image(path, what="background exposure")
+    assert mapped.data.dtype.byteorder == ">" and not mapped.data.flags.writeable
+    assert mapped.err.dtype.byteorder == ">" and copied.data.dtype.isnative
+    assert mapped.dq.dtype == np.uint32 and mapped.dq.dtype.isnative  # int32+BZERO: converted
+    np.testing.assert_array_equal(mapped.data, copied.data)
+    np.testing.assert_array_equal(mapped.err, copied.err)
+    with pytest.raises(ValueError):
+        mapped.data[0, 0] = 1.0  # the input file can never be written through it
+
+
+@pytest.mark.parametrize("general", [False, True])
+def test_the_combine_of_big_endian_frames_equals_that_of_native_ones(general):
+    """The clipping mask and every output bit are the same when SCI/ERR are read as they are
+    stored (big-endian), on stacks that clip (N = 5, outliers) and the general path."""
+    from iris_gui.engine.background_combine import combine_backgrounds
+
+    rng = np.random.default_rng(9)
+    shape = (70, 50)
+    sci = [rng.normal(5.0, 1.0, shape).astype(np.float32) for _ in range(5)]
+    sci[2][::3, ::4] += 30.0
+    sci[4][5, 5] = np.nan
+    err = [rng.uniform(0.1, 0.9, shape).astype(np.float32) for _ in range(5)]
+    dq = [np.zeros(shape, np.uint32) for _ in range(5)]
+    masks = [np.zeros((5,) + shape, bool) for _ in range(2)]
+    native = combine_backgrounds(sci, err, dq, 3.0, None, _force_general=general,
+                                 _mask_out=masks[0])
+    big = [a.astype(">f4") for a in sci], [a.astype(">f4") for a in err]
+    swapped = combine_backgrounds(*big, dq, 3.0, None, _force_general=general,
+                                  _mask_out=masks[1])
+    np.testing.assert_array_equal(masks[0], masks[1])
+    assert masks[0].any()
+    for name in ("data", "err", "dq", "n_used"):
+        np.testing.assert_array_equal(getattr(swapped, name), getattr(native, name))
+    assert swapped.data.dtype.isnative

@@ -211,13 +211,14 @@ def _native(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("="))
 
 
-def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageModel:
+def read_image(path: str | os.PathLike, *, what: str = "science file",
+               mapped: bool = False) -> ImageModel:
     """Read a science or reference image. Raises InputError naming the file (and the extension,
     card or keyword) for anything wrong; suspicious input goes to ``model.read_warnings``.
-    The reading code lives in ``reading``."""
+    The reading code lives in ``reading`` (``mapped``: SCI/ERR as the file's memory map)."""
     from .reading import read_image as read
 
-    return read(path, what=what)
+    return read(path, what=what, mapped=mapped)
 
 
 # ---- writing ------------------------------------------------------------------------------------
