@@ -123,11 +123,7 @@ def _validate(sci, err, dq, sigma, maxiters):
             else:
                 if array.dtype.kind not in "fiu":
                     raise InputError(f"{name} member {index} is not numeric ({array.dtype})")
-                if not (array.dtype.kind == "f" and array.dtype.itemsize == 4
-                        and array.flags.c_contiguous):
-                    # float32 of either byte order is read as it is (a file's big-endian
-                    # memory map, block by block): the same values, no copy of the frame
-                    array = np.ascontiguousarray(array, dtype=np.float32)
+                array = np.ascontiguousarray(array, dtype=np.float32)
             out.append(array)
     return sci_arrays, err_arrays, dq_arrays, shape, sigma, maxiters
 

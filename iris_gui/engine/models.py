@@ -211,14 +211,13 @@ def _native(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("="))
 
 
-def read_image(path: str | os.PathLike, *, what: str = "science file",
-               mapped: bool = False) -> ImageModel:
+def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageModel:
     """Read a science or reference image. Raises InputError naming the file (and the extension,
     card or keyword) for anything wrong; suspicious input goes to ``model.read_warnings``.
-    The reading code lives in ``reading`` (``mapped``: SCI/ERR as the file's memory map)."""
+    The reading code lives in ``reading``."""
     from .reading import read_image as read
 
-    return read(path, what=what, mapped=mapped)
+    return read(path, what=what)
 
 
 # ---- writing ------------------------------------------------------------------------------------

@@ -66,13 +66,8 @@ def _check_regular_file(path: str, what: str) -> None:
     check_not_lfs_pointer(path, what)
 
 
-def read_image(path: str | os.PathLike, *, what: str = "science file",
-               mapped: bool = False) -> ImageModel:
-    """Read a science or reference image. Raises InputError naming the file for anything wrong.
-
-    ``mapped``: SCI and ERR stored as plain float32 come back as read-only views of the file's
-    memory map (big-endian, as FITS stores them) instead of native copies: for arrays only read,
-    block by block (the backgrounds the combine reads), this spares a copy of each."""
+def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageModel:
+    """Read a science or reference image. Raises InputError naming the file for anything wrong."""
     path = str(path)
     _check_regular_file(path, what)
     notes: list[str] = []
@@ -89,7 +84,7 @@ def read_image(path: str | os.PathLike, *, what: str = "science file",
                     hdul.verify("silentfix")
                 except fits.VerifyError as exc:
                     raise InputError(_verify_message(path, exc)) from exc
-                model = _model_from_hdul(hdul, path, what, notes, mapped)
+                model = _model_from_hdul(hdul, path, what, notes)
         except PermissionError as exc:
             raise InputError(f"{path}: {what} cannot be read (permission denied)") from exc
         except InputError:
@@ -291,7 +286,7 @@ def _scaling(hdu, index: int, path: str) -> tuple[Any, Any]:
     return values[0], values[1]
 
 
-def _image_data(hdu, index: int, path: str, mapped: bool = False) -> np.ndarray | None:
+def _image_data(hdu, index: int, path: str) -> np.ndarray | None:
     """The physical values of an image HDU opened with ``do_not_scale_image_data``, as a new
     native-byte-order array (never a view of the file's memory map), in a buffer of the
     process's pool when one is free (``buffer_pool``: pages already resident).
@@ -305,9 +300,6 @@ def _image_data(hdu, index: int, path: str, mapped: bool = False) -> np.ndarray 
         return None
     bscale, bzero = _scaling(hdu, index, path)
     native = raw.dtype.newbyteorder("=")
-    if mapped and bscale == 1 and bzero == 0 and raw.dtype.kind == "f" and raw.dtype.itemsize == 4:
-        raw.flags.writeable = False
-        return raw
     if bscale == 1 and bzero == 0:
         out = take_buffer(raw.shape, native)
         np.copyto(out, raw)
@@ -362,8 +354,7 @@ def _check_dq(dq_raw: np.ndarray, name: str, shape: tuple[int, ...], path: str) 
         raise InputError(f"{path}: {name} holds negative values; it must be an unsigned bitmask")
 
 
-def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str],
-                     mapped: bool = False) -> ImageModel:
+def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str]) -> ImageModel:
     header = hdul[0].header.copy()
     for name in ("SCI", "DATA"):
         count = sum(1 for hdu in hdul[1:] if hdu.name == name)
@@ -373,7 +364,7 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str],
     sci_index, sci_hdu = _pick(hdul, path, notes, "SCI", "DATA")
     if sci_hdu is None:
         raise InputError(f"{path}: no SCI or DATA extension in this {what}")
-    data = _image_data(sci_hdu, sci_index, path, mapped)
+    data = _image_data(sci_hdu, sci_index, path)
     if data is None:
         raise InputError(f"{path}: the {sci_hdu.name} extension holds no data")
     if data.dtype.kind != "f":
@@ -385,21 +376,20 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str],
             f"{path}: {sci_hdu.name} must be 2D (rate) or 3D (rateints), found {data.ndim}D "
             f"shape {data.shape}"
         )
-    if not mapped or data.dtype.kind != "f" or data.dtype.itemsize != 4:
-        data = _native(data, np.float32)
+    data = _native(data, np.float32)
     shape = data.shape
 
-    def extension(name: str, mapped: bool = False) -> np.ndarray | None:
+    def extension(name: str) -> np.ndarray | None:
         index, hdu = _pick(hdul, path, notes, name)
-        return None if hdu is None else _image_data(hdu, index, path, mapped)
+        return None if hdu is None else _image_data(hdu, index, path)
 
-    err_raw = extension("ERR", mapped)
+    err_raw = extension("ERR")
     if err_raw is not None:
         if err_raw.shape != shape:
             raise InputError(f"{path}: ERR shape {err_raw.shape} differs from SCI {shape}")
         if err_raw.dtype.kind != "f":
             raise InputError(f"{path}: ERR must be floating point, found {err_raw.dtype.name}")
-        err = err_raw if err_raw.dtype == data.dtype and mapped else _native(err_raw, np.float32)
+        err = _native(err_raw, np.float32)
     else:
         err = np.zeros(shape, np.float32)
 

@@ -54,9 +54,7 @@ from .base import COMPLETE, SKIPPED, StepContext, StepResult, StepSpec
 
 def background_for_science(path: str, science: ImageModel) -> ImageModel:
     """Read one background and cut it to the science window if it is larger."""
-    # SCI and ERR as the file's memory map: the combine reads them block by block, so no
-    # frame-sized copy of them is made (ten 4096² backgrounds: 1.3 GB fewer fresh pages)
-    background = read_image(path, what="background exposure", mapped=True)
+    background = read_image(path, what="background exposure")
     if background.data.ndim != 2:
         raise InputError(f"{path}: background exposures must be 2D rate files, "
                          f"found shape {background.data.shape}")
