@@ -282,3 +282,27 @@ def test_a_frame_the_window_would_drizzle_on_several_processes_gives_the_same_bi
         assert_same_result(results[0], Image2Pipeline(cache=False).run_product(product))
     finally:
         pool.shutdown()
+
+
+def test_every_event_of_a_task_is_read_before_its_result_is_handled():
+    """A worker's queue delivers its events through a feeder thread, possibly after the task's
+    result: the run reads up to the task's end marker first, so a last message (a product's
+    error line) is never lost. Big events make the feeder the slow one."""
+    from iris_gui.engine.product_pool import worker_post
+
+    pool = ProductPool(2, start_method="forkserver", stop_grace=0.6)
+    try:
+        events, order = [], []
+        tasks = [PoolTask(worker_post, ("log", 40, f"{i}:" + "x" * 4_000_000), f"task {i}")
+                 for i in range(4)]
+        def on_event(event):  # worker_post(arg) posts the event (arg,)
+            if isinstance(event[0], tuple) and event[0][0] == "log":
+                events.append(event[0][2][:2])
+                order.append(f"event {event[0][2][0]}")
+
+        assert pool.run(tasks, on_event=on_event, on_done=lambda i, f: order.append(f"done {i}"))
+        assert sorted(events) == ["0:", "1:", "2:", "3:"]
+        for i in range(4):  # each task's event before its result
+            assert order.index(f"event {i}") < order.index(f"done {i}")
+    finally:
+        pool.shutdown()

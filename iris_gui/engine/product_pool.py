@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -79,6 +80,20 @@ def worker_post(*event: Any) -> None:
             _events.put(event)
         except Exception:  # the main process is gone: nothing to tell
             pass
+
+
+#: the event a task's worker puts last (with the task's number): the queue's feeder thread may
+#: deliver a task's events after its result, so the run reads up to this before handling it
+TASK_END = "task-end"
+
+
+def _run_task(call: tuple) -> Any:
+    """A task in a worker: ``fn(arg)``, then its end marker on the queue."""
+    fn, arg, number = call
+    try:
+        return fn(arg)
+    finally:
+        worker_post(TASK_END, number)
 
 
 class _SharedCancel(CancelToken):
@@ -206,6 +221,8 @@ class ProductPool:
         self._events = None
         self._cancel_event = None
         self._closed = False
+        self._ended: set[int] = set()  # tasks whose end marker was read
+        self._numbers = itertools.count()
 
     # ---- the executor and its queue, made again after a break ------------------------------------
     def _executor_now(self) -> ProcessPoolExecutor:
@@ -277,13 +294,27 @@ class ProductPool:
             events.cancel_join_thread()
 
     # ---- a run -----------------------------------------------------------------------------------------
-    def _drain(self, on_event: Callable[[tuple], None]) -> None:
+    def _drain(self, on_event: Callable[[tuple], None], until: set[int] | None = None,
+               timeout: float = 2.0) -> None:
+        """Hand the queued events to ``on_event``; with ``until``, wait (at most ``timeout``)
+        for those tasks' end markers, so none of their events comes after their result."""
         events = self._events
+        deadline = time.monotonic() + timeout
         while events is not None:
+            waiting = bool(until) and time.monotonic() < deadline
             try:
-                event = events.get_nowait()
-            except (queue.Empty, OSError, EOFError, ValueError):
+                event = events.get(timeout=0.05) if waiting else events.get_nowait()
+            except queue.Empty:
+                if waiting:
+                    continue
                 return
+            except (OSError, EOFError, ValueError):
+                return
+            if event and event[0] == TASK_END:
+                self._ended.add(event[1])
+                if until:
+                    until.difference_update(self._ended)
+                continue
             on_event(event)
 
     def run(self, tasks: Sequence[PoolTask], *,
@@ -308,6 +339,7 @@ class ProductPool:
         running: dict[Future, int] = {}
         broken = alone = False
         retried: set[int] = set()  # tasks whose worker died once: run again, alone
+        numbers: dict[int, int] = {}  # task index -> the number its end marker carries
         try:
             while pending or running:
                 if cancel is not None and cancel.cancelled:
@@ -325,9 +357,14 @@ class ProductPool:
                     index = pending.pop(0)
                     alone = index in retried
                     used += tasks[index].peak_bytes
-                    running[self._submit(tasks[index].fn, tasks[index].arg)] = index
+                    number = next(self._numbers)
+                    numbers[index] = number
+                    running[self._submit(_run_task, (tasks[index].fn, tasks[index].arg,
+                                                     number))] = index
                 done, _ = wait(list(running), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                self._drain(on_event)
+                returned = {numbers[running[f]] for f in done
+                            if not isinstance(f.exception(), BrokenProcessPool)}
+                self._drain(on_event, until=returned - self._ended)
                 for future in done:
                     index = running.pop(future)
                     died = isinstance(future.exception(), BrokenProcessPool)
