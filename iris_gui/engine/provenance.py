@@ -195,17 +195,28 @@ def reference_rule(result: ProductResult, step_name: str, kind: str, path: str) 
     return "chosen from the reference folder (which has changed since)"
 
 
-def up_to_date(product: Product, config: PipelineConfig, ref_dir: str | os.PathLike,
-               planned: set[Path] | list[Path]) -> bool:
-    """True when the outputs an earlier run wrote for ``product`` (among the ``planned`` paths)
-    all exist and record the identity this run would record (see ``run_identity``)."""
+def earlier_provenance(planned: set[Path] | list[Path]) -> tuple[list[Path], dict] | None:
+    """(the ``planned`` paths that exist, sorted; the PROVENANCE of the first), or None when
+    none exists or the first holds no readable PROVENANCE."""
     existing = sorted(Path(p) for p in planned if Path(p).is_file())
     if not existing:
-        return False
+        return None
     try:
-        document = read_provenance(existing[0])
+        return existing, read_provenance(existing[0])
     except InputError:
+        return None
+
+
+def up_to_date(product: Product, config: PipelineConfig, ref_dir: str | os.PathLike,
+               planned: set[Path] | list[Path],
+               earlier: tuple[list[Path], dict] | None = None) -> bool:
+    """True when the outputs an earlier run wrote for ``product`` (among the ``planned`` paths)
+    all exist and record the identity this run would record (see ``run_identity``).
+    ``earlier``: what ``earlier_provenance(planned)`` gave, when the caller read it already."""
+    earlier = earlier or earlier_provenance(planned)
+    if earlier is None:
         return False
+    existing, document = earlier
     checks = document.get("file_checks")
     current = run_identity(product, config, ref_dir, checks if isinstance(checks, dict) else None)
     outputs = document.get("outputs")

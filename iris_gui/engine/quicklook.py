@@ -56,7 +56,7 @@ from .night_log import (
 )
 from .output_plan import OutputPlan
 from .outputs import plan_product, product_source
-from .provenance import file_checks, read_provenance, run_identity, up_to_date
+from .provenance import earlier_provenance, file_checks, run_identity, up_to_date
 from .watch import DEFAULT_PATTERN, INCOMPLETE_TIMEOUT, POLL_SECONDS, FolderWatcher
 from .watch_backgrounds import (
     BackgroundRule,
@@ -290,13 +290,10 @@ class QuickLook:
         """Outputs of ``row`` exist and are up to date with the backgrounds they were made with
         (see the module docstring). InputError when they were made from another exposure."""
         planned = plan.paths_for(product.name, product_source(product))
-        existing = sorted(p for p in planned if p.is_file())
-        if not existing:
+        found = earlier_provenance(planned)
+        if found is None:
             return False
-        try:
-            document = read_provenance(existing[0])
-        except InputError:
-            return False
+        existing, document = found
         inputs = document.get("inputs") if isinstance(document.get("inputs"), dict) else {}
         science = inputs.get("science")
         if isinstance(science, str) and os.path.abspath(science) != row.path:
@@ -307,7 +304,7 @@ class QuickLook:
         if not isinstance(recorded, list) or not all(isinstance(b, str) for b in recorded):
             return False
         earlier = self.product_for(row.path, recorded)
-        if not up_to_date(earlier, self.config, self.ref_dir, planned):
+        if not up_to_date(earlier, self.config, self.ref_dir, planned, found):
             return False
         row.backgrounds = [os.path.basename(b) for b in recorded]
         row.outputs = [str(p) for p in existing]
