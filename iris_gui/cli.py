@@ -306,8 +306,14 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
     elif workers > 1:
         records = run_parallel(args, config, todo, output_dir, ref_dir, plan, workers)
     else:
-        records, collector = _run_serial(args, config, associations, output_dir, ref_dir, plan,
-                                         thresholds)
+        from .engine.cores import set_core_budget
+
+        set_core_budget(args.jobs)  # --jobs 1: one core, resample's drizzle included
+        try:
+            records, collector = _run_serial(args, config, associations, output_dir, ref_dir,
+                                             plan, thresholds)
+        finally:
+            set_core_budget(None)
     records = skipped + records
     # each failure was logged once, as it happened; the summary only counts
     failed = [r for r in records if not r.ok]

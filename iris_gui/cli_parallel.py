@@ -23,9 +23,10 @@ AUTO_PARALLEL_PIXELS = 4 * 1024 * 1024
 
 def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", metavar="N", type=positive_int,
-                        help="products run at once, each in its own process (default: the "
-                             "number of cores, fewer when memory is short; a small run stays in "
-                             "one process; 1: one product at a time, in this process)")
+                        help="cores to use: products run at once, each in its own process "
+                             "(default: the number of cores, fewer when memory is short; a small "
+                             "run stays in one process, whose resample uses N cores; 1: one "
+                             "product at a time, in this process, on one core)")
     parser.add_argument("--dask-local", metavar="N", type=positive_int,
                         help="run the products on a Dask LocalCluster of N worker processes "
                              "started for this run (Dask's dashboard; needs iris_gui[dask])")

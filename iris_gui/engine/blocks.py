@@ -8,23 +8,19 @@ numpy releases the GIL inside its loops, so threads are enough.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from .cancel import CancelToken, check_cancel
+from .cores import core_budget
 
 #: Elements per block: ~256 K float32 values keep a handful of operands within L2.
 BLOCK_ELEMENTS = 1 << 18
 
 
 def worker_count() -> int:
-    """Threads to use: the cores we may run on (at most 8)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores))
+    """Threads to use: the process's core budget (``cores``)."""
+    return core_budget()
 
 
 def rows_per_block(row_elements: int, target: int = BLOCK_ELEMENTS) -> int:

@@ -20,7 +20,8 @@ child inherits the input planes, the pixel map and the weight function without a
 numpy and drizzle on them, imports nothing, logs nothing, touches no Qt, and ends with
 ``os._exit``. SIGINT is blocked in it; the parent kills it on a cancel or an error.
 
-Workers (``worker_count``): the cores this process may run on (``os.sched_getaffinity``); 1 when
+Workers (``worker_count``): the process's core budget (``cores``: every core it may run on, or
+``iris-image2 --jobs N``); 1 when
 ``IRIS_RESAMPLE_WORKERS`` says so, inside a worker process of a product pool (iris-image2 --jobs N
 and Dask already run products side by side), where fork is missing, or for small frames, where
 forking and combining cost more than they save. rateints: every worker drizzles its rows of every
@@ -45,6 +46,7 @@ import numpy as np
 from . import buffer_pool
 from .blocks import rows_per_block, run_row_blocks
 from .cancel import CancelToken, check_cancel
+from .cores import core_budget
 from .dq import DQ_DTYPE
 from .errors import InputError
 
@@ -82,11 +84,7 @@ def worker_count(input_pixels: int, requested: int | None = None) -> int:
     elif multiprocessing.parent_process() is not None:
         return 1  # a product worker: its pool already keeps the cores busy
     else:
-        try:
-            wanted = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            wanted = os.cpu_count() or 1
-        wanted = min(wanted, MAX_WORKERS, max(1, input_pixels // MIN_WORKER_PIXELS))
+        wanted = min(core_budget(), MAX_WORKERS, max(1, input_pixels // MIN_WORKER_PIXELS))
     return wanted if hasattr(os, "fork") else 1
 
 
