@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds between opening the demo and Run all (runall, memory)")
     parser.add_argument("--series", nargs="+", default=["thread", "pool"],
-                        choices=["thread", "pool", "thread-serial"],
+                        choices=["thread", "pool", "thread-serial", "filed"],
                         help="runall: what to compare (thread-serial: the window's process with "
                              "resample on one core, as before resample used every core)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -217,6 +217,12 @@ def main() -> None:
         env = dict(os.environ)
         if mode == "runall-thread-serial":  # resample on one core, as before issue 15
             env["IRIS_RESAMPLE_WORKERS"] = "1"
+        if mode == "runall-filed":  # the code as it was when issue 13 was filed
+            if not args.filed_tree:
+                raise SystemExit("--series filed needs --filed-tree (see --help)")
+            env["PYTHONPATH"] = os.pathsep.join(
+                [os.path.abspath(args.filed_tree), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+            mode = "runall-thread"
         completed = subprocess.run(
             [sys.executable, __file__, "--child", mode, str(dataset.asn), repr(launched),
              "--workers", str(args.workers), "--settle", str(args.settle)],
