@@ -35,6 +35,12 @@ def docked(qtbot, panel_class, view):
     return panel
 
 
+def follow(qtbot, view, pane, ix, iy, panel):
+    """A mouse move, and the picture it makes (put off ~15 ms when it comes soon after one)."""
+    _move_mouse(qtbot, view, pane, ix, iy)
+    qtbot.waitUntil(lambda: not panel.follow.pending, timeout=2000)
+
+
 def expected_picture(index, lut, centre, factor, size, mask=None, overlay=None):
     """The picture worked out pixel by pixel: screen pixel (u, v) shows frame pixel
     x = cx + floor((u - ox) / f), y = cy - floor((v - oy) / f)."""
@@ -58,7 +64,7 @@ def expected_picture(index, lut, centre, factor, size, mask=None, overlay=None):
 def test_the_magnifier_shows_the_upsampled_cut_out_round_the_cursor(qtbot, view):
     shown(qtbot, view, hand_result())
     panel = docked(qtbot, MagnifierPanel, view)
-    _move_mouse(qtbot, view, view.left, 20, 10)
+    follow(qtbot, view, view.left, 20, 10, panel)
     assert view.state.magnifier_factor == 4
     for role, pane in (("A", view.left), ("B", view.right)):
         image = panel.images[role]
@@ -71,7 +77,7 @@ def test_the_magnifier_shows_the_upsampled_cut_out_round_the_cursor(qtbot, view)
     colour = grabbed.pixelColor(3, 3)
     assert (colour.red(), colour.green(), colour.blue()) == tuple(panel.images["A"].rgb[3, 3])
     # near the corner, off the frame: the panes' background
-    _move_mouse(qtbot, view, view.left, 0, 47)
+    follow(qtbot, view, view.left, 0, 47, panel)
     rgb = panel.images["A"].rgb
     assert tuple(rgb[rgb.shape[0] - 1, 0]) == mg.BACKGROUND      # below y = 0, left of x = 0
     assert tuple(rgb[0, rgb.shape[1] - 1]) == mg.BACKGROUND      # above y = 47
@@ -86,7 +92,7 @@ def test_the_factor_is_the_states_and_the_overlay_is_the_panes(qtbot, view):
     assert panel.factor_box.currentText() == "×8"
     view.state.dq_overlay = True
     settle(qtbot, view)
-    _move_mouse(qtbot, view, view.right, 20, 10)       # HOT | DO_NOT_USE
+    follow(qtbot, view, view.right, 20, 10, panel)       # HOT | DO_NOT_USE
     render = view.renders["B"]
     assert render.mask is not None
     image = panel.images["B"]
@@ -103,6 +109,25 @@ def test_the_factor_is_the_states_and_the_overlay_is_the_panes(qtbot, view):
     np.testing.assert_array_equal(
         image.rgb, expected_picture(view.renders["B"].index, view.right.lut, (20, 10), 8,
                                     image.picture_size(), view.renders["B"].mask[0], overlay))
+
+
+def test_a_burst_of_moves_makes_a_few_pictures_ending_at_the_last(qtbot, view, monkeypatch):
+    shown(qtbot, view, hand_result())
+    panel = docked(qtbot, MagnifierPanel, view)
+    follow(qtbot, view, view.left, 5, 5, panel)
+    made = []
+    real = mg.magnified
+    monkeypatch.setattr(mg, "magnified", lambda *a, **k: made.append(a[2]) or real(*a, **k))
+    for k in range(50):                                # faster than any screen refresh
+        _move_mouse(qtbot, view, view.left, 10 + k % 40, 5 + k % 30)
+    qtbot.waitUntil(lambda: not panel.follow.pending, timeout=2000)
+    assert 1 <= len(made) <= 2 * 3                     # both panes, at most 3 times
+    last = (10 + 49 % 40, 5 + 49 % 30)
+    assert made[-1] == last
+    image = panel.images["A"]
+    np.testing.assert_array_equal(
+        image.rgb, expected_picture(view.left.index, view.left.lut, last, 4,
+                                    image.picture_size()))
 
 
 def test_dragging_the_panners_box_moves_the_view(qtbot, view):
@@ -154,7 +179,7 @@ def test_magnifier_and_panner_docks_in_the_window(qtbot, window, demo_dataset):
     assert window.workbench.view.docks == ("magnifier", "panner")
     view = window.image_view
     qtbot.waitUntil(lambda: not view.busy, timeout=10_000)
-    _move_mouse(qtbot, view, view.left, 100, 120)
+    follow(qtbot, view, view.left, 100, 120, magnifier)
     image = magnifier.images["A"]
     np.testing.assert_array_equal(
         image.rgb, expected_picture(view.left.index, view.left.lut, (100, 120), 4,

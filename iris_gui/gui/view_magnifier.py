@@ -5,19 +5,21 @@ framed.
 
 The picture is made Qt-free from the cut-out alone (``display.magnifier.magnified``), so it
 follows the cursor at the same cost on a 4096² frame as on a small one
-(``tests/benchmarks/bench_inspect_docks.py`` measures it). Pictures are made only while the
-dock is visible.
+(``tests/benchmarks/bench_inspect_docks.py`` measures it); a burst of cursor moves makes one
+picture per ~15 ms (``cursor_throttle``), ending at the last position. Pictures are made only
+while the dock is visible.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..display import magnifier as mg
 from ..state.view_state import MAGNIFIER_FACTORS, ROLES
+from .cursor_throttle import CursorThrottle
 
 CURSOR_PEN = QPen(QColor(255, 255, 0), 1)
 
@@ -33,6 +35,8 @@ class MagnifierImage(QWidget):
         self.factor = 4
         self._image: QImage | None = None
         self.setMinimumSize(96, 96)
+        # every pixel is painted here: Qt need not paint the dock behind it first
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def picture_size(self) -> tuple[int, int]:
@@ -70,12 +74,15 @@ class MagnifierPanel(QWidget):
         super().__init__(parent)
         self.view = view
         self.state = view.state
+        self.refreshes = 0                   # pictures made (the benchmark counts them)
         self._build()
         binder = view.binder
         binder.combo("magnifier_factor", self.factor_box, MAGNIFIER_FACTORS)
         for name in ("magnifier_factor", "one_based"):
             binder.on(name, self.refresh)
-        view.cursorMoved.connect(self.refresh)
+        # a burst of moves: one picture per ~15 ms, the last position's always shown
+        self.follow = CursorThrottle(self.refresh, parent=self)
+        view.cursorMoved.connect(self.follow)
         view.refreshed.connect(self.refresh)
 
     def _build(self) -> None:
@@ -122,6 +129,7 @@ class MagnifierPanel(QWidget):
     def refresh(self) -> None:
         if not self.isVisible():
             return
+        self.refreshes += 1
         cursor = self.view.cursor
         base = 1 if self.state.one_based else 0
         self.where.setText("Move the mouse over a pane." if cursor is None else

@@ -4,107 +4,33 @@ mouse is over it; copy as text.
 
 N is ``ViewState.pixel_table_size``; the cells are Qt-free (``display.pixel_table``), read from
 the N x N cut-out only, so following the cursor costs the same on a 4096² frame as on a small
-one (``tests/benchmarks/bench_inspect_docks.py`` measures it). The tables are filled only while
-the dock is visible.
+one (``tests/benchmarks/bench_inspect_docks.py`` measures it). Each table is painted directly
+(``pixel_grid.PixelGrid``, its texts made once per position), and a burst of cursor moves fills
+the tables once per ~15 ms (``cursor_throttle``), ending at the last position. The tables are
+filled only while the dock is visible.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from ..display import pixel_table as pt
 from ..state.view_state import PIXEL_TABLE_SIZES, ROLES
+from .cursor_throttle import CursorThrottle
+from .pixel_grid import CENTRE_TINT, FLAGGED_TINT, PixelGrid
 from .view_readout import mono_font
 
-FLAGGED_TINT = QColor(255, 170, 90)
-CENTRE_TINT = QColor(200, 225, 255)
-FLAGGED_BRUSH, CENTRE_BRUSH, BLACK_BRUSH = (QBrush(FLAGGED_TINT), QBrush(CENTRE_TINT),
-                                            QBrush(QColor(0, 0, 0)))
-_Role = Qt.ItemDataRole
-DISPLAY, BACKGROUND, FOREGROUND, FONT, TOOLTIP, ALIGNMENT = (
-    _Role.DisplayRole, _Role.BackgroundRole, _Role.ForegroundRole, _Role.FontRole,
-    _Role.ToolTipRole, _Role.TextAlignmentRole)
-RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-
-class BlockModel(QAbstractTableModel):
-    """One pane's ``PixelBlock`` as a table model (rows top to bottom = y down)."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.block: pt.PixelBlock | None = None
-        self.one_based = False
-        self.bold = QFont(mono_font())
-        self.bold.setBold(True)
-
-    def set_block(self, block: pt.PixelBlock | None, one_based: bool) -> None:
-        old = self.block.n if self.block is not None else 0
-        new = block.n if block is not None else 0
-        reset = old != new
-        if reset:
-            self.beginResetModel()
-        self.block, self.one_based = block, one_based
-        # what data() answers, worked out once per block (a repaint asks ~4 roles per cell)
-        if block is not None:
-            self._text = [[pt.cell_value_text(block, r, c, short=True) for c in range(new)]
-                          for r in range(new)]
-            self._flagged = block.flagged.tolist()
-        if reset:
-            self.endResetModel()
-        elif new:
-            self.dataChanged.emit(self.index(0, 0), self.index(new - 1, new - 1))
-            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, new - 1)
-            self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, new - 1)
-
-    def rowCount(self, parent=None) -> int:  # noqa: N802 (Qt naming)
-        if (parent is not None and parent.isValid()) or self.block is None:
-            return 0
-        return self.block.n
-
-    def columnCount(self, parent=None) -> int:  # noqa: N802
-        return self.rowCount(parent)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role != Qt.ItemDataRole.DisplayRole or self.block is None:
-            return None
-        base = 1 if self.one_based else 0
-        if orientation == Qt.Orientation.Horizontal:
-            return str(self.block.x0 + section + base)
-        return str(self.block.y_top - section + base)
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        block = self.block
-        if block is None or not index.isValid():
-            return None
-        r, c = index.row(), index.column()
-        if role == DISPLAY:
-            return self._text[r][c]
-        centre = r == c == block.n // 2
-        if role == BACKGROUND:
-            if self._flagged[r][c]:
-                return FLAGGED_BRUSH
-            return CENTRE_BRUSH if centre else None
-        if role == FOREGROUND:
-            return BLACK_BRUSH if self._flagged[r][c] or centre else None
-        if role == ALIGNMENT:
-            return RIGHT
-        if role == FONT:
-            return self.bold if centre else None
-        if role == TOOLTIP:
-            return pt.cell_description(block, r, c, self.one_based)
-        return None
+__all__ = ["PixelTablePanel", "CENTRE_TINT", "FLAGGED_TINT"]
 
 
 class PixelTablePanel(QWidget):
@@ -115,6 +41,7 @@ class PixelTablePanel(QWidget):
         self.view = view
         self.state = view.state
         self.blocks: dict[str, pt.PixelBlock] = {}
+        self.refreshes = 0                   # tables filled (the tests and benchmark count them)
         self._build()
         binder = view.binder
         binder.number("pixel_table_size", self.size_box,
@@ -122,7 +49,9 @@ class PixelTablePanel(QWidget):
         for name in ("pixel_table_size", "pane_choices", "plane", "one_based"):
             binder.on(name, self.refresh)
         view.stepShown.connect(self.refresh)
-        view.cursorMoved.connect(self.refresh)
+        # a burst of moves: one table per ~15 ms, the last position's always shown
+        self.follow = CursorThrottle(self.refresh, parent=self)
+        view.cursorMoved.connect(self.follow)
         self.copy_button.clicked.connect(self.copy)
 
     def _build(self) -> None:
@@ -145,34 +74,31 @@ class PixelTablePanel(QWidget):
         font = mono_font()
         font.setPointSize(max(7, font.pointSize() - 1))
         self.titles: dict[str, QLabel] = {}
-        self.tables: dict[str, QTableView] = {}
-        self.models: dict[str, BlockModel] = {}
+        self.grids: dict[str, PixelGrid] = {}
+        self.areas: dict[str, QScrollArea] = {}
         self.hover: dict[str, QLabel] = {}
         for role in ROLES:
             title = QLabel(f"{role}: —", self)
             title.setStyleSheet("font-weight: bold")
-            table = QTableView(self)
-            model = BlockModel(table)
-            table.setModel(model)
-            table.setFont(font)
-            table.setMouseTracking(True)
-            table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-            table.setWordWrap(False)
-            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-            table.horizontalHeader().setDefaultSectionSize(
-                table.fontMetrics().horizontalAdvance("-1.2346e+06") + 6)
-            table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-            table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 4)
-            table.entered.connect(lambda index, r=role: self._hovered(r, index))
+            grid = PixelGrid(font)
+            grid.setObjectName(f"pixelTable{role}")
+            grid.hovered.connect(lambda r, c, role=role: self._hovered(role, r, c))
+            # a table wider than the dock scrolls sideways, the cursor's cell kept in view
+            area = QScrollArea(self)
+            area.setWidget(grid)
+            area.setWidgetResizable(False)
+            area.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            area.horizontalScrollBar().rangeChanged.connect(
+                lambda lo, hi, role=role: self._centre(role))
             hover = QLabel("", self)
             hover.setWordWrap(True)
             hover.setToolTip("The cell under the mouse, its DQ flags decoded")
             layout.addWidget(title)
-            layout.addWidget(table)
+            layout.addWidget(area)
             layout.addWidget(hover)
-            self.titles[role], self.tables[role], self.models[role], self.hover[role] = \
-                title, table, model, hover
+            self.titles[role], self.grids[role], self.areas[role], self.hover[role] = \
+                title, grid, area, hover
         layout.addStretch(1)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
@@ -182,6 +108,7 @@ class PixelTablePanel(QWidget):
     def refresh(self) -> None:
         if not self.isVisible():
             return
+        self.refreshes += 1
         cursor = self.view.cursor
         st = self.state
         self.blocks = {}
@@ -197,31 +124,27 @@ class PixelTablePanel(QWidget):
             block = self.blocks.get(role)
             source = self.view.source(role)
             self.titles[role].setText(f"{role}: {source.label if source else '—'}")
-            table = self.tables[role]
-            resized = self.models[role].rowCount() != (block.n if block is not None else 0)
-            self.models[role].set_block(block, st.one_based)
-            table.setVisible(block is not None)
-            if block is not None:
-                if resized:
-                    self._fit_height(table, block.n)
-                # a table wider than the dock keeps the cursor's cell in view
-                table.scrollTo(self.models[role].index(block.n // 2, block.n // 2),
-                               QAbstractItemView.ScrollHint.PositionAtCenter)
+            grid, area = self.grids[role], self.areas[role]
+            resized = grid.n != (block.n if block is not None else 0)
+            grid.set_block(block, st.one_based)
+            area.setVisible(block is not None)
+            if block is not None and resized:
+                # exactly N rows high (and a horizontal scroll bar's room), no space below
+                area.setFixedHeight(grid.height() + area.horizontalScrollBar().sizeHint().height()
+                                    + 2 * area.frameWidth())
+                self._centre(role)
 
-    @staticmethod
-    def _fit_height(table: QTableView, n: int) -> None:
-        """Exactly N rows high (and a horizontal scroll bar's room), no empty space below."""
-        rows = table.verticalHeader().defaultSectionSize() * n
-        bar = table.horizontalScrollBar().sizeHint().height()
-        table.setFixedHeight(rows + table.horizontalHeader().sizeHint().height() + bar
-                             + 2 * table.frameWidth())
+    def _centre(self, role: str) -> None:
+        """Scroll so the cursor's (centre) cell is in the middle of a too narrow dock."""
+        grid, bar = self.grids[role], self.areas[role].horizontalScrollBar()
+        middle = grid.head_w + grid.n * grid.cell_w // 2
+        bar.setValue(min(bar.maximum(), max(0, middle - self.areas[role].viewport().width() // 2)))
 
-    def _hovered(self, role: str, index) -> None:
+    def _hovered(self, role: str, row: int, column: int) -> None:
         block = self.blocks.get(role)
-        if block is None or not index.isValid():
+        if block is None or not (0 <= row < block.n and 0 <= column < block.n):
             return
-        self.hover[role].setText(pt.cell_description(block, index.row(), index.column(),
-                                                     self.state.one_based))
+        self.hover[role].setText(pt.cell_description(block, row, column, self.state.one_based))
 
     def copy(self) -> str:
         """The tables as text on the clipboard (and returned)."""
