@@ -254,7 +254,20 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
     check_watch_options(args)
     if args.watch:  # the quick-look: runs until Ctrl-C (cli_watch)
         return run_watch(args, overrides)
+    cluster_start = None
+    if args.dask_local or args.scheduler:  # the cluster comes up while the run is planned
+        from .engine.batch_dask import ClusterStart
 
+        cluster_start = ClusterStart(args.scheduler, args.dask_local, args.quiet)
+    try:
+        return _run_products(args, overrides, cluster_start)
+    finally:
+        if cluster_start is not None:
+            cluster_start.close()
+
+
+def _run_products(args: argparse.Namespace, overrides: list[tuple[str, str]],
+                  cluster_start) -> int:
     ref_dir = args.ref_dir
     if args.from_output:
         if args.inputs or args.config:
@@ -302,7 +315,7 @@ def _run_configured(args: argparse.Namespace, overrides: list[tuple[str, str]]) 
     workers = parallel_workers(args, todo)
     collector = None
     if args.scheduler or args.dask_local:
-        records = run_on_dask(args, config, todo, output_dir, ref_dir, plan)
+        records = run_on_dask(args, config, todo, output_dir, ref_dir, plan, cluster_start)
     elif workers > 1:
         records = run_parallel(args, config, todo, output_dir, ref_dir, plan, workers)
     else:

@@ -114,7 +114,7 @@ def run_parallel(args, config, products, output_dir, ref_dir, plan, workers):
         progress.finish()
 
 
-def run_on_dask(args, config, products, output_dir, ref_dir, plan):
+def run_on_dask(args, config, products, output_dir, ref_dir, plan, started=None):
     """--dask-local N or --scheduler ADDRESS: one Dask task per product."""
     from .engine.batch_dask import run_dask
     from .engine.run_summary import BatchProgress
@@ -127,7 +127,7 @@ def run_on_dask(args, config, products, output_dir, ref_dir, plan):
     level = logging.WARNING if args.quiet else logging.INFO
     try:
         return run_dask(jobs, address=args.scheduler, local_workers=args.dask_local,
-                        level=level, on_event=progress, quiet=args.quiet)
+                        level=level, on_event=progress, quiet=args.quiet, started=started)
     finally:
         progress.finish()
 

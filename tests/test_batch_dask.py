@@ -143,3 +143,48 @@ def test_ctrl_c_of_a_dask_run_leaves_nothing_half_written(tmp_path):
     i2ds = {n[:-len("_i2d.fits")] for n in names if n.endswith("_i2d.fits")}
     assert cals == i2ds, names
     assert len(names) < 8, "the run was not stopped"
+
+
+class _Closable:
+    def __init__(self, calls: list, name: str) -> None:
+        self.calls, self.name = calls, name
+
+    def unsubscribe_topic(self, topic) -> None:
+        pass
+
+    def close(self, timeout=None) -> None:
+        self.calls.append(self.name)
+
+
+def test_an_early_cluster_is_closed_when_the_run_ends_before_using_it(demo, tmp_path,
+                                                                      monkeypatch, capsys):
+    """The cluster starts while the run is planned; a run that stops at a bad input closes it."""
+    calls: list = []
+    monkeypatch.setattr(batch_dask, "_start", lambda *args: (_Closable(calls, "client"),
+                                                             _Closable(calls, "cluster")))
+    code = run_cli(tmp_path / "missing_asn.json", "--output-dir", tmp_path / "out",
+                   "--dask-local", 2)
+    assert code != 0
+    assert "missing_asn.json" in capsys.readouterr().err
+    assert calls == ["client", "cluster"]
+
+
+def test_an_early_cluster_that_failed_to_start_says_why_when_the_run_needs_it(monkeypatch):
+    def fails(*args):
+        raise batch_dask.DaskUnavailable("--scheduler tcp://nowhere:1: no Dask scheduler answered")
+
+    monkeypatch.setattr(batch_dask, "_start", fails)
+    started = batch_dask.ClusterStart("tcp://nowhere:1", None, True)
+    with pytest.raises(batch_dask.DaskUnavailable, match="no Dask scheduler answered"):
+        started.get()
+    started.close()  # nothing was started: nothing to close, no error
+
+
+def test_an_early_cluster_taken_by_the_run_is_not_closed_twice(monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(batch_dask, "_start", lambda *args: (_Closable(calls, "client"),
+                                                             _Closable(calls, "cluster")))
+    started = batch_dask.ClusterStart(None, 2, True)
+    client, cluster = started.get()
+    started.close()
+    assert calls == []  # run_dask closes what it took

@@ -42,6 +42,7 @@ from .batch import (
 )
 from .cancel import CancelToken
 from .errors import InputError
+from .product_pool import ENGINE_MODULES
 
 log = logging.getLogger("iris_gui.engine.batch")
 
@@ -157,7 +158,10 @@ def _start(distributed, address: str | None, local_workers: int | None, quiet: b
         cluster = distributed.LocalCluster(
             n_workers=local_workers, threads_per_worker=1, processes=True,
             dashboard_address=":8787" if with_dashboard else None,
-            silence_logs=logging.ERROR)
+            silence_logs=logging.ERROR,
+            # each worker imports the engine as it starts, as the --jobs pool's workers do,
+            # instead of during its first product
+            preload=list(ENGINE_MODULES))
         client = distributed.Client(cluster)
     if not quiet:
         where = (f"dashboard {client.dashboard_link}" if with_dashboard
@@ -167,17 +171,57 @@ def _start(distributed, address: str | None, local_workers: int | None, quiet: b
     return client, cluster
 
 
+class ClusterStart:
+    """The scheduler's client (and the LocalCluster) made on a thread of its own, started as soon
+    as the options are known, so the cluster comes up while the run reads its inputs and checks
+    its output plan. ``get()`` waits for it (raising what starting raised); ``close()`` closes
+    what was started if the run ends before using it."""
+
+    def __init__(self, address: str | None, local_workers: int | None, quiet: bool) -> None:
+        self._done = threading.Event()
+        self._outcome: tuple | None = None
+        self._error: BaseException | None = None
+        self._taken = False
+
+        def start() -> None:
+            try:
+                self._outcome = _start(_distributed(), address, local_workers, quiet)
+            except BaseException as exc:  # handed to get()
+                self._error = exc
+            finally:
+                self._done.set()
+
+        threading.Thread(target=start, name="iris-dask-start", daemon=True).start()
+
+    def get(self) -> tuple:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        self._taken = True
+        return self._outcome
+
+    def close(self) -> None:
+        """Close the cluster if nobody took it (waits for the start to finish first)."""
+        self._done.wait()
+        if not self._taken and self._outcome is not None:
+            _close(self._outcome[0], self._outcome[1], "")
+            self._taken = True
+
+
 def run_dask(jobs: list[BatchJob], *, address: str | None = None,
              local_workers: int | None = None, level: int = logging.INFO,
              on_event: Callable[[tuple], None] | None = None,
-             quiet: bool = False) -> list[ProductRecord]:
+             quiet: bool = False, started: ClusterStart | None = None) -> list[ProductRecord]:
     """Run ``jobs`` on the scheduler at ``address`` or on a new LocalCluster of
-    ``local_workers`` processes; records in job order."""
+    ``local_workers`` processes (or on what ``started`` made); records in job order."""
     distributed = _distributed()
     on_event = on_event or (lambda event: None)
     run_id = uuid.uuid4().hex[:12]
     topic, cancel_name = f"iris-image2-{run_id}", f"iris-image2-cancel-{run_id}"
-    client, cluster = _start(distributed, address, local_workers, quiet)
+    if started is not None:
+        client, cluster = started.get()
+    else:
+        client, cluster = _start(distributed, address, local_workers, quiet)
     events: queue.Queue = queue.Queue()
     records: dict[int, ProductRecord] = {}
     futures = {}
