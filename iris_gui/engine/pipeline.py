@@ -141,6 +141,15 @@ class Image2Pipeline:
         if self.background_store is not None:
             self.background_store.clear()
 
+    def forget_product(self, science: str) -> None:
+        """Drop the cached steps and the cached input of the exposure ``science``: a product
+        closed to give its memory back (the quick-look keeps only its newest products)."""
+        with self._lock:
+            for slot in [s for s in self._latest if s[0] == science]:
+                self._cache.pop(self._latest.pop(slot), None)
+            for key in [k for k in self._inputs if k[0] == os.path.abspath(science)]:
+                del self._inputs[key]
+
     def _remember(self, slot: tuple[str, str], key: str, result: StepResult) -> None:
         if not self.use_cache:
             return

@@ -7,9 +7,12 @@ second at a time on a 2048² frame, which would freeze the window. The child run
 - ``("row", NightRow)`` whenever a row changes, ``("log", level, text)`` for warnings and
   errors, ``("error", text)`` if the watch cannot go on, and at the end ``("stopped",)``;
 - ``("result", n)`` for a calibrated product, followed by its pickle (protocol 5) and the ``n``
-  array buffers of it, each as its own message: the receiver reads them into bytearrays and
-  unpickles without copying (``pickle.loads(..., buffers=...)``), so no single call holds the
-  receiver's GIL for long (a 2048² product is ~370 MB).
+  array buffers of it, each as its own message: the receiver reads each straight into a
+  buffer of its size (``_receive_buffer``: ``readinto`` from the pipe, the GIL released
+  while the kernel copies) and unpickles without copying (``pickle.loads(..., buffers=...)``).
+  ``Connection.recv_bytes`` would not do: it gathers the message in a BytesIO and copies it
+  into a bytes object, then into a bytearray — tens of milliseconds per 2048² array with the
+  GIL held, which the window's GUI thread waits for (a 2048² product is ~370 MB).
 
 ``QuickLookProcess.messages()`` yields those (the results as ``("result", ProductResult)``)
 until the child has stopped; ``retry``, ``set_config`` and ``stop`` may be called from any
@@ -19,11 +22,16 @@ and ends the child if it has not stopped within ``STOP_GRACE`` seconds.
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import pickle
 import queue
+import struct
+import time
 from collections.abc import Iterator
+
+import numpy as np
 
 from .cancel import CancelToken
 from .config import PipelineConfig
@@ -49,6 +57,36 @@ class _PipeLog(logging.Handler):
             self.send(("log", record.levelno, record.getMessage()))
         except Exception:  # noqa: BLE001 - the window has gone: nothing to tell
             pass
+
+
+#: bytes read from the pipe per call: small enough that the GIL is taken back often
+READ_CHUNK = 1 << 20
+
+
+def _read_exactly(stream: io.FileIO, view: memoryview) -> None:
+    filled, size = 0, len(view)
+    while filled < size:
+        n = stream.readinto(view[filled:filled + READ_CHUNK])  # releases the GIL
+        if not n:
+            raise EOFError("the quick-look process ended in the middle of a message")
+        filled += n
+
+
+def _receive_buffer(stream: io.FileIO) -> np.ndarray:
+    """One ``Connection.send_bytes`` message read into a writable buffer of its own size:
+    the frame is a 4-byte big-endian length (-1, then an 8-byte one, beyond 2 GiB)."""
+    header = bytearray(4)
+    _read_exactly(stream, memoryview(header))
+    (size,) = struct.unpack("!i", header)
+    if size == -1:
+        header = bytearray(8)
+        _read_exactly(stream, memoryview(header))
+        (size,) = struct.unpack("!Q", header)
+    # np.empty, not bytearray(size): bytearray zero-fills every page with the GIL held (tens of
+    # ms for 16 MB); untouched pages are first written by the kernel in read(), GIL released
+    buffer = np.empty(size, dtype=np.uint8)
+    _read_exactly(stream, memoryview(buffer))
+    return buffer
 
 
 def _send_result(connection, result) -> None:
@@ -87,8 +125,10 @@ def _child(connection, control, stop_event, settings, config) -> None:
                     quicklook.request_retry(value)
                 elif kind == "config":
                     quicklook.config = value.copy()
+            started = time.monotonic()
             quicklook.poll_once()
-            stop_event.wait(settings.poll_seconds)
+            # a poll that ran a product took seconds: look again at once, a new file may wait
+            stop_event.wait(max(0.0, settings.poll_seconds - (time.monotonic() - started)))
     except Exception as exc:  # noqa: BLE001 - the window shows it; the child ends
         try:
             connection.send(("error", str(exc)))
@@ -117,19 +157,19 @@ class QuickLookProcess:
     def messages(self) -> Iterator[tuple]:
         """Every message of the child, until it has stopped (call from one thread)."""
         receiver = self._receiver
+        # the Connection reads exactly each message's bytes (no buffering of its own), so the
+        # result's buffers can be read from the same pipe between its recv() calls
+        stream = io.FileIO(receiver.fileno(), "rb", closefd=False)
         while True:
             try:
                 message = receiver.recv()
+                if message[0] == "result":
+                    data = _receive_buffer(stream)
+                    # writable buffers: the arrays made from them are too
+                    buffers = [_receive_buffer(stream) for _ in range(message[1])]
+                    message = ("result", pickle.loads(data, buffers=buffers))
             except (EOFError, OSError):
                 return
-            if message[0] == "result":
-                data = receiver.recv_bytes()
-                buffers = []
-                for _ in range(message[1]):
-                    # sized by the message itself; writable, so the arrays are too
-                    buffers.append(bytearray(receiver.recv_bytes()))
-                yield ("result", pickle.loads(data, buffers=buffers))
-                continue
             yield message
             if message[0] == "stopped":
                 return

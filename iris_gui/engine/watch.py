@@ -21,7 +21,12 @@ watched again from the start.
 Why polling and not file-system events (watchdog, inotify): the complete-file rule needs the
 size and time on successive polls anyway, and events do not cross NFS or SMB mounts (where
 observatory data usually lands), so watchdog itself falls back to polling there. Listing a folder
-of a few hundred files costs well under a millisecond; 0.5 s polls are cheap and portable.
+of a few hundred files costs well under a millisecond; 0.25 s polls are cheap and portable. A
+file is complete 0.25–0.5 s after its last byte (two polls a quarter of a second apart, then the
+header check): the quick-look's own wait is small beside a calibration's seconds. A writer
+that pauses longer than a poll between whole HDUs, after the SCI one, would be taken early —
+with any window; writers that rename a finished file in (rsync, most acquisition systems) or
+write it in one go are not.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_PATTERN = "*_rate*.fits"
-#: seconds between polls of the folder
-POLL_SECONDS = 0.5
+#: seconds between polls of the folder (a file is settled once two polls saw the same size)
+POLL_SECONDS = 0.25
 #: seconds a settled file that is not whole yet is waited for before it is listed as failed
 INCOMPLETE_TIMEOUT = 60.0
 

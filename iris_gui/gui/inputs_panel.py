@@ -1,44 +1,40 @@
 """The inputs: associations -> products -> members, with problems shown on the item (a missing
-or doubled science member, a science file that could not be read)."""
+or doubled science member, a science file that could not be read). The tree is rebuilt when
+the inputs change; a selection, a product added or closed (the quick-look's arrivals) change
+only their rows. The New association dialog is ``association_dialog``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
-    QTableWidget,
-    QTableWidgetItem,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from ..engine.association import Association, Member, Product, product_name_for
+from ..engine.association import Association, Member, Product
 from ..state.workbench import VERDICTS
-from .path_field import path_row
+from .association_dialog import BuildAssociationDialog, pool_name  # noqa: F401 (their old home)
 
 ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_COLOUR = QColor("#c0392b")
 #: the Type column of a product in the run in progress (queued / running ...), of a failed one
 RUNNING_COLOUR = QColor("#2471a3")
 FAILED_COLOUR = PROBLEM_COLOUR
+#: the asn_pool of the association the quick-look's products join (File ▸ Watch folder…)
+QUICKLOOK_POOL = "quick-look"
 
 
 def _colour_status(item: QTreeWidgetItem, word: str) -> None:
@@ -160,53 +156,139 @@ class InputsPanel(QWidget):
 
     def show_associations(self, associations: list[Association], current: Product | None,
                           status_of=None) -> None:
-        """``status_of(product) -> (word, tooltip)`` fills the Type column (the workbench's
-        ``statuses.product_status``); an unreadable or unrunnable product is marked ⚠ in red.
-        The members of the selected product (of every product of a one-product association)
-        are shown; the other products are one line each."""
+        """Rebuild the tree. ``status_of(product) -> (word, tooltip)`` fills the Type column
+        (the workbench's ``statuses.product_status``); an unreadable or unrunnable product is
+        marked ⚠ in red. The members of the selected product (of every product of a
+        one-product association) are shown; the other products are one line each."""
         self.tree.blockSignals(True)
         try:
             self.tree.clear()
-            current_item = None
             for association in associations:
-                label = Path(association.path).name if association.path else "exposure"
-                top = QTreeWidgetItem([label, "association" if association.path else "file"])
-                top.setData(0, ROLE, association)
-                top.setToolTip(0, association.path or "a rate file opened on its own")
+                top = self._association_item(association)
                 self.tree.addTopLevelItem(top)
                 for product in association.products:
-                    word, tip = status_of(product) if status_of else ("product", "")
-                    item = QTreeWidgetItem([product.name, word])
-                    item.setData(0, ROLE, product)
-                    item.setToolTip(1, tip)
-                    _colour_status(item, word)
-                    if word.startswith("⚠"):
-                        item.setText(0, f"⚠ {product.name}")
-                        item.setForeground(0, QBrush(PROBLEM_COLOUR))
-                        item.setForeground(1, QBrush(PROBLEM_COLOUR))
-                        item.setToolTip(0, tip)
-                    top.addChild(item)
-                    for member in product.members:
-                        child = QTreeWidgetItem([Path(member.path).name, member.exptype])
-                        child.setData(0, ROLE, member)
-                        child.setToolTip(0, member.path)
-                        if not Path(member.path).exists():
-                            child.setForeground(0, QBrush(PROBLEM_COLOUR))
-                            child.setToolTip(0, f"missing: {member.path}")
-                        item.addChild(child)
-                    if product is current:
-                        current_item = item
+                    top.addChild(self._product_item(product, status_of))
                 top.setExpanded(True)
-                # the selected product shows its members; the others one line each, so every
-                # product's status (a run's progress) is in view
-                for index in range(top.childCount()):
-                    item = top.child(index)
-                    item.setExpanded(item.data(0, ROLE) is current
-                                     or len(association.products) == 1)
-            if current_item is not None:
-                self.tree.setCurrentItem(current_item)
+            self._show_current(current)
         finally:
             self.tree.blockSignals(False)
+
+    def show_current(self, current: Product | None) -> bool:
+        """Select ``current``'s row and show its members, the other products one line each,
+        without rebuilding; False when the tree has no row of it (the caller rebuilds)."""
+        if current is not None and self.product_item(current) is None:
+            return False
+        self.tree.blockSignals(True)
+        try:
+            self._show_current(current)
+        finally:
+            self.tree.blockSignals(False)
+        return True
+
+    def add_product(self, association: Association, product: Product, status_of) -> None:
+        """Add the row of ``product``, just added to ``association`` (the association's row
+        too if it is new), leaving every other row as it is."""
+        top = self._top_item(association)
+        self.tree.blockSignals(True)
+        try:
+            if top is None:
+                top = self._association_item(association)
+                self.tree.addTopLevelItem(top)
+                top.setExpanded(True)
+            item = self._product_item(product, status_of)
+            top.insertChild(min(association.products.index(product), top.childCount()), item)
+            item.setExpanded(len(association.products) == 1)
+        finally:
+            self.tree.blockSignals(False)
+
+    def remove_product(self, product: Product) -> None:
+        """Take the row of a closed ``product`` away (its association's if it was the last)."""
+        item = self.product_item(product)
+        if item is None:
+            return
+        self.tree.blockSignals(True)
+        try:
+            top = item.parent()
+            top.removeChild(item)
+            if top.childCount() == 0:
+                self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(top))
+        finally:
+            self.tree.blockSignals(False)
+
+    def product_item(self, product: Product) -> QTreeWidgetItem | None:
+        for top_index in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(top_index)
+            for index in range(top.childCount()):
+                if top.child(index).data(0, ROLE) is product:
+                    return top.child(index)
+        return None
+
+    def _top_item(self, association: Association) -> QTreeWidgetItem | None:
+        for top_index in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(top_index)
+            if top.data(0, ROLE) is association:
+                return top
+        return None
+
+    def _show_current(self, current: Product | None) -> None:
+        # the selected product shows its members; the others one line each, so every
+        # product's status (a run's progress) is in view
+        current_item = None
+        for top_index in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(top_index)
+            for index in range(top.childCount()):
+                item = top.child(index)
+                product = item.data(0, ROLE)
+                item.setExpanded(product is current or top.childCount() == 1)
+                if product is current:
+                    current_item = item
+        if current_item is not None and self.tree.currentItem() is not current_item:
+            self.tree.setCurrentItem(current_item)
+
+    @staticmethod
+    def _association_item(association: Association) -> QTreeWidgetItem:
+        """An association's row: its file; a rate file opened on its own reads
+        "exposure · NAME_rate.fits"; the quick-look's, "quick-look · FOLDER"."""
+        products = association.products
+        if association.path:
+            label, kind, tip = Path(association.path).name, "association", association.path
+        elif association.asn_pool == QUICKLOOK_POOL:
+            first = products[0].members[0].path if products and products[0].members else ""
+            folder = str(Path(first).parent) if first else ""
+            label, kind = f"quick-look · {Path(folder).name or 'watched folder'}", "watched"
+            tip = (f"the newest exposures of {folder or 'the watched folder'}, calibrated as "
+                   f"they land (the Night dock lists every one)")
+        else:
+            science = products[0].members[0].path if products and products[0].members else ""
+            name = Path(science).name if science else ""
+            label = f"exposure · {name}" if name and len(products) == 1 else "exposures"
+            kind, tip = "file", science or "rate files opened on their own"
+        top = QTreeWidgetItem([label, kind])
+        top.setData(0, ROLE, association)
+        top.setToolTip(0, tip)
+        return top
+
+    @staticmethod
+    def _product_item(product: Product, status_of) -> QTreeWidgetItem:
+        word, tip = status_of(product) if status_of else ("product", "")
+        item = QTreeWidgetItem([product.name, word])
+        item.setData(0, ROLE, product)
+        item.setToolTip(1, tip)
+        _colour_status(item, word)
+        if word.startswith("⚠"):
+            item.setText(0, f"⚠ {product.name}")
+            item.setForeground(0, QBrush(PROBLEM_COLOUR))
+            item.setForeground(1, QBrush(PROBLEM_COLOUR))
+            item.setToolTip(0, tip)
+        for member in product.members:
+            child = QTreeWidgetItem([Path(member.path).name, member.exptype])
+            child.setData(0, ROLE, member)
+            child.setToolTip(0, member.path)
+            if not Path(member.path).exists():
+                child.setForeground(0, QBrush(PROBLEM_COLOUR))
+                child.setToolTip(0, f"missing: {member.path}")
+            item.addChild(child)
+        return item
 
     def update_statuses(self, status_of) -> None:
         """Refresh each product's Type column (``status_of(product) -> (word, tooltip)``)
@@ -255,154 +337,3 @@ class InputsPanel(QWidget):
         for obj in self.selected_objects():
             if isinstance(obj, (Association, Product)):
                 self.removeRequested.emit(obj)
-
-
-class BuildAssociationDialog(QDialog):
-    """Make an image2 association from files: mark each science or background, name each
-    product (refused if the name is already open or used twice), optionally save it as an ASN
-    file with member names relative to it (or absolute)."""
-
-    ROLES = ("science", "background", "leave out")
-
-    def __init__(self, paths: list[str], parent: QWidget | None = None, *,
-                 names_in_use: set[str] | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("New association")
-        self.resize(720, 400)
-        self.names_in_use = set(names_in_use or ())
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Each science file becomes a product; every file marked "
-                                "background is its background.", self))
-        self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["File", "Use as", "Product name"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        layout.addWidget(self.table)
-        row = QHBoxLayout()
-        add = QPushButton("Add files…", self)
-        add.clicked.connect(self._add_files)
-        row.addWidget(add)
-        row.addWidget(QLabel("Pool name:", self))
-        self.pool = QLineEdit("iris_gui", self)
-        row.addWidget(self.pool)
-        layout.addLayout(row)
-        self.save_edit = QLineEdit(self)
-        self.save_edit.setObjectName("asnSavePath")
-        self.save_edit.setPlaceholderText("optional: an _asn.json file (members relative to it)")
-        save_row = path_row(self, "Save as:", self.save_edit, self._choose_save_path)
-        self.absolute = QCheckBox("absolute member paths", self)
-        self.absolute.setToolTip("Write members as absolute paths instead of names relative to "
-                                 "the association file")
-        save_row.addWidget(self.absolute)
-        layout.addLayout(save_row)
-        self.message = QLabel("", self)
-        self.message.setObjectName("asnMessage")
-        self.message.setStyleSheet("color: #c0392b")
-        self.message.setWordWrap(True)
-        layout.addWidget(self.message)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        for path in paths:
-            self.add_path(path)
-
-    def add_path(self, path: str) -> None:
-        row = self.table.rowCount()
-        self.table.insertRow(row)
-        item = QTableWidgetItem(Path(path).name)
-        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-        try:
-            resolved = str(Path(path).resolve())
-        except (OSError, RuntimeError):  # a symlink loop: keep the path; opening it says why
-            resolved = os.path.abspath(path)
-        item.setData(ROLE, resolved)
-        item.setToolTip(str(path))
-        self.table.setItem(row, 0, item)
-        self.table.setItem(row, 2, QTableWidgetItem(product_name_for(resolved)))
-        combo = QComboBox(self.table)
-        combo.addItems(list(self.ROLES))
-        name = Path(path).name.lower()
-        combo.setCurrentText("background" if ("bkg" in name or "background" in name) else "science")
-        combo.currentTextChanged.connect(lambda _t, r=row: self._role_changed(r))
-        self.table.setCellWidget(row, 1, combo)
-        self._role_changed(row)
-
-    def _role_changed(self, row: int) -> None:
-        name_item = self.table.item(row, 2)
-        science = self.table.cellWidget(row, 1).currentText() == "science"
-        flags = name_item.flags()
-        name_item.setFlags(flags | Qt.ItemFlag.ItemIsEditable if science
-                           else flags & ~Qt.ItemFlag.ItemIsEditable)
-        name_item.setForeground(QBrush(QColor("#000000" if science else "#999999")))
-
-    def set_role(self, row: int, role: str) -> None:
-        self.table.cellWidget(row, 1).setCurrentText(role)
-
-    def set_product_name(self, row: int, name: str) -> None:
-        self.table.item(row, 2).setText(name)
-
-    def _add_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add exposures", "",
-                                                "FITS files (*.fits *.fit);;All files (*)")
-        for path in paths:
-            self.add_path(path)
-
-    def _choose_save_path(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the association as", "",
-                                              "Associations (*.json)")
-        if path:
-            self.save_edit.setText(path)
-
-    def save_path(self) -> str:
-        return self.save_edit.text().strip()
-
-    def absolute_paths(self) -> bool:
-        return self.absolute.isChecked()
-
-    def problems(self) -> list[str]:
-        """Why the dialog cannot be accepted yet (empty when it can)."""
-        names = [name for _path, name in self._science()]
-        problems = []
-        for name in names:
-            if not name:
-                problems.append("every science file needs a product name")
-            elif name in self.names_in_use:
-                problems.append(f"product name {name!r} is already open: choose another")
-            elif names.count(name) > 1:
-                problems.append(f"product name {name!r} is used twice")
-            elif "/" in name or "\\" in name or name in (".", ".."):
-                problems.append(f"product name {name!r} must be a plain file name")
-        if self.save_path() and not self.save_path().lower().endswith(".json"):
-            problems.append("an association file name ends in .json")
-        return sorted(set(problems), key=problems.index)
-
-    def accept(self) -> None:  # noqa: D102 - refuses with the reason shown in the dialog
-        problems = self.problems()
-        self.message.setText("\n".join(problems))
-        if not problems:
-            super().accept()
-
-    def _science(self) -> list[tuple[str, str]]:
-        rows = []
-        for row in range(self.table.rowCount()):
-            if self.table.cellWidget(row, 1).currentText() == "science":
-                rows.append((self.table.item(row, 0).data(ROLE),
-                             self.table.item(row, 2).text().strip()))
-        return rows
-
-    def association(self) -> Association:
-        backgrounds = [self.table.item(row, 0).data(ROLE) for row in range(self.table.rowCount())
-                       if self.table.cellWidget(row, 1).currentText() == "background"]
-        products = []
-        for path, name in self._science():
-            members = [Member(path, "science", Path(path).name)]
-            members += [Member(b, "background", Path(b).name) for b in backgrounds]
-            problems = [] if Path(path).exists() else [f"member {path} not found"]
-            products.append(Product(name or product_name_for(path), members, problems))
-        return Association(products, path=None, asn_pool=pool_name(self.pool.text()))
-
-
-def pool_name(text: str) -> str:
-    return text.strip() or "iris_gui"

@@ -131,7 +131,7 @@ class MainWindow(RunCommands, FileCommands, ExportCommands, ReviewCommands, Cons
         wb = self.workbench
         wb.inputs_changed.connect(self._inputs_changed)
         wb.parameters_changed.connect(self._parameters_changed)
-        wb.results_changed.connect(lambda _key: self.refresh_statuses())
+        wb.results_changed.connect(self._result_changed)
         wb.selection_changed.connect(self._selection_changed)
         wb.locations_changed.connect(self._locations_changed)
         wb.undo.changed.connect(lambda: update_undo_actions(self))
@@ -280,13 +280,30 @@ class MainWindow(RunCommands, FileCommands, ExportCommands, ReviewCommands, Cons
         self.workbench.select(product)
 
     def _selection_changed(self) -> None:
+        """Another product or step: its row selected, its statuses and view; the other rows
+        stay as they are (nothing of theirs changed)."""
         wb = self.workbench
         if self.steps_panel.current_step() != wb.current_step:
             self.steps_panel.select_step(wb.current_step)
-        self.inputs_panel.show_associations(wb.associations, wb.current_product,
-                                            self._product_status)
+        if not self.inputs_panel.show_current(wb.current_product):
+            self.inputs_panel.show_associations(wb.associations, wb.current_product,
+                                                self._product_status)
         self._show_note()
-        self.refresh_statuses()
+        self.refresh_statuses(only=wb.current_product)
+
+    def _result_changed(self, key: str) -> None:
+        self.refresh_statuses(only=self.workbench.product_for(key))
+
+    def product_added(self, product: Product) -> None:
+        """``product`` joined an open association (the quick-look's arrivals; the workbench's
+        inputs_changed not emitted): its row alone is added."""
+        association = self.workbench.association_of(product)
+        if association is not None:
+            self.inputs_panel.add_product(association, product, self._product_status)
+
+    def product_removed(self, product: Product) -> None:
+        """``product`` was closed without inputs_changed (the quick-look keeping the newest)."""
+        self.inputs_panel.remove_product(product)
 
     # ---- previews ------------------------------------------------------------------------------
     def _preview_failed(self, product: Product, message: str) -> None:
@@ -307,10 +324,16 @@ class MainWindow(RunCommands, FileCommands, ExportCommands, ReviewCommands, Cons
             self._show_view()
 
     # ---- statuses and the view ------------------------------------------------------------------
-    def refresh_statuses(self) -> None:
-        """Every status shown, for every product, from the engine's plan and its last result."""
+    def refresh_statuses(self, *, only: Product | None | bool = False) -> None:
+        """Every status shown, for every product, from the engine's plan and its last result;
+        ``only``: that product's Inputs status alone (and the current product's steps and
+        view) — a result or a selection changes nothing of the other products."""
         wb = self.workbench
-        self.inputs_panel.update_statuses(self._product_status)
+        if only is False:
+            self.inputs_panel.update_statuses(self._product_status)
+        else:
+            for shown in {id(p): p for p in (only, wb.current_product) if p is not None}.values():
+                self.inputs_panel.show_product_status(shown, *self._product_status(shown))
         product = wb.current_product
         statuses = None
         if product is None:
@@ -343,9 +366,12 @@ class MainWindow(RunCommands, FileCommands, ExportCommands, ReviewCommands, Cons
 
     # ---- closing --------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel any run, stop the worker thread, the file tasks and the console; safe to call
-        twice."""
+        """Cancel any run, stop the quick-look, the worker thread, the file tasks and the
+        console; safe to call twice."""
         self.autosave_timer.stop()
+        watch = getattr(self, "watch", None)  # installed by build_actions
+        if watch is not None:
+            watch.shutdown()
         self.live_timer.stop()
         self.stop_report()
         self.image_view.shutdown()

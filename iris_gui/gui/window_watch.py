@@ -1,13 +1,19 @@
 """The window's quick-look: File ▸ Watch folder…, the Night dock, following the newest product,
 the badge of new arrivals, and blinking against the previous exposure of the same filter (P).
 
-The watch runs in a process of its own (``engine.quicklook_process``); a ``WatchThread`` only
-reads its pipe and hands rows and results to the GUI thread as signals. Each calibrated product
-joins one "quick-look" association of the workbench with its result; only the newest few stay
-there (``KEEP``; the product shown and its blink partner always do), so a night of exposures
-does not fill the memory or the Inputs tree. The night table itself (``workbench.night``) keeps
-every file. Installed by ``install_watch(window)``, from ``window_actions.build_actions``; the
-watch stops when the window closes (an event filter: the window's own shutdown is not changed).
+The watch runs in a process of its own (``engine.quicklook_process``); a ``WatchThread``
+(``watch_panel``) only reads its pipe and hands rows and results to the GUI thread as signals.
+Each calibrated product joins one "quick-look" association of the workbench with its result;
+only the newest few stay there (``KEEP``; the product shown and its blink partner always do),
+so a night of exposures does not fill the memory or the Inputs tree: a product let go is
+closed, its cached steps dropped with it. The night table itself (``workbench.night``) keeps
+every file; choosing an older one there reads its ``_cal`` back (``engine.quicklook_reopen``,
+on a worker thread) and shows it again.
+
+An arrival costs the GUI thread only its own rows: its Inputs row is added and the let-go ones
+taken away (``MainWindow.product_added`` / ``product_removed``), never a rebuild of the tree or
+every product's statuses. Installed by ``install_watch(window)``, from
+``window_actions.build_actions``; ``MainWindow.shutdown`` stops the watch.
 """
 
 from __future__ import annotations
@@ -15,152 +21,22 @@ from __future__ import annotations
 import logging
 import os
 
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDockWidget,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QTableWidget,
-    QTableWidgetItem,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget
 
 from ..display.view_sources import AFTER, other_product_label
 from ..engine.association import Association
-from ..engine.night_log import FAILED, NIGHT_COLUMNS, night_cells
+from ..engine.night_log import DONE, EARLIER, FAILED
 from ..state.view_state import BLINK, SIDE_BY_SIDE
+from .display_tasks import TaskRunner
+from .inputs_panel import QUICKLOOK_POOL
+from .watch_panel import NightPanel, WatchThread
 
 log = logging.getLogger("iris_gui.gui")
 
 #: quick-look products kept in the workbench (with their results) besides the shown one
 KEEP = 6
-QUICKLOOK_POOL = "quick-look"
-STATUS_COLOURS = {"done": "#2e7d32", "done earlier": "#558b2f", "failed": "#c62828",
-                  "processing": "#1565c0", "sky": "#6d4c41"}
-VERDICT_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
-
-
-class WatchThread(QThread):
-    """Reads the quick-look process's messages; everything it does is emit them."""
-
-    rowReceived = Signal(object)
-    resultReceived = Signal(object)
-    logReceived = Signal(int, str)
-    ended = Signal(str)
-
-    def __init__(self, process, parent=None) -> None:
-        super().__init__(parent)
-        self.process = process
-
-    def run(self) -> None:
-        error = ""
-        for message in self.process.messages():
-            kind = message[0]
-            if kind == "row":
-                self.rowReceived.emit(message[1])
-            elif kind == "result":
-                self.resultReceived.emit(message[1])
-            elif kind == "log":
-                self.logReceived.emit(message[1], message[2])
-            elif kind == "error":
-                error = message[1]
-            self.msleep(0)  # let the GUI thread have the GIL between messages
-        self.ended.emit(error)
-
-
-class NightPanel(QWidget):
-    """The Night dock: the rule, the badge, Stop / Retry, blink-previous, and the table."""
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        bar = QHBoxLayout()
-        self.badge = QToolButton(self)
-        self.badge.setObjectName("nightBadge")
-        self.badge.setStyleSheet("QToolButton { background: #ef6c00; color: white; "
-                                 "font-weight: bold; border-radius: 6px; padding: 1px 6px; }")
-        self.badge.setToolTip("New exposures arrived while you look at another: show the newest")
-        self.badge.hide()
-        bar.addWidget(self.badge)
-        self.blink = QToolButton(self)
-        self.blink.setObjectName("nightBlink")
-        bar.addWidget(self.blink)
-        self.retry = QPushButton("Retry", self)
-        self.retry.setObjectName("nightRetry")
-        self.retry.setToolTip("Run the selected failed file again")
-        self.retry.setEnabled(False)
-        bar.addWidget(self.retry)
-        self.stop = QPushButton("Stop", self)
-        self.stop.setObjectName("nightStop")
-        self.stop.setEnabled(False)
-        bar.addWidget(self.stop)
-        # the rule in words takes what is left of the line (all of it in the tooltip), so the
-        # buttons stay on screen in a 1024-pixel window
-        self.rule = QLabel("Not watching. File ▸ Watch folder… starts a quick-look.", self)
-        self.rule.setObjectName("nightRule")
-        self.rule.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        bar.addWidget(self.rule, 1)
-        layout.addLayout(bar)
-        self.table = QTableWidget(0, len(NIGHT_COLUMNS), self)
-        self.table.setObjectName("nightTable")
-        self.table.setHorizontalHeaderLabels(list(NIGHT_COLUMNS))
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        for column in range(len(NIGHT_COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        # a failure's reason is long: the Status column is cut (the tooltip has it all)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(3, 240)
-        header.setStretchLastSection(True)
-        layout.addWidget(self.table, 1)
-        self._rows: dict[str, int] = {}
-
-    def show_row(self, row) -> None:
-        """Show one row (added at the top: the newest first), without redrawing the others."""
-        index = self._rows.get(row.path)
-        if index is None:
-            self.table.insertRow(0)
-            self._rows = {path: i + 1 for path, i in self._rows.items()}
-            self._rows[row.path] = index = 0
-        cells = night_cells(row)
-        for column, text in enumerate(cells):
-            item = self.table.item(index, column)
-            if item is None:
-                item = QTableWidgetItem()
-                self.table.setItem(index, column, item)
-            item.setText(text)
-            item.setData(Qt.ItemDataRole.UserRole, row.path)
-            if column == 3:
-                item.setToolTip(row.reason or row.status)
-                colour = STATUS_COLOURS.get(row.status)
-                item.setForeground(QBrush(QColor(colour)) if colour else QBrush())
-            if column == 6:
-                colour = VERDICT_COLOURS.get(row.verdict)
-                item.setForeground(QBrush(QColor(colour)) if colour else QBrush())
-                item.setToolTip("\n".join(f"{name}: {verdict}"
-                                          for name, verdict in row.checks.items()) or "")
-
-    def show_all(self, rows) -> None:
-        self.table.setRowCount(0)
-        self._rows = {}
-        for row in rows:
-            self.show_row(row)
-
-    def selected_path(self) -> str | None:
-        items = self.table.selectedItems()
-        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
 
 
 class WatchCommands(QObject):
@@ -173,11 +49,14 @@ class WatchCommands(QObject):
         self.thread: WatchThread | None = None
         self.association: Association | None = None
         self._selecting = False
+        #: reads a let-go product's _cal back (engine.quicklook_reopen)
+        self.tasks = TaskRunner(self, threads=1)
+        self.tasks.finished.connect(self._reopened)
+        self._reopening: set[str] = set()
         self._build()
         self.workbench.selection_changed.connect(self._selection_changed)
         self.workbench.parameters_changed.connect(self._parameters_changed)
         self.night.changed.connect(self._night_changed)
-        window.installEventFilter(self)
 
     # ---- construction -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -253,7 +132,7 @@ class WatchCommands(QObject):
         self.night.follow()
         self.settings = settings
         self.process = QuickLookProcess(settings, self.workbench.config)
-        self.thread = WatchThread(self.process, self)
+        self.thread = WatchThread(self.process, self, prepare=self._prepare)
         self.thread.rowReceived.connect(self._row)
         self.thread.resultReceived.connect(self._result)
         self.thread.logReceived.connect(lambda level, text: log.log(level, "quick-look: %s",
@@ -287,10 +166,10 @@ class WatchCommands(QObject):
     def watching(self) -> bool:
         return self.process is not None
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt naming)
-        if watched is self.window and event.type() == QEvent.Type.Close:
-            self.stop()
-        return False
+    def shutdown(self) -> None:
+        """Stop the watch and the reading of outputs (the window closes); safe to call twice."""
+        self.stop()
+        self.tasks.shutdown()
 
     def _ended(self, error: str) -> None:
         if error:
@@ -308,26 +187,59 @@ class WatchCommands(QObject):
         self.panel.show_row(row)
         self._table_selection()
 
+    def _prepare(self, result) -> None:
+        """On the watch thread: scan the product's reference folder (the watched one unless
+        the window has a reference folder), which now holds the new exposure, so the plan the
+        GUI thread makes for its statuses does not read that file's header itself."""
+        from pathlib import Path
+
+        from ..engine.references import folder_signature
+
+        ref_dir = self.workbench.ref_dir
+        folder = Path(ref_dir) if ref_dir else Path(result.product.science).parent
+        folder_signature(folder, "dark")
+
     def _result(self, result) -> None:
-        """A product calibrated: into the workbench with its result, shown if following. The
-        window's refresh (the Inputs tree, every product's statuses) runs once, not per
-        change: each is a GUI-thread cost."""
+        """A product calibrated: into the workbench with its result, shown if following.
+        Only its own rows change on screen (the workbench's inputs_changed and
+        results_changed, which rebuild the tree and every status, are held back)."""
+        wb = self.workbench
+        following = self.night.following
+        self._adopt(result, adopt=True,
+                    shown=result.product if following else wb.current_product)
+        if self.night.arrived():
+            # shown at the next turn of the event loop: two short stalls, not one long one
+            QTimer.singleShot(0, lambda product=result.product: self._show_arrival(product))
+
+    def _show_arrival(self, product) -> None:
+        if self.night.following and product is self.newest_product():
+            self._select(product)  # the window refreshes from selection_changed
+
+    def _adopt(self, result, *, adopt: bool, shown) -> None:
+        """``result``'s product into the quick-look association with it (``adopt``: its steps
+        into the pipeline's cache, so they count as current); the oldest ones let go, never
+        ``shown`` (the product shown next)."""
         wb = self.workbench
         product = result.product
         with wb.inputs_changed.blocked(), wb.results_changed.blocked():
             if self.association is None or self.association not in wb.associations:
                 self.association = Association([product], path=None, asn_pool=QUICKLOOK_POOL)
                 wb.add_association(self.association)
-            else:
-                self.association.products.append(product)
+            else:  # in the night's order (one read back is older than the newest)
+                products = self.association.products
+                order = self._night_order()
+                later = [i for i, p in enumerate(products)
+                         if order.get(p.science, -1) > order.get(product.science, -1)]
+                products.insert(later[0] if later else len(products), product)
             wb.apply_locations()
-            wb.pipeline.adopt_result(result)  # its steps count as current, not stale
+            if adopt:
+                wb.pipeline.adopt_result(result)
             wb.store_result(result)
-            self._evict(product if self.night.following else wb.current_product)
-        if self.night.arrived():
-            self._select(product)  # the window refreshes from selection_changed
-        else:
-            wb.inputs_changed.emit()
+            self.window.product_added(product)
+            self._evict(shown)
+
+    def _night_order(self) -> dict[str, int]:
+        return {row.path: index for index, row in enumerate(self.night.rows)}
 
     def quicklook_products(self) -> list:
         return list(self.association.products) if self.association is not None else []
@@ -358,6 +270,9 @@ class WatchCommands(QObject):
                 break
             if id(product) not in keep:
                 self.workbench.remove_product(product)
+                # its cached steps (every frame, ~370 MB at 2048²) go with it
+                self.workbench.pipeline.forget_product(product.science)
+                self.window.product_removed(product)
 
     def _select(self, product) -> None:
         self._selecting = True
@@ -390,14 +305,39 @@ class WatchCommands(QObject):
             self._select(product)
 
     def show_file(self, path: str | None) -> None:
-        """Show the product of the night row ``path`` (if it is still kept)."""
+        """Show the product of the night row ``path``: the one kept, else its ``_cal`` read
+        back on a worker thread (``_reopened`` shows it)."""
         product = next((p for p in self.quicklook_products() if p.science == path), None)
-        if product is None:
-            self.window.statusBar().showMessage(
-                f"{os.path.basename(path or '')}: not kept in memory; its outputs are in "
-                f"{self.night.watch.get('output', 'the output folder')}", 8000)
+        if product is not None:
+            self.workbench.select(product)  # the user's pick: following stops unless newest
             return
-        self.workbench.select(product)  # the user's pick: following stops unless the newest
+        row = self.night.row(path) if path else None
+        if row is None or row.status not in (DONE, EARLIER) or not row.outputs:
+            self.window.statusBar().showMessage(
+                f"{os.path.basename(path or '')}: nothing calibrated to show"
+                + (f" ({row.status})" if row is not None else ""), 8000)
+            return
+        if path in self._reopening:
+            return
+        from ..engine.quicklook_reopen import reopen_result
+
+        self._reopening.add(path)
+        self.night.picked(False)  # an older exposure: following stops, arrivals are counted
+        self.window.statusBar().showMessage(f"{row.name}: reading its _cal back…", 5000)
+        self.tasks.submit(("reopen", path), reopen_result, row, self.workbench.config,
+                          self.workbench.ref_dir or "")
+
+    def _reopened(self, key, result, error: str) -> None:
+        _kind, path = key
+        self._reopening.discard(path)
+        if error or result is None:
+            self.window.show_error("Quick-look", error or f"{path}: could not be read back")
+            return
+        if any(p.science == path for p in self.quicklook_products()):
+            return  # it arrived again meanwhile (a retry): that one is shown
+        # not adopted into the pipeline's cache: only the written frame is back
+        self._adopt(result, adopt=False, shown=result.product)
+        self.workbench.select(result.product)
 
     # ---- retry and blink ---------------------------------------------------------------------
     def _table_selection(self) -> None:

@@ -1,0 +1,41 @@
+"""The quick-look process's pipe: a result's buffers are read straight into writable arrays."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import pickle
+import threading
+
+import numpy as np
+
+from iris_gui.engine.quicklook_process import _receive_buffer
+
+
+def test_buffers_sent_with_send_bytes_are_read_whole_into_writable_arrays():
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    frame = np.arange(600_000, dtype=np.float32).reshape(600, 1000)  # 2.4 MB: several reads
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps({"frame": frame, "name": "e1"}, protocol=5,
+                        buffer_callback=buffers.append)
+
+    def send() -> None:  # the pipe holds 64 KiB: the sender must run beside the reader
+        sender.send(("result", len(buffers)))
+        sender.send_bytes(data)
+        for buffer in buffers:
+            sender.send_bytes(buffer.raw())
+        sender.send(("stopped",))
+
+    writer = threading.Thread(target=send)
+    writer.start()
+    stream = io.FileIO(receiver.fileno(), "rb", closefd=False)
+    assert receiver.recv() == ("result", 1)
+    pickled = _receive_buffer(stream)
+    arrays = [_receive_buffer(stream) for _ in range(1)]
+    got = pickle.loads(pickled, buffers=arrays)
+    assert receiver.recv() == ("stopped",)  # the framing is left where Connection expects it
+    writer.join()
+    np.testing.assert_array_equal(got["frame"], frame)
+    assert got["name"] == "e1" and got["frame"].flags.writeable
+    got["frame"][0, 0] = -1.0  # writable, as the window's edits need
+    assert got["frame"][0, 0] == -1.0
