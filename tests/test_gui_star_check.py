@@ -14,7 +14,6 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
-from PySide6.QtWidgets import QGraphicsEllipseItem  # noqa: E402
 from test_gui_view_header import view_menu_action  # noqa: E402
 from test_inspection_view import on_screen, settle, shown  # noqa: E402
 from test_star_check import FWHM_PER_SIGMA, gaussian_star  # noqa: E402
@@ -100,11 +99,18 @@ def test_a_click_on_a_star_measures_it_in_both_panes(qtbot, view, panel):
     assert panel.note.text().startswith("Star 1 measured: flux B / A = 1.25")
     # the aperture and the two annulus circles in each pane, at the centroid
     for pane in (view.left, view.right):
-        circles = [i for i in pane.plot.getPlotItem().items if isinstance(i, QGraphicsEllipseItem)]
-        assert len(circles) == 3
-        centre = circles[0].rect().center()
-        assert (centre.x(), centre.y()) == pytest.approx((a.x, a.y), abs=1e-6)
-        assert circles[0].rect().width() == pytest.approx(2 * check.radii[0])
+        marks = panel.markers.items[pane.name].marks
+        assert len(marks) == 1
+        number, x, y, aperture, inner, outer = marks[0]
+        assert number == 1 and (x, y) == pytest.approx((a.x, a.y), abs=1e-6)
+        assert (aperture, inner, outer) == pytest.approx(check.radii)
+        # painted: the aperture's solid circle crosses the row of the centre at x + r
+        picture = pane.plot.grab().toImage()
+        for radius in (aperture, outer):
+            at = pane.plot.mapFromScene(pane.view_box.mapViewToScene(QPointF(x + radius, y)))
+            near = [picture.pixelColor(at.x() + dx, at.y() + dy) for dx in (-1, 0, 1)
+                    for dy in (-1, 0, 1)]
+            assert any(c.red() > 200 and 100 < c.green() < 180 and c.blue() < 60 for c in near)
     # copy as text
     text = panel.copy()
     assert QGuiApplication.clipboard().text() == text
@@ -145,8 +151,7 @@ def test_clicks_do_nothing_outside_pick_mode_and_radii_edit_the_state(qtbot, vie
     check = view.state.star_checks[0]
     view.state.star_checks = (check.__class__(**{**check.__dict__, "step": "dark_current"}),)
     settle(qtbot, view)
-    assert not [i for i in view.left.plot.getPlotItem().items
-                if isinstance(i, QGraphicsEllipseItem)]
+    assert panel.markers.items["A"].marks == [] == panel.markers.items["B"].marks
     panel.remove_last()
     assert view.state.star_checks == () and panel.table.rowCount() == 0
 

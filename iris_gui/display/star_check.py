@@ -67,6 +67,15 @@ class StarFrame:
     unit: str = ""
     #: a resampled product (its own pixel grid: positions go through the WCS)
     resampled: bool = False
+    #: ``data`` / ``dq`` may be a cut-out of the frame: its first pixel's (x, y) in the frame,
+    #: and the frame's shape (None: ``data`` is the whole frame)
+    origin: tuple[int, int] = (0, 0)
+    full_shape: tuple[int, int] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The frame's (ny, nx), cut-out or not."""
+        return tuple(self.full_shape) if self.full_shape is not None else self.data.shape
 
 
 def frame_of(role: str, source, plane: int) -> StarFrame:
@@ -80,7 +89,14 @@ def frame_of(role: str, source, plane: int) -> StarFrame:
 
 
 def same_grid(a: StarFrame, b: StarFrame) -> bool:
-    return a.data.shape == b.data.shape and a.resampled == b.resampled
+    return a.shape == b.shape and a.resampled == b.resampled
+
+
+def window_room(radii: tuple[float, float, float], search: float = SEARCH_RADIUS) -> int:
+    """How far (pixels) from the position given ``measure_star`` reads: the search, the
+    centroid box and the sky annulus around a centroid that far off."""
+    half = max(2, int(math.ceil(radii[0])))
+    return int(math.ceil(max(search, 0.5) + half + radii[2])) + 3
 
 
 def _pixel_scale_arcsec(wcs) -> float | None:
@@ -149,15 +165,22 @@ def measure_star(frame: StarFrame, x: float, y: float,
     where = f"x = {x:.1f}, y = {y:.1f}"
     if frame.data.ndim != 2:
         raise NoStar(f"{frame.label} is not a 2-D frame")
-    full_shape = frame.data.shape
+    full_shape = frame.shape
     _check_inside(full_shape, x, y, outer, where)
     reach = max(search, 0.5)
     half = max(2, int(math.ceil(aperture)))
-    room = int(math.ceil(reach + half + outer)) + 3
-    oy, ox = max(0, int(math.floor(y)) - room), max(0, int(math.floor(x)) - room)
-    window = (slice(oy, int(math.floor(y)) + room + 1), slice(ox, int(math.floor(x)) + room + 1))
+    room = window_room(radii, search)
+    fy, fx = int(math.floor(y)), int(math.floor(x))
+    oy, ox = max(0, fy - room), max(0, fx - room)
+    ey, ex = min(full_shape[0], fy + room + 1), min(full_shape[1], fx + room + 1)
+    (cx0, cy0), (cny, cnx) = frame.origin, frame.data.shape
+    if oy < cy0 or ox < cx0 or ey > cy0 + cny or ex > cx0 + cnx:
+        raise NoStar(f"no star at {where}: it is beyond the part of {frame.label} read for "
+                     f"this pick (x {cx0}-{cx0 + cnx - 1}, y {cy0}-{cy0 + cny - 1})")
+    window = (slice(oy - cy0, ey - cy0), slice(ox - cx0, ex - cx0))
     data = frame.data[window]
-    dq = frame.dq[window] if frame.dq is not None and frame.dq.shape == full_shape else None
+    dq = frame.dq[window] if frame.dq is not None and frame.dq.shape == frame.data.shape \
+        else None
     x, y = x - ox, y - oy                       # window coordinates from here on
     usable = np.isfinite(data)
     if dq is not None:
@@ -233,20 +256,30 @@ def measure_star(frame: StarFrame, x: float, y: float,
     flagged = 0 if dq is None else int(np.count_nonzero(dq[cy0:cy1, cx0:cx1][aperture_pixels]))
     masked = int(np.count_nonzero(mask[aperture_pixels]))
     xc, yc = xc + ox, yc + oy                   # frame coordinates again
-    ra = dec = None
-    if frame.wcs is not None:
-        try:
-            world = frame.wcs.all_pix2world([[xc, yc]], 0)[0]
-            ra, dec = float(world[0]), float(world[1])
-        except Exception:  # noqa: BLE001 - a WCS that cannot place it: no sky position
-            ra = dec = None
-    scale = _pixel_scale_arcsec(frame.wcs)
-    return StarMeasure(
-        frame.role, frame.label, position_by, xc, yc, ra, dec,
-        peak if math.isfinite(peak) else None, fwhm if fwhm_ok else None,
-        fwhm * scale if fwhm_ok and scale else None,
+    return placed_on_sky(StarMeasure(
+        frame.role, frame.label, position_by, xc, yc, None, None,
+        peak if math.isfinite(peak) else None, fwhm if fwhm_ok else None, None,
         flux if math.isfinite(flux) else None, sky, sky_std, aperture, flagged, masked,
-        frame.unit, _pixel_area_sr(frame.wcs))
+        frame.unit, None), frame.wcs)
+
+
+def placed_on_sky(measure: StarMeasure, wcs) -> StarMeasure:
+    """``measure`` (made without a WCS) with what ``wcs`` adds: the centroid's RA/Dec, the
+    FWHM in arcsec, the pixel area. Apart from ``measure_star`` so that a measure made
+    elsewhere (the measuring process, sent no WCS) is placed with the very same WCS here."""
+    if wcs is None:
+        return measure
+    ra = dec = None
+    try:
+        world = wcs.all_pix2world([[measure.x, measure.y]], 0)[0]
+        ra, dec = float(world[0]), float(world[1])
+    except Exception:  # noqa: BLE001 - a WCS that cannot place it: no sky position
+        ra = dec = None
+    scale = _pixel_scale_arcsec(wcs)
+    fwhm = measure.fwhm_px
+    return replace(measure, ra=ra, dec=dec,
+                   fwhm_arcsec=fwhm * scale if fwhm is not None and scale else None,
+                   pixel_area_sr=_pixel_area_sr(wcs))
 
 
 def _failed(frame: StarFrame, position_by: str, message: str) -> StarMeasure:
@@ -255,20 +288,22 @@ def _failed(frame: StarFrame, position_by: str, message: str) -> StarMeasure:
 
 def measure_check(frames: dict[str, StarFrame], clicked: str, x: float, y: float,
                   radii: tuple[float, float, float] = DEFAULT_STAR_RADII, *, product: str = "",
-                  step: str = "", plane: int = 0) -> StarCheck:
+                  step: str = "", plane: int = 0, measure=None) -> StarCheck:
     """Measure the star near (x, y) of pane ``clicked``, then the same star in the other pane
     (module docstring). Raises ``NoStar`` when the clicked pane has none; a failure in the other
-    pane is kept in its measure's ``error``."""
+    pane is kept in its measure's ``error``. ``measure`` stands for ``measure_star`` (same
+    arguments and answers), e.g. one that measures in another process."""
+    measure_star_ = measure or measure_star
     first_frame = frames[clicked]
-    first = measure_star(first_frame, x, y, radii)
+    first = measure_star_(first_frame, x, y, radii)
     measures = {clicked: first}
     for role, frame in frames.items():
         if role == clicked:
             continue
         if same_grid(first_frame, frame):
             try:
-                measures[role] = measure_star(frame, first.x, first.y, radii, search=2.0,
-                                              position_by="same pixel")
+                measures[role] = measure_star_(frame, first.x, first.y, radii, search=2.0,
+                                               position_by="same pixel")
             except NoStar as exc:
                 measures[role] = _failed(frame, "same pixel", str(exc))
             continue
@@ -290,8 +325,8 @@ def measure_check(frames: dict[str, StarFrame], clicked: str, x: float, y: float
         ratio = scale_first / scale_other if scale_first and scale_other else 1.0
         scaled = tuple(r * ratio for r in radii)
         try:
-            found = measure_star(frame, bx, by, scaled, search=max(2.0, 2.0 * ratio),
-                                 position_by="WCS")
+            found = measure_star_(frame, bx, by, scaled, search=max(2.0, 2.0 * ratio),
+                                  position_by="WCS")
         except NoStar as exc:
             measures[role] = _failed(frame, "WCS", f"{exc} (placed by the WCS at x = {bx:.1f}, "
                                                    f"y = {by:.1f})")

@@ -3,7 +3,8 @@ click on a pane measures the star there and in the other pane (``display.star_ch
 FWHM, peak, aperture flux and local sky, a table per star and the B / A ratios, so a reviewer
 sees whether flat_field or resample keeps a star's flux and shape.
 
-The measuring runs on the dock's own worker (photutils loads on first use, ~2 s); the checks
+The measuring runs in a process of its own on cut-outs of the frames, the dock's worker thread
+waiting for it (photutils loads there when pick mode is switched on, ~2 s); the checks
 are ``ViewState.star_checks`` (saved in the session, shown in the review report). Each check of
 the shown product and step is drawn on both panes: its aperture (solid) and sky annulus
 (dashed) at the centroid that pane measured, with its number. A click on no star, or too near
@@ -20,7 +21,6 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
-    QGraphicsEllipseItem,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..display import star_check as sc
+from ..display import star_check_process as star_process
 from ..state.star_checks import star_radii
 from ..state.view_state import BLINK, ROLES
 from .display_tasks import TaskRunner
@@ -49,72 +50,106 @@ FAILED_BRUSH = QColor(255, 225, 215)
 
 
 def _warm_up() -> bool:
-    """Import photutils (and scipy) on the worker before the first click needs them."""
-    import photutils.aperture  # noqa: F401
-    import photutils.centroids  # noqa: F401
-    import photutils.psf  # noqa: F401
-
-    return True
+    """On the worker: start the measuring process, photutils imported there, before the first
+    click needs it."""
+    return star_process.warm_up()
 
 
 def _measure(frames_of, clicked: str, x: float, y: float, radii, product: str, step: str,
              plane: int):
-    """On the worker: (StarCheck, "") or (None, why there is no star)."""
+    """On the worker: (StarCheck, "") or (None, why there is no star). The fits run in the
+    measuring process on cut-outs (``display.star_check_process``): this thread only waits,
+    so it does not hold Python's lock the GUI thread needs."""
     try:
         frames = {role: make() for role, make in frames_of.items()}
-        return sc.measure_check(frames, clicked, x, y, radii, product=product, step=step,
-                                plane=plane), ""
+        return star_process.measure_in_process(frames, clicked, x, y, radii, product=product,
+                                               step=step, plane=plane), ""
     except sc.NoStar as exc:
         return None, str(exc)
 
 
+class StarMarksItem(pg.GraphicsObject):
+    """All of one pane's star marks in one item: per check its aperture (solid) and sky
+    annulus (dashed) at the centroid, its number beside them in screen pixels.
+
+    One item painting every mark, not three circles and a text item per check: adding items
+    to a plot costs ~1 ms each on the GUI thread, so a pick's marks cost ~8 ms; here a new
+    check is a list entry and a repaint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: (number, x, y, aperture, inner, outer) of each check drawn
+        self.marks: list[tuple[int, float, float, float, float, float]] = []
+        self.font = QFont(mono_font().family(), 9, QFont.Weight.Bold)
+        self.solid = QPen(MARKER_COLOUR, 1.5)
+        self.dashed = QPen(MARKER_COLOUR, 1.0)
+        self.dashed.setStyle(Qt.PenStyle.DashLine)
+        for pen in (self.solid, self.dashed):
+            pen.setCosmetic(True)
+        self.setZValue(35)
+
+    def set_marks(self, marks) -> None:
+        self.prepareGeometryChange()
+        self.marks = list(marks)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt naming)
+        if not self.marks:
+            return QRectF()
+        rect = QRectF()
+        for _, x, y, _, _, outer in self.marks:
+            rect = rect.united(QRectF(x - outer, y - outer, 2 * outer, 2 * outer))
+        # the numbers stand beside the annulus in screen pixels: room for ~5 digits
+        width, height = abs(self.pixelWidth() or 0.0), abs(self.pixelHeight() or 0.0)
+        return rect.adjusted(-50 * width, -24 * height, 50 * width, 24 * height)
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph naming)
+        self.prepareGeometryChange()             # the numbers' room is in screen pixels
+
+    def paint(self, painter, *args) -> None:
+        for _, x, y, aperture, inner, outer in self.marks:
+            centre = QPointF(x, y)
+            painter.setPen(self.solid)
+            painter.drawEllipse(centre, aperture, aperture)
+            painter.setPen(self.dashed)
+            painter.drawEllipse(centre, inner, inner)
+            painter.drawEllipse(centre, outer, outer)
+        # the numbers upright in screen pixels, their bottom-left corner at 45° on the annulus
+        to_screen = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self.font)
+        painter.setPen(MARKER_COLOUR)
+        for number, x, y, _, _, outer in self.marks:
+            painter.drawText(to_screen.map(QPointF(x + outer * 0.72, y + outer * 0.72)),
+                             str(number))
+        painter.restore()
+
+
 class StarMarkers:
-    """Each star check's aperture and sky annulus drawn on both panes; a new check adds its
-    marks only (the others stay), any other change draws them again."""
+    """Each star check's aperture and sky annulus drawn on both panes (one ``StarMarksItem``
+    per pane, added once)."""
 
     def __init__(self, panes: dict) -> None:
         self.panes = panes
-        self.items: dict[str, list] = {role: [] for role in panes}
-        self.shown: dict[str, list] = {role: [] for role in panes}
+        self.items: dict[str, StarMarksItem] = {}
+        for role, pane in panes.items():
+            self.items[role] = StarMarksItem()
+            pane.plot.addItem(self.items[role], ignoreBounds=True)
+
+    @property
+    def shown(self) -> dict[str, list]:
+        return {role: item.marks for role, item in self.items.items()}
 
     def clear(self) -> None:
-        for role, items in self.items.items():
-            for item in items:
-                self.panes[role].plot.removeItem(item)
-            items.clear()
-            self.shown[role] = []
+        self.show({})
 
     def show(self, placed: dict[str, list[tuple[int, float, float, float, float, float]]]) -> None:
         """``placed[role]`` = (number, x, y, aperture, inner, outer) for each check to draw."""
-        for role in self.panes:
-            marks, shown = placed.get(role, []), self.shown[role]
-            if marks[:len(shown)] != shown:
-                for item in self.items[role]:
-                    self.panes[role].plot.removeItem(item)
-                self.items[role].clear()
-                shown = []
-            for mark in marks[len(shown):]:
-                self._draw(role, *mark)
-            self.shown[role] = list(marks)
-
-    def _draw(self, role, number, x, y, aperture, inner, outer) -> None:
-        pane = self.panes[role]
-        for radius, style in ((aperture, Qt.PenStyle.SolidLine), (inner, Qt.PenStyle.DashLine),
-                              (outer, Qt.PenStyle.DashLine)):
-            circle = QGraphicsEllipseItem(QRectF(x - radius, y - radius, 2 * radius, 2 * radius))
-            pen = QPen(MARKER_COLOUR, 1.5 if style == Qt.PenStyle.SolidLine else 1.0)
-            pen.setStyle(style)
-            pen.setCosmetic(True)
-            circle.setPen(pen)
-            circle.setZValue(35)
-            pane.plot.addItem(circle, ignoreBounds=True)
-            self.items[role].append(circle)
-        label = pg.TextItem(str(number), color=MARKER_COLOUR, anchor=(0, 1))
-        label.setFont(QFont(mono_font().family(), 9, QFont.Weight.Bold))
-        label.setPos(QPointF(x + outer * 0.72, y + outer * 0.72))
-        label.setZValue(36)
-        pane.plot.addItem(label, ignoreBounds=True)
-        self.items[role].append(label)
+        for role, item in self.items.items():
+            marks = list(placed.get(role, []))
+            if marks != item.marks:
+                item.set_marks(marks)
 
 
 class StarCheckPanel(QWidget):
@@ -128,6 +163,8 @@ class StarCheckPanel(QWidget):
         self.runner.finished.connect(self._task_done)
         self._picks = 0
         self._warmed = False
+        #: the checks the table shows and their numbering (a new check only adds its rows)
+        self._shown: tuple[tuple, bool] | None = None
         self.markers = StarMarkers(view.panes)
         self._build()
         binder = view.binder
@@ -195,7 +232,8 @@ class StarCheckPanel(QWidget):
         self.table.setFont(font)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 4)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # widths fitted once per change (refresh), not at every layout pass over every row
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         self.remove_button.clicked.connect(self.remove_last)
@@ -296,50 +334,61 @@ class StarCheckPanel(QWidget):
     def refresh(self) -> None:
         checks = self.state.star_checks
         one_based = self.state.one_based
+        shown, table = self._shown, self.table
+        # a new check (the usual change): its rows added, the others left as they are
+        added = shown is not None and shown[1] == one_based and len(checks) > len(shown[0]) \
+            and all(a is b for a, b in zip(checks, shown[0], strict=False))
+        first = len(shown[0]) if added else 0
         rows: list[tuple[str, tuple[str, ...] | str]] = []
-        for number, check in enumerate(checks, 1):
+        for number, check in enumerate(checks[first:], first + 1):
             rows.append(("title", f"Star {number} — {sc.check_title(check, one_based)}"))
             for row in sc.table_rows(check, one_based):
                 rows.append(("ratio" if row[0] == "B / A" else "row", row))
-        table = self.table
-        table.clearSpans()
-        table.setRowCount(len(rows))
-        for r, (kind, content) in enumerate(rows):
-            if kind == "title":
-                item = QTableWidgetItem(content)
-                item.setBackground(TITLE_BRUSH)
-                item.setForeground(QColor(0, 0, 0))
-                bold = item.font()
-                bold.setBold(True)
-                item.setFont(bold)
-                table.setItem(r, 0, item)
-                for c in range(1, table.columnCount()):
-                    table.setItem(r, c, QTableWidgetItem(""))
-                table.setSpan(r, 0, 1, table.columnCount())
-                continue
-            for c, text in enumerate(content):
-                if c == 0 and kind == "row":  # "A: Before (input)" -> "A: Before"; all in the tip
-                    item = QTableWidgetItem(text.split(" (")[0])
-                    item.setToolTip(text)
-                else:
-                    item = QTableWidgetItem(text)
-                if c not in (0, len(content) - 1):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
-                if kind == "ratio":
-                    item.setBackground(RATIO_BRUSH)
-                    item.setForeground(QColor(0, 0, 0))
-                elif content[1] == "—" and content[-1]:
-                    item.setBackground(FAILED_BRUSH)
-                    item.setForeground(QColor(0, 0, 0))
-                if content[-1] and c:  # the note (where the position came from, flags, why
-                    item.setToolTip(content[-1])  # not) on every cell: it is the last column
-                table.setItem(r, c, item)
+        start = table.rowCount() if added else 0
+        if not added:
+            table.clearSpans()
+        table.setRowCount(start + len(rows))
+        for r, (kind, content) in enumerate(rows, start):
+            self._fill_row(r, kind, content)
+        self._shown = (checks, one_based)
         self.remove_button.setEnabled(bool(checks))
         self.clear_button.setEnabled(bool(checks))
         self.copy_button.setEnabled(bool(checks))
         if checks:
+            table.resizeColumnsToContents()
             table.scrollToBottom()
+
+    def _fill_row(self, r: int, kind: str, content) -> None:
+        table = self.table
+        if kind == "title":
+            item = QTableWidgetItem(content)
+            item.setBackground(TITLE_BRUSH)
+            item.setForeground(QColor(0, 0, 0))
+            bold = item.font()
+            bold.setBold(True)
+            item.setFont(bold)
+            table.setItem(r, 0, item)
+            for c in range(1, table.columnCount()):
+                table.setItem(r, c, QTableWidgetItem(""))
+            table.setSpan(r, 0, 1, table.columnCount())
+            return
+        for c, text in enumerate(content):
+            if c == 0 and kind == "row":  # "A: Before (input)" -> "A: Before"; all in the tip
+                item = QTableWidgetItem(text.split(" (")[0])
+                item.setToolTip(text)
+            else:
+                item = QTableWidgetItem(text)
+            if c not in (0, len(content) - 1):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if kind == "ratio":
+                item.setBackground(RATIO_BRUSH)
+                item.setForeground(QColor(0, 0, 0))
+            elif content[1] == "—" and content[-1]:
+                item.setBackground(FAILED_BRUSH)
+                item.setForeground(QColor(0, 0, 0))
+            if content[-1] and c:  # the note (where the position came from, flags, why
+                item.setToolTip(content[-1])  # not) on every cell: it is the last column
+            table.setItem(r, c, item)
 
     def show_markers(self) -> None:
         view = self.view

@@ -6,11 +6,12 @@ time to send a pane's frame to a stand-in DS9 on a hub started here, and the sta
 
 A flat_field-like result (sky 100 + noise 5 + 40 Gaussian stars of sigma 1.5-3 px, after =
 before / 0.9) in a real ``StepImageView`` with the Star check panel. Each pick is the panel's
-``pick`` at a star (what a click calls), the first one paying photutils' import (~2 s, off the
-GUI thread). Each send writes the frame (size² float32) as FITS into the app's temporary
-folder on the SAMP thread and waits until the stand-in client has the message. The stall is
-the longest turn of a loop of ``processEvents`` + 1 ms sleep, minus the sleep; the same loop
-idle for 2 s first gives the machine's own noise (other processes on a shared machine).
+``pick`` at a star (what a click calls), the first one paying the measuring process's start and
+photutils' import there (~2.5 s; ``display.star_check_process``). Each send writes the frame
+(size² float32) as FITS into the app's temporary folder on the SAMP thread and waits until the
+stand-in client has the message. The stall is the longest turn of a loop of ``processEvents``
++ 1 ms sleep, minus the sleep; the same loop idle for 2 s first gives the machine's own noise
+(other processes on a shared machine).
 """
 
 from __future__ import annotations
