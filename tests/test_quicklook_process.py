@@ -39,3 +39,26 @@ def test_buffers_sent_with_send_bytes_are_read_whole_into_writable_arrays():
     assert got["name"] == "e1" and got["frame"].flags.writeable
     got["frame"][0, 0] = -1.0  # writable, as the window's edits need
     assert got["frame"][0, 0] == -1.0
+
+
+def test_the_watch_process_runs_below_the_window_in_priority(tmp_path):
+    import os
+    import time
+
+    from iris_gui.engine.config import PipelineConfig
+    from iris_gui.engine.quicklook import WatchSettings
+    from iris_gui.engine.quicklook_process import NICENESS, QuickLookProcess
+
+    (tmp_path / "watched").mkdir()
+    process = QuickLookProcess(WatchSettings(str(tmp_path / "watched"), str(tmp_path / "out"),
+                                             poll_seconds=0.05), PipelineConfig())
+    try:
+        expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
+        deadline = time.monotonic() + 30
+        while (os.getpriority(os.PRIO_PROCESS, process.process.pid) != expected
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        assert os.getpriority(os.PRIO_PROCESS, process.process.pid) == expected
+    finally:
+        process.stop(wait=True)
+    assert not process.alive

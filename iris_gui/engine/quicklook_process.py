@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
+import os
 import pickle
 import queue
 import struct
@@ -98,6 +99,19 @@ def _send_result(connection, result) -> None:
         connection.send_bytes(buffer.raw())
 
 
+#: the child's (and its drizzle workers') scheduling niceness above the window's: on a busy
+#: machine the window's GUI thread gets a core first when it wakes (a calibration is seconds
+#: long; a frame of the window is milliseconds)
+NICENESS = 10
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(NICENESS)
+    except (AttributeError, OSError):  # not POSIX, or not allowed: run as is
+        pass
+
+
 def _child(connection, control, stop_event, settings, config) -> None:
     import signal
 
@@ -105,6 +119,7 @@ def _child(connection, control, stop_event, settings, config) -> None:
     from .quicklook import QuickLook
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the window decides, through stop_event
+    _lower_priority()
     root = logging.getLogger("iris_gui")
     root.handlers[:] = [_PipeLog(connection.send)]
     root.setLevel(logging.INFO)
