@@ -174,3 +174,23 @@ def test_the_grid_paints_its_tints_and_a_real_hover_decodes_the_cell(qtbot, view
                                              Qt.KeyboardModifier.NoModifier))
     qtbot.waitUntil(lambda: panel.hover["B"].text().startswith("x = 30, y = 12:"), timeout=2000)
     assert panel.hover["B"].text().endswith(f"DQ {NOFLAT} = NO_FLAT_FIELD")
+
+
+def test_a_table_wider_than_the_dock_keeps_the_cursor_cell_and_the_row_numbers_in_view(
+        qtbot, view, panel):
+    shown(qtbot, view, hand_result())
+    panel.resize(320, 700)
+    view.state.pixel_table_size = 11
+    _move_mouse(qtbot, view, view.left, 30, 20)
+    flush(panel)
+    grid, area = panel.grids["A"], panel.areas["A"]
+    bar = area.horizontalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() > 0, timeout=2000)
+    assert grid.header_left == bar.value()            # the row numbers drawn there
+    left, right = bar.value() + grid.head_w, bar.value() + area.viewport().width()
+    centre = grid.cell_rect(5, 5)
+    assert left <= centre.left() and centre.right() <= right
+    assert grid.cell_at(bar.value() + 2, centre.center().y()) is None  # over the numbers
+    picture = grid.grab().toImage()
+    number = picture.pixelColor(int(bar.value() + 2), int(centre.top()) + 3)
+    assert number == grid.palette().color(grid.palette().ColorRole.Button)

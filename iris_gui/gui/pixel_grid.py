@@ -59,6 +59,7 @@ class PixelGrid(QWidget):
         self._columns: list[str] = []
         self._rows: list[str] = []
         self._hover: tuple[int, int] | None = None
+        self.header_left = 0.0               # the row numbers' x (the scroll area's offset)
         self.paints = 0                      # repaints done (the tests count them)
         self.setMouseTracking(True)
         # every pixel is painted here: Qt need not paint the scroll area behind it first
@@ -119,7 +120,7 @@ class PixelGrid(QWidget):
                       self.cell_w, self.cell_h)
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
-        if self.block is None or x < self.head_w or y < self.head_h:
+        if self.block is None or x < self.header_left + self.head_w or y < self.head_h:
             return None
         row, column = int((y - self.head_h) // self.cell_h), int((x - self.head_w) // self.cell_w)
         return (row, column) if row < self.n and column < self.n else None
@@ -139,7 +140,6 @@ class PixelGrid(QWidget):
         width, height = self.head_w + n * self.cell_w, self.head_h + n * self.cell_h
         button = palette.color(QPalette.ColorRole.Button)
         painter.fillRect(QRectF(0, 0, width, self.head_h), button)
-        painter.fillRect(QRectF(0, 0, self.head_w, height), button)
         tints, texts, mid = self._tints, self._texts, n // 2
         # on their own: tinted cells (black text on the tint) and the cursor's cell (bold)
         apart = [(r, c) for r in range(n) for c in range(n)
@@ -156,8 +156,6 @@ class PixelGrid(QWidget):
         for k in range(n):
             painter.drawText(QRectF(self.head_w + k * self.cell_w, 0, self.cell_w, self.head_h),
                              CENTRED, self._columns[k])
-            painter.drawText(QRectF(0, self.head_h + k * self.cell_h, self.head_w - PAD,
-                                   self.cell_h), RIGHT, self._rows[k])
         painter.setPen(palette.color(QPalette.ColorRole.Text))
         if self.chars:
             # a fixed-pitch font: a row is one string, each cell right-aligned in its columns
@@ -183,6 +181,25 @@ class PixelGrid(QWidget):
                            else palette.color(QPalette.ColorRole.Text))
             painter.drawText(self.cell_rect(r, c).adjusted(0, 0, -PAD, 0), RIGHT, texts[r][c])
         painter.setFont(self.font())
+        # the y of each row last, over the cells at the left of what the scroll area shows,
+        # so a table wider than the dock keeps its row numbers in view
+        left = self.header_left
+        painter.fillRect(QRectF(left, 0, self.head_w, height), button)
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawLine(QLineF(left + self.head_w, 0, left + self.head_w, height))
+        for k in range(n + 1):
+            y = self.head_h + k * self.cell_h
+            painter.drawLine(QLineF(left, y, left + self.head_w, y))
+        painter.setPen(palette.color(QPalette.ColorRole.ButtonText))
+        for k in range(n):
+            painter.drawText(QRectF(left, self.head_h + k * self.cell_h, self.head_w - PAD,
+                                    self.cell_h), RIGHT, self._rows[k])
+
+    def set_header_left(self, left: float) -> None:
+        """Where the row numbers are drawn: the left edge of the part in view (scrolled)."""
+        if left != self.header_left:
+            self.header_left = float(left)
+            self.update()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
         position = event.position()

@@ -91,6 +91,7 @@ class PixelTablePanel(QWidget):
             area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             area.horizontalScrollBar().rangeChanged.connect(
                 lambda lo, hi, role=role: self._centre(role))
+            area.horizontalScrollBar().valueChanged.connect(grid.set_header_left)
             hover = QLabel("", self)
             hover.setWordWrap(True)
             hover.setToolTip("The cell under the mouse, its DQ flags decoded")
@@ -137,8 +138,10 @@ class PixelTablePanel(QWidget):
     def _centre(self, role: str) -> None:
         """Scroll so the cursor's (centre) cell is in the middle of a too narrow dock."""
         grid, bar = self.grids[role], self.areas[role].horizontalScrollBar()
-        middle = grid.head_w + grid.n * grid.cell_w // 2
-        bar.setValue(min(bar.maximum(), max(0, middle - self.areas[role].viewport().width() // 2)))
+        # the cells in view start after the row numbers (drawn at the view's left edge)
+        middle = grid.head_w + grid.n * grid.cell_w / 2
+        shown = (grid.head_w + self.areas[role].viewport().width()) / 2
+        bar.setValue(min(bar.maximum(), max(0, round(middle - shown))))
 
     def _hovered(self, role: str, row: int, column: int) -> None:
         block = self.blocks.get(role)
