@@ -76,3 +76,21 @@ def test_cli_run_leaves_the_budget_as_it_found_it(tmp_path):
     assert cli.main([science, "--output-dir", str(tmp_path / "out"), "--jobs", "1", "-q",
                      "--steps.bkg_subtract.skip=true"]) == 0
     assert cores.core_budget() == 4
+
+
+def _budget_in_worker(_arg) -> tuple[int, int]:
+    return cores.core_budget(), blocks.worker_count()
+
+
+def test_product_pool_workers_get_their_share_of_the_cores():
+    """iris-image2 --jobs 2: each of the 2 workers runs its row blocks on its own share."""
+    from iris_gui.engine.product_pool import PoolTask, ProductPool
+
+    done = {}
+    pool = ProductPool(2, worker_cores=1, modules=())
+    try:
+        pool.run([PoolTask(_budget_in_worker, None, "a")],
+                 on_done=lambda index, future: done.update({index: future.result()}))
+    finally:
+        pool.shutdown()
+    assert done == {0: (1, 1)}

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from .association import Product
 from .cancel import CancelToken
 from .config import PipelineConfig
+from .cores import usable_cores
 from .errors import InputError
 from .files import OutputWriteError
 from .lazy import fits
@@ -212,7 +213,9 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
         records[index] = _outcome(future, jobs[index])
         on_event(("done", records[index]))
 
-    pool = ProductPool(workers, level=level, stop_grace=STOP_GRACE)
+    # N products at once share the cores: each worker's row blocks run on its share of them
+    pool = ProductPool(workers, level=level, stop_grace=STOP_GRACE,
+                       worker_cores=max(1, usable_cores() // workers))
     tasks = [PoolTask(run_job, job, job.product.name, job.peak_bytes) for job in jobs]
     try:
         pool.run(tasks, on_event=on_event, on_done=done,

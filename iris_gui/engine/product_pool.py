@@ -134,9 +134,14 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(events, cancel_event, level: int, modules: tuple[str, ...]) -> None:
+def _init_worker(events, cancel_event, level: int, modules: tuple[str, ...],
+                 cores: int | None = None) -> None:
     global _events, _cancel_event
     _exit_with_parent()
+    if cores is not None:  # products side by side: each worker's row blocks on its share
+        from .cores import set_core_budget
+
+        set_core_budget(cores)
     # Ctrl-C reaches the whole process group: the main process decides, through cancel_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
@@ -208,8 +213,11 @@ class ProductPool:
     """
 
     def __init__(self, workers: int, *, start_method: str = "spawn", level: int = logging.INFO,
-                 stop_grace: float = 10.0, modules: Sequence[str] = ENGINE_MODULES) -> None:
+                 stop_grace: float = 10.0, modules: Sequence[str] = ENGINE_MODULES,
+                 worker_cores: int | None = None) -> None:
         self.workers = max(1, int(workers))
+        #: each worker's core budget (``cores``; None: every core, as any process)
+        self.worker_cores = worker_cores
         self.level = level
         self.stop_grace = stop_grace
         self.modules = tuple(modules)
@@ -237,7 +245,8 @@ class ProductPool:
                     self._cancel_event = self.context.Event()
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=self.context, initializer=_init_worker,
-                    initargs=(self._events, self._cancel_event, self.level, self.modules))
+                    initargs=(self._events, self._cancel_event, self.level, self.modules,
+                              self.worker_cores))
             return self._executor
 
     def _discard_executor(self) -> None:
