@@ -144,7 +144,12 @@ def test_a_let_go_product_is_read_back_from_its_cal_when_chosen(window, qtbot, n
     assert window.image_view.result is reopened
     names = [p.name for p in watch.quicklook_products()]
     assert names.index("e1") < names.index("e3")
-    assert window.inputs_panel.tree.currentItem().data(0, 256) is wb.current_product
+    row_item = window.inputs_panel.tree.currentItem()
+    assert row_item.data(0, 256) is wb.current_product
+    # said as what it is, not "stale": the written frame, read back
+    assert row_item.text(1) == "_cal read back" and "e1_cal.fits" in row_item.toolTip(1)
+    assert window.steps_panel.status_text(REOPENED_STEP) == "_cal read back"
+    assert "photom: _cal read back" in window.image_view.caption.text()
     # a file with nothing calibrated says so and changes nothing
     sky = next(path for path, r in rows.items() if r.status == "sky")
     watch.show_file(sky)

@@ -26,6 +26,8 @@ from .steps import COMPLETE, StepResult
 
 #: the step whose output is the written ``_cal``: the frame shown again
 REOPENED_STEP = "photom"
+#: how the reopened step's reason begins (``read_back_from`` looks for it)
+REOPENED_NOTE = "read back from "
 
 
 def cal_output(row: NightRow) -> str | None:
@@ -58,8 +60,16 @@ def reopen_result(row: NightRow, config: PipelineConfig, ref_dir: str = "") -> P
     model = read_image(cal, what="quick-look output")
     exposure = read_image(row.path) if os.path.exists(row.path) else None
     step = StepResult(COMPLETE, model,
-                      reason=f"reopened from {Path(cal).name} (written by the quick-look); "
+                      reason=f"{REOPENED_NOTE}{Path(cal).name} (written by the quick-look); "
                              f"the other steps' frames were not kept")
     return ProductResult(reopened_product(row), config.copy(), ref_dir, input_model=exposure,
                          steps={REOPENED_STEP: step}, outputs=[Path(cal)],
                          elapsed=float(row.seconds or 0.0))
+
+
+def read_back_from(result: ProductResult | None) -> str:
+    """The reason of a result ``reopen_result`` made ("read back from X_cal.fits …"), else ""."""
+    if result is None or list(result.steps) != [REOPENED_STEP]:
+        return ""
+    reason = result.steps[REOPENED_STEP].reason
+    return reason if reason.startswith(REOPENED_NOTE) else ""

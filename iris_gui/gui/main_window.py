@@ -25,8 +25,10 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
 from .. import __version__
 from ..engine.association import Product
 from ..engine.models import ImageModel
+from ..engine.quicklook_reopen import REOPENED_STEP, read_back_from
+from ..engine.steps import COMPLETE
 from ..state import autosave
-from ..state.statuses import caption, product_status, step_statuses
+from ..state.statuses import StepStatus, caption, product_status, step_statuses
 from ..state.workbench import Workbench
 from .display_tasks import TaskRunner
 from .failures import failure_message
@@ -274,7 +276,12 @@ class MainWindow(RunCommands, FileCommands, ExportCommands, ReviewCommands, Cons
             self.worker.requestPoolWarmUp.emit(list(self.workbench.all_products))
 
     def _product_status(self, product: Product) -> tuple[str, str]:
-        return product_status(self.workbench, product)
+        word, tip = product_status(self.workbench, product)
+        if word == "● stale" and (note := read_back_from(self.workbench.result_for(product))):
+            # a quick-look product let go and shown again from its _cal: not the window's own
+            # computation, yet nothing changed since it was made
+            return "_cal read back", f"{note}; a run computes every step again"
+        return word, tip
 
     def select_product(self, product: Product | None) -> None:
         self.workbench.select(product)
@@ -341,6 +348,9 @@ class MainWindow(RunCommands, FileCommands, ExportCommands, ReviewCommands, Cons
         elif wb.key(product) not in wb.partial:  # a run here shows its own as they come
             live = self._live_statuses(product)
             statuses = step_statuses(wb, product) if live is None else None
+            if statuses is not None and (note := read_back_from(wb.result_for(product))):
+                statuses = [StepStatus(s.step, COMPLETE, "_cal read back", note)
+                            if s.step == REOPENED_STEP else s for s in statuses]
             for status in live or statuses:
                 self.steps_panel.set_status(status.step, status.state, status.text,
                                             status.tooltip)

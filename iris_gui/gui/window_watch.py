@@ -337,6 +337,8 @@ class WatchCommands(QObject):
             return  # it arrived again meanwhile (a retry): that one is shown
         # not adopted into the pipeline's cache: only the written frame is back
         self._adopt(result, adopt=False, shown=result.product)
+        if self.workbench.current_step not in result.steps:
+            self.workbench.select_step(next(iter(result.steps)))  # the frame read back
         self.workbench.select(result.product)
 
     # ---- retry and blink ---------------------------------------------------------------------
