@@ -58,6 +58,7 @@ from .background_kernel import (
 from .blocks import rows_per_block, run_row_blocks
 from .cancel import CancelToken
 from .errors import InputError
+from .file_rows import FileRows
 
 __all__ = ["BLOCK_PIXELS", "GENERAL_SUB_PIXELS", "HARD_CHUNK_PIXELS", "SHORTCUT_SUB_PIXELS",
            "CombinedBackground", "check_clip_parameters", "combine_backgrounds"]
@@ -106,6 +107,15 @@ def _validate(sci, err, dq, sigma, maxiters):
     shape = None
     for name, seq, out in (("SCI", sci, sci_arrays), ("ERR", err, err_arrays), ("DQ", dq, dq_arrays)):
         for index, item in enumerate(seq):
+            if isinstance(item, FileRows) and name != "DQ":
+                # left in its file, read a block of rows at a time by the kernel (file_rows)
+                if shape is None:
+                    shape = item.shape
+                elif item.shape != shape:
+                    raise InputError(f"{name} member {index} has shape {item.shape}, "
+                                     f"but SCI member 0 has shape {shape}")
+                out.append(item)
+                continue
             array = np.asarray(item)
             if array.ndim != 2:
                 raise InputError(f"{name} member {index} is not 2D (shape {array.shape})")

@@ -211,13 +211,15 @@ def _native(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("="))
 
 
-def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageModel:
+def read_image(path: str | os.PathLike, *, what: str = "science file",
+               rows_from_file: bool = False) -> ImageModel:
     """Read a science or reference image. Raises InputError naming the file (and the extension,
     card or keyword) for anything wrong; suspicious input goes to ``model.read_warnings``.
+    ``rows_from_file``: plain float32 SCI and ERR stay in the file (``file_rows``).
     The reading code lives in ``reading``."""
     from .reading import read_image as read
 
-    return read(path, what=what)
+    return read(path, what=what, rows_from_file=rows_from_file)
 
 
 # ---- writing ------------------------------------------------------------------------------------

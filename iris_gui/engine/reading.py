@@ -36,6 +36,7 @@ from astropy.io import fits
 from .buffer_pool import take as take_buffer
 from .dq import DQ_DTYPE
 from .errors import InputError
+from .file_rows import rows_in_file
 from .files import check_not_lfs_pointer, check_regular_file
 from .header_values import check_science_header
 from .models import ImageModel, _native
@@ -66,8 +67,12 @@ def _check_regular_file(path: str, what: str) -> None:
     check_not_lfs_pointer(path, what)
 
 
-def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageModel:
-    """Read a science or reference image. Raises InputError naming the file for anything wrong."""
+def read_image(path: str | os.PathLike, *, what: str = "science file",
+               rows_from_file: bool = False) -> ImageModel:
+    """Read a science or reference image. Raises InputError naming the file for anything wrong.
+
+    ``rows_from_file``: SCI and ERR stored as plain 2-D float32 stay in the file, as
+    ``file_rows.FileRows`` read a block of rows at a time (bkg_subtract's backgrounds)."""
     path = str(path)
     _check_regular_file(path, what)
     notes: list[str] = []
@@ -84,7 +89,7 @@ def read_image(path: str | os.PathLike, *, what: str = "science file") -> ImageM
                     hdul.verify("silentfix")
                 except fits.VerifyError as exc:
                     raise InputError(_verify_message(path, exc)) from exc
-                model = _model_from_hdul(hdul, path, what, notes)
+                model = _model_from_hdul(hdul, path, what, notes, rows_from_file)
         except PermissionError as exc:
             raise InputError(f"{path}: {what} cannot be read (permission denied)") from exc
         except InputError:
@@ -354,7 +359,8 @@ def _check_dq(dq_raw: np.ndarray, name: str, shape: tuple[int, ...], path: str) 
         raise InputError(f"{path}: {name} holds negative values; it must be an unsigned bitmask")
 
 
-def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str]) -> ImageModel:
+def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str],
+                     rows_from_file: bool = False) -> ImageModel:
     header = hdul[0].header.copy()
     for name in ("SCI", "DATA"):
         count = sum(1 for hdu in hdul[1:] if hdu.name == name)
@@ -364,7 +370,8 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str])
     sci_index, sci_hdu = _pick(hdul, path, notes, "SCI", "DATA")
     if sci_hdu is None:
         raise InputError(f"{path}: no SCI or DATA extension in this {what}")
-    data = _image_data(sci_hdu, sci_index, path)
+    in_file = rows_in_file(sci_hdu, path) if rows_from_file else None
+    data = in_file if in_file is not None else _image_data(sci_hdu, sci_index, path)
     if data is None:
         raise InputError(f"{path}: the {sci_hdu.name} extension holds no data")
     if data.dtype.kind != "f":
@@ -376,20 +383,26 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str])
             f"{path}: {sci_hdu.name} must be 2D (rate) or 3D (rateints), found {data.ndim}D "
             f"shape {data.shape}"
         )
-    data = _native(data, np.float32)
+    if in_file is None:
+        data = _native(data, np.float32)
     shape = data.shape
 
     def extension(name: str) -> np.ndarray | None:
         index, hdu = _pick(hdul, path, notes, name)
         return None if hdu is None else _image_data(hdu, index, path)
 
-    err_raw = extension("ERR")
+    err_index, err_hdu = _pick(hdul, path, notes, "ERR")
+    err_in_file = rows_in_file(err_hdu, path) if rows_from_file and err_hdu is not None else None
+    if err_in_file is not None:
+        err_raw = err_in_file
+    else:
+        err_raw = None if err_hdu is None else _image_data(err_hdu, err_index, path)
     if err_raw is not None:
         if err_raw.shape != shape:
             raise InputError(f"{path}: ERR shape {err_raw.shape} differs from SCI {shape}")
         if err_raw.dtype.kind != "f":
             raise InputError(f"{path}: ERR must be floating point, found {err_raw.dtype.name}")
-        err = _native(err_raw, np.float32)
+        err = err_raw if err_in_file is not None else _native(err_raw, np.float32)
     else:
         err = np.zeros(shape, np.float32)
 
