@@ -21,7 +21,6 @@ from .config import PipelineConfig
 from .errors import InputError
 from .night_log import NightRow
 from .product_result import ProductResult
-from .reading import read_image
 from .steps import COMPLETE, StepResult
 
 #: the step whose output is the written ``_cal``: the frame shown again
@@ -50,6 +49,8 @@ def reopened_product(row: NightRow) -> Product:
 
 def reopen_result(row: NightRow, config: PipelineConfig, ref_dir: str = "") -> ProductResult:
     """The result of ``row`` from its ``_cal``: photom's output, its input the rate file."""
+    from .reading import read_image  # astropy.io.fits: not at the window's start
+
     cal = cal_output(row)
     if cal is None:
         raise InputError(f"{row.name}: the quick-look wrote no _cal for it "
