@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         view.set_region(region)
         end = time.perf_counter() + 30
-        while (view.last_stats == {} or view._stats_region != region) and \
+        wanted = view.state.regions  # the spec set_region made of ``region``
+        while (view.last_stats == {} or view._stats_specs != wanted) and \
                 time.perf_counter() < end:
             app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         regions.append(time.perf_counter() - t0)
