@@ -120,3 +120,21 @@ def test_the_worker_answers_each_request_and_errors_as_errors():
     assert replies[1][0] == "error" and isinstance(replies[1][1], KeyError)
     assert replies[2] == ("ok", sc.measure_star(flat_pair()["A"], 151.0, 160.0, RADII,
                                                 position_by="same pixel"))
+
+
+def test_the_bundled_window_serves_as_its_own_measuring_process():
+    """In the PyInstaller bundle sys.executable is the window's program: started with
+    ``-m iris_gui.display.star_check_worker`` (as MeasuringProcess starts it) it measures."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    launcher = Path(__file__).resolve().parents[1] / "packaging" / "launch_iris_gui.py"
+    requests = io.BytesIO()
+    worker.write_message(requests, ("measure_star", (flat_pair()["A"], 151.0, 160.0, RADII), {}))
+    done = subprocess.run([sys.executable, str(launcher), "-m", scp.WORKER_MODULE],
+                          input=requests.getvalue(), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    size = int.from_bytes(done.stdout[:worker.HEADER], "little")
+    status, value = pickle.loads(done.stdout[worker.HEADER:worker.HEADER + size])
+    assert (status, value) == ("ok", sc.measure_star(flat_pair()["A"], 151.0, 160.0, RADII))

@@ -62,6 +62,11 @@ class WorkerFailed(RuntimeError):
     """The measuring process died, hangs or answered garbage."""
 
 
+#: what the process runs (``sys.executable -m WORKER_MODULE``; the bundle's window program
+#: answers to the same arguments, packaging/launch_iris_gui.py)
+WORKER_MODULE = "iris_gui.display.star_check_worker"
+
+
 class MeasuringProcess:
     """``python -m iris_gui.display.star_check_worker`` and its pipes; one call at a time."""
 
@@ -70,7 +75,7 @@ class MeasuringProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "iris_gui.display.star_check_worker"],
+            [sys.executable, "-m", WORKER_MODULE],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
         self.lock = threading.Lock()
 

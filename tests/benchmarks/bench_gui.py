@@ -21,7 +21,9 @@ process that opened the association ``--settle`` seconds before (the same wait f
 worker's warm-up imports, the pool's processes starting). Best and median of each, the ratio,
 and the longest the GUI thread waited between two ticks of a 10 ms timer during the run.
 ``--series`` adds ``thread-serial`` (the window's process with resample on one core, as it was
-before resample used every core). A pool worker's resample uses as many processes as the
+before resample used every core) and ``filed`` (the code of ``--filed-tree``, a checkout of the
+commit at which the issue asking for the pool was filed, in the window's process: "today" as
+the issue meant it, measured in the same run). A pool worker's resample uses as many processes as the
 window's own would (the same bits).
 Memory (``memory``): after Run all in the pool, the window's resident memory (VmRSS, and its
 file-mapped part RssFile) before any product is shown and after selecting each one in turn (the
@@ -199,6 +201,10 @@ def main() -> None:
                         choices=["thread", "pool", "thread-serial", "filed"],
                         help="runall: what to compare (thread-serial: the window's process with "
                              "resample on one core, as before resample used every core)")
+    parser.add_argument("--filed-tree", metavar="DIR",
+                        help="runall --series filed: a checkout of the code as it was when issue "
+                             "13 was filed (git worktree add DIR 2b6314d), run in the window's "
+                             "process as it did then")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -273,7 +279,7 @@ def run_all_comparison(run_child, args) -> None:
                   f"load {os.getloadavg()[0]:.2f}")
     for mode, values in times.items():
         print(f"{mode:<22} best {min(values):6.2f} s   median {statistics.median(values):6.2f} s")
-    for slow in [m for m in times if "thread" in m]:
+    for slow in [m for m in times if "thread" in m or "filed" in m]:
         for fast in [m for m in times if "pool" in m]:
             a, b = times[slow], times[fast]
             print(f"ratio {slow} / {fast} ({args.workers} workers): best {min(a) / min(b):.2f}x"
