@@ -64,3 +64,12 @@ def small_product(folder: Path) -> Product:
     write_reference(folder / "flat.fits", "FLAT", np.full((4, 4), 2.0))
     members = [Member(str(science), "science")] + [Member(str(b), "background") for b in backgrounds]
     return Product("sci", members)
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a command-line run a test stops with Ctrl-C: SIGINT as a terminal gives
+    it. A suite started in the background by a shell without job control inherits SIGINT
+    ignored, and so would the run, which would then (rightly) go on through a Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

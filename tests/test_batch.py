@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from factories import default_sigint
 
 from iris_gui.cli import main
 from iris_gui.engine import batch
@@ -188,7 +189,8 @@ def start_parallel_run(dataset, out) -> subprocess.Popen:
     not ended within three minutes, so a hang fails the test instead of stalling the suite."""
     process = subprocess.Popen(
         [sys.executable, "-m", "iris_gui.cli", str(dataset.asn), "--output-dir", str(out),
-         "--jobs", "2"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+         "--jobs", "2"], stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=default_sigint)
 
     def kill_if_running() -> None:
         if process.poll() is None:

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from factories import default_sigint
 from test_batch import _with_broken_product, data_bytes
 
 from iris_gui.cli import main
@@ -42,7 +43,8 @@ def start_run(asn, out, *options) -> subprocess.Popen:
     not ended within three minutes, so a hang fails the test instead of stalling the suite."""
     process = subprocess.Popen(
         [sys.executable, "-m", "iris_gui.cli", str(asn), "--output-dir", str(out),
-         *map(str, options)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+         *map(str, options)], stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=default_sigint)
 
     def kill_if_running() -> None:
         if process.poll() is None:

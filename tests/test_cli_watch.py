@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from factories import default_sigint
 
 from iris_gui.cli import main
 from iris_gui.engine.demo import write_demo_dataset
@@ -26,7 +27,8 @@ def start_watch(folder, out, *extra):
     command = [sys.executable, "-m", "iris_gui.cli", "--watch", str(folder), "--output-dir",
                str(out), "--poll", "0.05", "--backgrounds-from", "recent:3", *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=default_sigint)
 
 
 def read_lines(process, count: int, seconds: float = 60.0) -> list[str]:
