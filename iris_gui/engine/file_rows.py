@@ -50,17 +50,6 @@ class FileRows:
     def shape(self) -> tuple[int, int]:
         return self.window[2], self.window[3]
 
-    @property
-    def size(self) -> int:
-        return self.window[2] * self.window[3]
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * self.dtype.itemsize
-
-    def __len__(self) -> int:
-        return self.window[2]
-
     def __repr__(self) -> str:
         return f"FileRows({os.path.basename(self.path)}, window={self.window})"
 
@@ -147,9 +136,10 @@ def rows_in_file(hdu, path: str) -> FileRows | None:
         return None
     if header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0:
         return None
-    if hdu.fileinfo() is None:
+    info = hdu.fileinfo()
+    if info is None:
         return None
-    offset = hdu.fileinfo()["datLoc"]
+    offset = info["datLoc"]
     ny, nx = int(header["NAXIS2"]), int(header["NAXIS1"])
     if os.path.getsize(path) < offset + ny * nx * STORED.itemsize:
         return None  # short: the eager read says what is wrong with it

@@ -36,7 +36,7 @@ from astropy.io import fits
 from .buffer_pool import take as take_buffer
 from .dq import DQ_DTYPE
 from .errors import InputError
-from .file_rows import rows_in_file
+from .file_rows import FileRows, rows_in_file
 from .files import check_not_lfs_pointer, check_regular_file
 from .header_values import check_science_header
 from .models import ImageModel, _native
@@ -370,8 +370,12 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str],
     sci_index, sci_hdu = _pick(hdul, path, notes, "SCI", "DATA")
     if sci_hdu is None:
         raise InputError(f"{path}: no SCI or DATA extension in this {what}")
-    in_file = rows_in_file(sci_hdu, path) if rows_from_file else None
-    data = in_file if in_file is not None else _image_data(sci_hdu, sci_index, path)
+    def image(index: int, hdu, in_file: bool):
+        """The HDU's image: left in the file (``file_rows``) when asked and it can be, else read."""
+        rows = rows_in_file(hdu, path) if in_file else None
+        return rows if rows is not None else _image_data(hdu, index, path)
+
+    data = image(sci_index, sci_hdu, rows_from_file)
     if data is None:
         raise InputError(f"{path}: the {sci_hdu.name} extension holds no data")
     if data.dtype.kind != "f":
@@ -383,26 +387,21 @@ def _model_from_hdul(hdul: fits.HDUList, path: str, what: str, notes: list[str],
             f"{path}: {sci_hdu.name} must be 2D (rate) or 3D (rateints), found {data.ndim}D "
             f"shape {data.shape}"
         )
-    if in_file is None:
+    if not isinstance(data, FileRows):
         data = _native(data, np.float32)
     shape = data.shape
 
-    def extension(name: str) -> np.ndarray | None:
+    def extension(name: str, in_file: bool = False) -> np.ndarray | FileRows | None:
         index, hdu = _pick(hdul, path, notes, name)
-        return None if hdu is None else _image_data(hdu, index, path)
+        return None if hdu is None else image(index, hdu, in_file)
 
-    err_index, err_hdu = _pick(hdul, path, notes, "ERR")
-    err_in_file = rows_in_file(err_hdu, path) if rows_from_file and err_hdu is not None else None
-    if err_in_file is not None:
-        err_raw = err_in_file
-    else:
-        err_raw = None if err_hdu is None else _image_data(err_hdu, err_index, path)
+    err_raw = extension("ERR", rows_from_file)
     if err_raw is not None:
         if err_raw.shape != shape:
             raise InputError(f"{path}: ERR shape {err_raw.shape} differs from SCI {shape}")
         if err_raw.dtype.kind != "f":
             raise InputError(f"{path}: ERR must be floating point, found {err_raw.dtype.name}")
-        err = err_raw if err_in_file is not None else _native(err_raw, np.float32)
+        err = err_raw if isinstance(err_raw, FileRows) else _native(err_raw, np.float32)
     else:
         err = np.zeros(shape, np.float32)
 
