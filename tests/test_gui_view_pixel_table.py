@@ -4,6 +4,7 @@ copy; in the real window from the View menu."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -194,3 +195,14 @@ def test_a_table_wider_than_the_dock_keeps_the_cursor_cell_and_the_row_numbers_i
     picture = grid.grab().toImage()
     number = picture.pixelColor(int(bar.value() + 2), int(centre.top()) + 3)
     assert number == grid.palette().color(grid.palette().ColorRole.Button)
+    # a cell the row numbers cut is blanked whole: none of its digits shows beside them
+    bar.setValue(int(grid.cell_w * 1.5))               # the numbers cut a column in half
+    qtbot.waitUntil(lambda: grid.header_left == bar.value(), timeout=2000)
+    picture = grid.grab().toImage()
+    first_whole = grid.head_w + math.ceil(bar.value() / grid.cell_w) * grid.cell_w
+    left = bar.value() + grid.head_w
+    assert first_whole - left > 0.4 * grid.cell_w
+    base = grid.palette().color(grid.palette().ColorRole.Base)
+    for y in range(int(grid.head_h) + 2, int(grid.head_h + grid.n * grid.cell_h) - 2):
+        for x in range(int(left) + 2, int(first_whole) - 1):
+            assert picture.pixelColor(x, y) == base, (x, y)

@@ -184,6 +184,11 @@ class PixelGrid(QWidget):
         # the y of each row last, over the cells at the left of what the scroll area shows,
         # so a table wider than the dock keeps its row numbers in view
         left = self.header_left
+        if left > 0:  # blank the cells the row numbers cut, so no number is read half
+            first_whole = self.head_w + math.ceil(left / self.cell_w) * self.cell_w
+            painter.fillRect(QRectF(left, 0, first_whole - left, self.head_h), button)
+            painter.fillRect(QRectF(left, self.head_h, first_whole - left, height - self.head_h),
+                             palette.color(QPalette.ColorRole.Base))
         painter.fillRect(QRectF(left, 0, self.head_w, height), button)
         painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
         painter.drawLine(QLineF(left + self.head_w, 0, left + self.head_w, height))
