@@ -74,6 +74,14 @@ from .view_zoom import ViewRangeKeeper
 
 log = logging.getLogger("iris_gui.gui")
 
+#: state fields only their own panel shows (each binds them itself): nothing the panes draw
+#: depends on them, so a change of one (a star picked, a dock opened, the header searched)
+#: costs no refresh of the panes
+PANEL_ONLY = frozenset({
+    "docks", "header_role", "header_search", "header_changed_only", "pixel_table_size",
+    "magnifier_factor", "flag_nav_role", "flag_nav_flags", "flag_nav_scope", "flag_nav_newly",
+    "star_pick", "star_checks", "star_radii",
+})
 NOTHING_YET = "Run a product to see each step's input and output."
 
 
@@ -303,7 +311,12 @@ class StepImageView(ViewEdits, QWidget):
         if name in ("layout", "auto_blink", "blink_hz"):
             self._update_blink_timer()
         if name == "view_range":
+            # the panes follow the range themselves: only the RA/Dec grid's step depends on it
             self.zoom.state_changed()
+            self.overlays.update()
+            return
+        if name in PANEL_ONLY:
+            return
         if name == "regions":
             self.region_overlay.show(value)
         if name == "pane_choices":

@@ -71,6 +71,10 @@ class ImagePane(QWidget):
         self._pyramid: list[np.ndarray] | None = None
         self._pyramid_key: tuple | None = None
         self._level = -1
+        # pyqtgraph moves the image to a new range only when it next paints, which marks it
+        # dirty again: every pan or zoom step then painted the pane twice. Moved at once, the
+        # one screen update shows it.
+        self.view_box.sigRangeChanged.connect(lambda *_: self.view_box.updateMatrix())
         self.view_box.sigRangeChanged.connect(self._range_changed)
         self.view_box.sigResized.connect(self._range_changed)
 
