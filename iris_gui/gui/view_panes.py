@@ -40,7 +40,10 @@ class ImagePane(QWidget):
         self.plot.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.plot.setMinimumSize(200, 200)
         for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setStyle(tickFont=QFont(self.font().family(), 8))
+            # two levels of ticks, numbers on the major ones: a narrow pane showed no more, and
+            # every pan step lays the axes out again (their text measured tick by tick)
+            self.plot.getAxis(axis).setStyle(tickFont=QFont(self.font().family(), 8),
+                                             maxTickLevel=1, maxTextLevel=0)
         self.view_box = self.plot.getViewBox()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.overlay = pg.ImageItem(axisOrder="row-major")
