@@ -74,6 +74,35 @@ def test_a_frame_file_has_the_pixels_and_the_wcs(tmp_path):
     assert not folder.exists()
 
 
+def test_a_frame_is_written_in_blocks_the_same_bytes_as_astropy_writes(tmp_path, monkeypatch):
+    """Streamed a few rows at a time (so the window's thread is not kept waiting), the file is
+    byte for byte the one astropy's writeto makes, the last short block and padding included."""
+    frame = np.random.default_rng(1).normal(100, 5, (37, 29)).astype(np.float32)
+    frame[3, 4] = np.nan
+    monkeypatch.setattr(sm, "STREAM_BYTES", 29 * 4 * 5)          # 5 rows a block: 8 blocks
+    files = sm.SampFiles()
+    path = files.write_frame(frame, "blocks")
+    expected = tmp_path / "whole.fits"
+    sm.frame_hdul(frame, title="blocks").writeto(expected)
+    assert path.read_bytes() == expected.read_bytes()
+    assert path.stat().st_size % 2880 == 0
+    files.cleanup()
+
+
+def test_a_frame_that_fails_to_write_leaves_no_file(monkeypatch):
+    files = sm.SampFiles()
+    from astropy.io import fits as astropy_fits
+
+    def broken(self, data):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(astropy_fits.StreamingHDU, "write", broken)
+    with pytest.raises(OSError, match="disk full"):
+        files.write_frame(np.zeros((8, 8), np.float32), "broken")
+    assert list(files.folder.iterdir()) == []
+    files.cleanup()
+
+
 # ---- against a hub -------------------------------------------------------------------------------
 @pytest.fixture()
 def hub_lock(tmp_path, monkeypatch):
