@@ -370,6 +370,25 @@ def test_readout_text():
     assert im.format_value(float("nan")) == "NaN"
 
 
+def test_histogram_counts_every_kth_value_of_a_large_sample():
+    """At most HISTOGRAM_PIXELS values are binned (the GUI thread bins), every k-th of the
+    regular sample; a sample that small is binned whole."""
+    from iris_gui.display.stretch import HISTOGRAM_PIXELS, frame_info, histogram_sample
+
+    frame = np.random.default_rng(5).normal(100, 5, (1000, 1000)).astype(np.float32)
+    info = frame_info(frame)
+    assert info.sample.size == 250_000
+    counts, edges = info.histogram(90.0, 110.0)
+    k = -(-info.sample.size // HISTOGRAM_PIXELS)                  # 5
+    expected, _ = np.histogram(info.sample[::k], bins=200, range=(edges[0], edges[-1]))
+    assert np.array_equal(counts, expected)
+    assert histogram_sample(info.sample).size == HISTOGRAM_PIXELS
+    small = np.arange(HISTOGRAM_PIXELS, dtype=np.float32)
+    assert histogram_sample(small) is not small and np.array_equal(histogram_sample(small),
+                                                                   small)
+    assert histogram_sample(np.arange(HISTOGRAM_PIXELS + 1.0)).size == HISTOGRAM_PIXELS // 2 + 1
+
+
 def test_histogram_of_a_constant_frame_has_a_usable_range():
     from iris_gui.display.stretch import frame_info
 

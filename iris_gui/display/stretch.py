@@ -17,10 +17,12 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = [
-    "N_COLOURS", "NAN_INDEX", "STRETCH_TABLE_SIZE", "SAMPLE_PIXELS", "ZSCALE_SAMPLES",
+    "N_COLOURS", "NAN_INDEX", "STRETCH_TABLE_SIZE", "SAMPLE_PIXELS", "HISTOGRAM_PIXELS",
+    "ZSCALE_SAMPLES",
     "BLOCK_PIXELS", "STRETCHES", "LIMIT_METHODS", "PERCENTILES", "LOG_A", "ASINH_B",
     "stretch_curve", "inverse_stretch", "stretch_table", "regular_sample", "finite_range",
     "ordered_limits", "zscale_limits", "percentile_limits", "FrameInfo", "frame_info",
+    "histogram_sample",
     "quantize", "index_of_value", "format_limit", "colour_bar_ticks",
 ]
 
@@ -32,6 +34,9 @@ NAN_INDEX = 255
 STRETCH_TABLE_SIZE = 65536
 #: at most this many pixels go into the level / histogram sample
 SAMPLE_PIXELS = 250_000
+#: at most this many of the sample's pixels are counted in the histogram: 200 bins need no
+#: more, and the window bins on its GUI thread whenever a frame or its limits change
+HISTOGRAM_PIXELS = 50_000
 #: zscale samples taken from the regular subsample (IRAF uses 1000 by default, DS9 600)
 ZSCALE_SAMPLES = 5000
 #: rows processed per block (keeps temporaries in cache)
@@ -212,8 +217,14 @@ class FrameInfo:
             centre = 0.5 * (lo + hi)
             half = max(abs(centre) * 1e-3, 0.5)
             lo, hi = centre - half, centre + half
-        counts, edges = np.histogram(self.sample, bins=bins, range=(float(lo), float(hi)))
+        counts, edges = np.histogram(histogram_sample(self.sample), bins=bins,
+                                     range=(float(lo), float(hi)))
         return counts, edges.astype(np.float64)
+
+
+def histogram_sample(sample: np.ndarray, max_pixels: int = HISTOGRAM_PIXELS) -> np.ndarray:
+    """Every k-th value of the (regular) sample, at most about ``max_pixels`` of them."""
+    return sample[::max(1, math.ceil(sample.size / max_pixels))]
 
 
 def frame_info(image: np.ndarray) -> FrameInfo:

@@ -41,6 +41,8 @@ class HistogramPanel(QWidget):
         self.plot.getAxis("left").setStyle(showValues=False)
         self.plot.getAxis("bottom").setStyle(tickFont=QFont(self.font().family(), 8))
         self.plot.setLabel("left", "log N")
+        for axis in ("left", "bottom"):  # no units to prefix; each range change re-set them
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(120, 160, 220, 150),
                                      pen=pg.mkPen((160, 190, 240), width=1))
         self.plot.addItem(self.curve)

@@ -44,6 +44,9 @@ class ImagePane(QWidget):
             # every pan step lays the axes out again (their text measured tick by tick)
             self.plot.getAxis(axis).setStyle(tickFont=QFont(self.font().family(), 8),
                                              maxTickLevel=1, maxTextLevel=0)
+            # no unit label to prefix: without this, every range change re-set the hidden
+            # label's HTML (~1 ms an axis when the machine is busy)
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.view_box = self.plot.getViewBox()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.overlay = pg.ImageItem(axisOrder="row-major")

@@ -29,6 +29,7 @@ from ..engine.config import PipelineConfig
 from ..engine.models import ImageModel
 from ..engine.parameter_files import save_parameters
 from ..engine.pipeline import Image2Pipeline, ProductResult
+from ..engine.pool_results import release_arrays  # not on first use: the window's thread
 from ..engine.step_plan import StepPlan, product_is_stale
 from ..engine.steps import STEPS
 from .evented import Event
@@ -196,8 +197,6 @@ class Workbench:
         """Give back the memory of every result computed in the pool but the selected
         product's: their arrays are memory-mapped from the spill folder and read again when
         looked at (``pool_results.release_arrays``). Returns the mappings released."""
-        from ..engine.pool_results import release_arrays
-
         current = self.key(self.current_product) if self.current_product is not None else None
         return sum(release_arrays(result) for key, result in self.product_results.items()
                    if key != current)
