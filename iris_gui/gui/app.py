@@ -168,12 +168,22 @@ def demo_folder(size: int) -> Path:
     return Path(base) / "iris_gui" / f"demo-{size}"
 
 
-def freeze_startup_objects() -> None:
-    """Take what starting made — modules, Qt wrappers, astropy's and pyqtgraph's tables, ~80 000
-    objects that live as long as the window — out of the garbage collector's sight
-    (``gc.freeze``). Python's full collections otherwise walk them all, ~40-60 ms with the GUI
-    thread stopped, every so often while results arrive (a quick-look night makes many
-    objects). Garbage made from now on is collected as before."""
+#: how long a thread may keep Python's lock while another waits for it (Python's default is
+#: 5 ms): the window's thread waits for it after most calls into Qt, and with a display
+#: worker or the quick-look reader busy, a paint made of many such calls waited 5 ms each time
+SWITCH_INTERVAL_S = 0.001
+
+
+def prepare_event_loop() -> None:
+    """What the window's thread needs before its event loop, once the window is built:
+
+    - Python hands its lock over every ``SWITCH_INTERVAL_S`` (``sys.setswitchinterval``);
+    - what starting made — modules, Qt wrappers, astropy's and pyqtgraph's tables, ~76 000
+      objects that live as long as the window — is taken out of the garbage collector's sight
+      (``gc.freeze``): a full collection walked them all, ~40 ms with every thread stopped.
+      Garbage made from now on is collected as before.
+    """
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.collect()
     gc.freeze()
 
@@ -221,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         window.statusBar().showMessage(f"Preparing the demo dataset in {folder} …")
         window.run_when_demo_ready = True
         window.worker.requestDemo.emit(str(folder), args.demo_size)
-    freeze_startup_objects()
+    prepare_event_loop()
     code = app.exec()
     window.shutdown()
     return code

@@ -181,8 +181,8 @@ def child(mode: str, asn: str, launched: float, workers: int = 2, settle: float 
     if mode == "cancel":
         window.worker.stepProgress.connect(canceller.progress)
     window.show()
-    from iris_gui.gui.app import freeze_startup_objects
-    freeze_startup_objects()  # as iris-gui does before its event loop
+    from iris_gui.gui.app import prepare_event_loop
+    prepare_event_loop()  # as iris-gui does before its event loop
     app.exec()
     window.shutdown()
     return result

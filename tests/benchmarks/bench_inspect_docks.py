@@ -157,6 +157,9 @@ def main(argv=None) -> int:
     layout.addLayout(side, 2)
     holder.resize(1600, 900)
     holder.show()
+    from iris_gui.gui.app import prepare_event_loop
+
+    prepare_event_loop()  # as iris-gui does before its event loop
     view.state.pixel_table_size = args.table
     t0 = time.perf_counter()
     result = build_result(args.size)

@@ -313,8 +313,8 @@ def child_gui(asn: str, repeat: int, delay_ms: int, sigmas, expected) -> dict:
     window = MainWindow(settings=QSettings(settings_file, QSettings.Format.IniFormat))
     window.workbench.set_output_dir(tempfile.mkdtemp())
     window.show()
-    from iris_gui.gui.app import freeze_startup_objects
-    freeze_startup_objects()  # as iris-gui does before its event loop
+    from iris_gui.gui.app import prepare_event_loop
+    prepare_event_loop()  # as iris-gui does before its event loop
     view = window.image_view
     pane = view.right  # the After pane: bkg_subtract's output
     state = {"shown": Candidates()}

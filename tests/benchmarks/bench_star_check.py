@@ -80,6 +80,9 @@ def main(argv=None) -> int:
     view.show()
     panel = StarCheckPanel(view)
     panel.show()
+    from iris_gui.gui.app import prepare_event_loop
+
+    prepare_event_loop()  # as iris-gui does before its event loop
     view.show_step(result, "flat_field")
 
     def loop_until(done, timeout=120.0):

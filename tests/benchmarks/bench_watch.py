@@ -96,8 +96,8 @@ def bench_window(science, watched, out, exposures, interval):
     window = MainWindow(settings=settings)
     window.resize(1600, 1000)
     window.show()
-    from iris_gui.gui.app import freeze_startup_objects
-    freeze_startup_objects()  # as iris-gui does before its event loop
+    from iris_gui.gui.app import prepare_event_loop
+    prepare_event_loop()  # as iris-gui does before its event loop
     gaps: list[float] = []
     last = [time.perf_counter()]
 
