@@ -190,3 +190,43 @@ def test_an_early_cluster_taken_by_the_run_is_not_closed_twice(monkeypatch):
     client, cluster = started.get()
     started.close()
     assert calls == []  # run_dask closes what it took
+
+
+def test_a_task_runs_its_product_on_its_share_of_the_cores(monkeypatch):
+    """A LocalCluster of N workers shares this machine's cores N ways, as --jobs N does; a
+    scheduler's workers give each task one core (a task per worker thread)."""
+    from iris_gui.engine import cores
+
+    monkeypatch.setattr(batch_dask, "usable_cores", lambda: 8)
+    assert batch_dask.task_cores(None, 2) == 4
+    assert batch_dask.task_cores(None, 3) == 2
+    assert batch_dask.task_cores(None, 16) == 1
+    assert batch_dask.task_cores("tcp://node:8786", None) == 1
+
+    class Worker:
+        def log_event(self, topic, event):
+            pass
+
+    class NeverSet:
+        def __init__(self, name):
+            pass
+
+        def is_set(self):
+            return False
+
+    monkeypatch.setattr(distributed, "get_worker", lambda: Worker())
+    monkeypatch.setattr(distributed, "Event", NeverSet)
+    seen = []
+    monkeypatch.setattr(batch_dask, "run_job_with",
+                        lambda job, post, cancel: seen.append(cores.core_budget()) or "record")
+    monkeypatch.setattr(cores, "usable_cores", lambda: 8)
+    cores.set_core_budget(None)
+
+    class Job:
+        class product:
+            name = "p"
+        source = "asn"
+
+    assert batch_dask.run_dask_task(Job, "topic", "cancel", 20, 3) == "record"
+    assert seen == [3]
+    assert cores.core_budget() == 8                      # the worker's budget as it was

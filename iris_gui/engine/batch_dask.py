@@ -13,6 +13,13 @@ with ``Worker.log_event`` on a topic of its own run; the caller's ``on_event`` g
 process. Products run the biggest first (their estimated peak memory is the task's priority); Dask's
 own worker memory limits stand for the pool's memory check.
 
+Cores: a task's product runs on ``task_cores`` cores (``cores.core_budget``): on a LocalCluster
+of N workers, this machine's cores shared by N, as the ``--jobs N`` pool's workers have them;
+on a scheduler's workers, one core, Dask's own model (a task per worker thread: give workers more
+threads or processes for more products at once). Without it each of the N local workers drizzled
+and ran its row blocks on every core, N times too many threads and a drizzle process forked
+per product.
+
 Cancelling (Ctrl-C, SIGTERM: the caller's KeyboardInterrupt) sets a ``distributed.Event`` that every
 task checks at each of its cancel points (at most every ``CANCEL_POLL`` seconds, one scheduler round
 trip); tasks not yet started return at once. The caller waits ``batch.STOP_GRACE`` seconds for the
@@ -41,6 +48,7 @@ from .batch import (
     run_job_with,
 )
 from .cancel import CancelToken
+from .cores import budget, usable_cores
 from .errors import InputError
 from .product_pool import ENGINE_MODULES
 
@@ -111,8 +119,16 @@ class _TopicLog(logging.Handler):
         self.post("log", record.levelno, message)
 
 
-def run_dask_task(job: BatchJob, topic: str, cancel_name: str, level: int) -> ProductRecord:
-    """One product on a Dask worker: the task every ``run_dask`` submits."""
+def task_cores(address: str | None, local_workers: int | None) -> int:
+    """The cores one task's product may use (module docstring)."""
+    if address or not local_workers:
+        return 1
+    return max(1, usable_cores() // local_workers)
+
+
+def run_dask_task(job: BatchJob, topic: str, cancel_name: str, level: int,
+                  cores: int = 1) -> ProductRecord:
+    """One product on a Dask worker, on ``cores`` cores: the task every ``run_dask`` submits."""
     from distributed import Event, get_worker
 
     worker = get_worker()
@@ -132,7 +148,8 @@ def run_dask_task(job: BatchJob, topic: str, cancel_name: str, level: int) -> Pr
     logger.setLevel(level)
     logger.propagate = False  # the client shows these lines; the worker's log need not
     try:
-        return run_job_with(job, post, cancel)
+        with budget(cores):
+            return run_job_with(job, post, cancel)
     finally:
         logger.removeHandler(handler)
 
@@ -225,12 +242,13 @@ def run_dask(jobs: list[BatchJob], *, address: str | None = None,
     events: queue.Queue = queue.Queue()
     records: dict[int, ProductRecord] = {}
     futures = {}
+    cores = task_cores(address, local_workers)
     cancel_event = None
     try:
         client.subscribe_topic(topic, lambda item: events.put(tuple(item[1])))
         cancel_event = distributed.Event(cancel_name, client=client)
         for index, job in enumerate(jobs):
-            future = client.submit(run_dask_task, job, topic, cancel_name, level,
+            future = client.submit(run_dask_task, job, topic, cancel_name, level, cores,
                                    key=f"iris-image2-{run_id}-{index}", pure=False,
                                    priority=job.peak_bytes)
             futures[future] = index

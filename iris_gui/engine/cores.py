@@ -10,6 +10,7 @@ comparing ``--jobs 2`` with ``--jobs 1`` measures what two cores give.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 #: more threads or drizzle processes than this gain nothing on these memory-bound loops
@@ -38,3 +39,15 @@ def set_core_budget(cores: int | None) -> None:
     if cores is not None and int(cores) < 1:
         raise ValueError(f"a core budget of {cores} is not a whole number >= 1")
     _budget = None if cores is None else int(cores)
+
+
+@contextlib.contextmanager
+def budget(cores: int | None):
+    """``set_core_budget(cores)`` for the block; the budget before it afterwards."""
+    global _budget
+    previous = _budget
+    set_core_budget(cores)
+    try:
+        yield
+    finally:
+        _budget = previous
