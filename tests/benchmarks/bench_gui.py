@@ -181,8 +181,12 @@ def child(mode: str, asn: str, launched: float, workers: int = 2, settle: float 
     if mode == "cancel":
         window.worker.stepProgress.connect(canceller.progress)
     window.show()
-    from iris_gui.gui.app import prepare_event_loop
-    prepare_event_loop()  # as iris-gui does before its event loop
+    try:
+        from iris_gui.gui.app import prepare_event_loop
+    except ImportError:  # --series filed: the code from before there was one
+        pass
+    else:
+        prepare_event_loop()  # as iris-gui does before its event loop
     app.exec()
     window.shutdown()
     return result
