@@ -40,8 +40,8 @@ class ImagePane(QWidget):
         self.plot.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.plot.setMinimumSize(200, 200)
         for axis in ("left", "bottom"):
-            # two levels of ticks, numbers on the major ones: a narrow pane showed no more, and
-            # every pan step lays the axes out again (their text measured tick by tick)
+            # two levels of ticks, numbers on the major ones only (a small pane shows fewer):
+            # every pan step lays the axes out again, their text measured tick by tick
             self.plot.getAxis(axis).setStyle(tickFont=QFont(self.font().family(), 8),
                                              maxTickLevel=1, maxTextLevel=0)
             # no unit label to prefix: without this, every range change re-set the hidden
