@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -87,8 +88,6 @@ def test_scheduler_runs_the_products_on_an_existing_cluster(demo, serial_outputs
     assert code == 0, err
     assert "4/4 product(s) done" in err and "iris_demo_ints: resample: COMPLETE" in err
     assert data_bytes(out) == data_bytes(serial_outputs)
-    import logging
-
     assert logging.getLogger("iris_gui").propagate  # the task put the worker's logging back
 
 
@@ -230,3 +229,24 @@ def test_a_task_runs_its_product_on_its_share_of_the_cores(monkeypatch):
     assert batch_dask.run_dask_task(Job, "topic", "cancel", 20, 3) == "record"
     assert seen == [3]
     assert cores.core_budget() == 8                      # the worker's budget as it was
+    logger = logging.getLogger("iris_gui")
+    assert logger.propagate and logger.level == logging.NOTSET  # its logging as it was
+
+
+def test_tasks_side_by_side_put_the_log_back_when_the_last_ends():
+    """A worker's threads run tasks at once: the first to end must not put the logger back under
+    the second, and the last must put back what there was before the first, not what the first
+    had set."""
+    logger = logging.getLogger("iris_gui")
+    first, second = logging.NullHandler(), logging.NullHandler()
+    first_task = batch_dask._task_logging(first, logging.INFO)
+    second_task = batch_dask._task_logging(second, logging.INFO)
+    first_task.__enter__()
+    second_task.__enter__()
+    assert not logger.propagate and {first, second} <= set(logger.handlers)
+    first_task.__exit__(None, None, None)                # the first ends, the second runs on
+    assert not logger.propagate and logger.level == logging.INFO
+    assert first not in logger.handlers and second in logger.handlers
+    second_task.__exit__(None, None, None)
+    assert logger.propagate and logger.level == logging.NOTSET
+    assert second not in logger.handlers

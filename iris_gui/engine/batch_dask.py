@@ -30,6 +30,7 @@ a product whose task fails for good is reported failed and the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import queue
@@ -126,6 +127,34 @@ def task_cores(address: str | None, local_workers: int | None) -> int:
     return max(1, usable_cores() // local_workers)
 
 
+_logging_lock = threading.Lock()
+_logging_tasks: list = [0, None]  # tasks running in this process, the logger's state before them
+
+
+@contextlib.contextmanager
+def _task_logging(handler: logging.Handler, level: int):
+    """iris_gui's log to ``handler`` only (the client shows these lines; the worker's own log need
+    not) while a task runs; the logger is put back as found when the last task of this process
+    ends (a worker in the caller's process, ``processes=False``, shares its loggers, and a
+    worker's threads run tasks side by side)."""
+    logger = logging.getLogger("iris_gui")
+    with _logging_lock:
+        if _logging_tasks[0] == 0:
+            _logging_tasks[1] = (logger.level, logger.propagate)
+        _logging_tasks[0] += 1
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        with _logging_lock:
+            logger.removeHandler(handler)
+            _logging_tasks[0] -= 1
+            if _logging_tasks[0] == 0:
+                logger.level, logger.propagate = _logging_tasks[1]
+
+
 def run_dask_task(job: BatchJob, topic: str, cancel_name: str, level: int,
                   cores: int = 1) -> ProductRecord:
     """One product on a Dask worker, on ``cores`` cores: the task every ``run_dask`` submits."""
@@ -142,16 +171,8 @@ def run_dask_task(job: BatchJob, topic: str, cancel_name: str, level: int,
     cancel = _DaskCancel(Event(cancel_name))
     if cancel.cancelled:  # the run was stopped before this product started
         return ProductRecord(job.product.name, job.source, "cancelled")
-    logger = logging.getLogger("iris_gui")
-    handler = _TopicLog(post, job.product.name)
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False  # the client shows these lines; the worker's log need not
-    try:
-        with budget(cores):
-            return run_job_with(job, post, cancel)
-    finally:
-        logger.removeHandler(handler)
+    with _task_logging(_TopicLog(post, job.product.name), level), budget(cores):
+        return run_job_with(job, post, cancel)
 
 
 # ---- in the caller ---------------------------------------------------------------------------------
