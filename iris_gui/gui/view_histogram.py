@@ -43,8 +43,12 @@ class HistogramPanel(QWidget):
         self.plot.setLabel("left", "log N")
         for axis in ("left", "bottom"):  # no units to prefix; each range change re-set them
             self.plot.getAxis(axis).enableAutoSIPrefix(False)
-        self.curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(120, 160, 220, 150),
-                                     pen=pg.mkPen((160, 190, 240), width=1))
+        # a PlotCurveItem, not a PlotDataItem: that one re-sets its curve's data and pen on
+        # every range change of the plot (for its downsampling), ~8 ms a new frame
+        # stepped: one more edge than heights, even when empty
+        self.curve = pg.PlotCurveItem(x=np.zeros(1), y=np.zeros(0), stepMode="center", fillLevel=0,
+                                      brush=(120, 160, 220, 150),
+                                      pen=pg.mkPen((160, 190, 240), width=1))
         self.plot.addItem(self.curve)
         self.bar = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.bar)
@@ -92,12 +96,12 @@ class HistogramPanel(QWidget):
         self._updating = False
         first, last = float(edges[0]), float(edges[-1])
         span = last - first
-        self.plot.setXRange(first - 0.02 * span, last + 0.02 * span, padding=0)
-        self.plot.setYRange(-0.2 * top, top * 1.05, padding=0)
+        self.plot.setRange(xRange=(first - 0.02 * span, last + 0.02 * span),
+                           yRange=(-0.2 * top, top * 1.05), padding=0)
 
     def clear(self) -> None:
         self._shown = None
-        self.curve.setData([], [])
+        self.curve.setData(np.zeros(1), np.zeros(0))
         self.bar.clear()
 
     def _dragged(self) -> None:
