@@ -16,7 +16,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from .thread_priority import lower_thread_priority
+
 log = logging.getLogger("iris_gui.gui")
+
+#: the pool's threads' niceness above the GUI thread's: a new frame's quantizing must not take
+#: the core a paint or a key press needs
+POOL_NICENESS = 3
 
 
 class _Relay(QObject):
@@ -34,6 +40,7 @@ class _Task(QRunnable):
         self.args = args
 
     def run(self) -> None:  # pool thread
+        lower_thread_priority(POOL_NICENESS)
         try:
             result, error = self.fn(*self.args), ""
         except Exception as exc:  # noqa: BLE001 - reported to the GUI thread

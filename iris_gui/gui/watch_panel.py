@@ -4,9 +4,6 @@ process's pipe off the GUI thread. The commands behind them are ``window_watch``
 
 from __future__ import annotations
 
-import os
-import threading
-
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -24,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.night_log import NIGHT_COLUMNS, night_cells
+from .thread_priority import lower_thread_priority
 
 STATUS_COLOURS = {"done": "#2e7d32", "done earlier": "#558b2f", "failed": "#c62828",
                   "processing": "#1565c0", "sky": "#6d4c41"}
@@ -33,16 +31,6 @@ VERDICT_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
 #: this thread's niceness above the GUI thread's: reading a 2048² product off the pipe is
 #: ~370 MB of copying that must not take the core the GUI thread wakes up on
 THREAD_NICENESS = 5
-
-
-def _lower_thread_priority() -> None:
-    """Linux: a thread has a niceness of its own (setpriority on its thread id)."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid)
-                       + THREAD_NICENESS)
-    except (AttributeError, OSError):  # elsewhere: as it is
-        pass
 
 
 class WatchThread(QThread):
@@ -62,7 +50,7 @@ class WatchThread(QThread):
         self.prepare = prepare
 
     def run(self) -> None:
-        _lower_thread_priority()
+        lower_thread_priority(THREAD_NICENESS)
         error = ""
         for message in self.process.messages():
             kind = message[0]
