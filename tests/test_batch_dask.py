@@ -220,6 +220,8 @@ def test_a_task_runs_its_product_on_its_share_of_the_cores(monkeypatch):
                         lambda job, post, cancel: seen.append(cores.core_budget()) or "record")
     monkeypatch.setattr(cores, "usable_cores", lambda: 8)
     cores.set_core_budget(None)
+    logger = logging.getLogger("iris_gui")
+    logging_before = (logger.level, logger.propagate, list(logger.handlers))
 
     class Job:
         class product:
@@ -229,15 +231,16 @@ def test_a_task_runs_its_product_on_its_share_of_the_cores(monkeypatch):
     assert batch_dask.run_dask_task(Job, "topic", "cancel", 20, 3) == "record"
     assert seen == [3]
     assert cores.core_budget() == 8                      # the worker's budget as it was
-    logger = logging.getLogger("iris_gui")
-    assert logger.propagate and logger.level == logging.NOTSET  # its logging as it was
+    assert (logger.level, logger.propagate, logger.handlers) == logging_before  # as it was
 
 
-def test_tasks_side_by_side_put_the_log_back_when_the_last_ends():
+def test_tasks_side_by_side_put_the_log_back_when_the_last_ends(monkeypatch):
     """A worker's threads run tasks at once: the first to end must not put the logger back under
     the second, and the last must put back what there was before the first, not what the first
     had set."""
     logger = logging.getLogger("iris_gui")
+    monkeypatch.setattr(logger, "level", logging.WARNING)  # a level other than the tasks'
+    before = (logger.level, logger.propagate)
     first, second = logging.NullHandler(), logging.NullHandler()
     first_task = batch_dask._task_logging(first, logging.INFO)
     second_task = batch_dask._task_logging(second, logging.INFO)
@@ -248,5 +251,5 @@ def test_tasks_side_by_side_put_the_log_back_when_the_last_ends():
     assert not logger.propagate and logger.level == logging.INFO
     assert first not in logger.handlers and second in logger.handlers
     second_task.__exit__(None, None, None)
-    assert logger.propagate and logger.level == logging.NOTSET
+    assert (logger.level, logger.propagate) == before == (logging.WARNING, True)
     assert second not in logger.handlers
