@@ -253,3 +253,23 @@ def test_tasks_side_by_side_put_the_log_back_when_the_last_ends(monkeypatch):
     second_task.__exit__(None, None, None)
     assert (logger.level, logger.propagate) == before == (logging.WARNING, True)
     assert second not in logger.handlers
+
+
+def test_local_workers_keep_glibc_s_heap_and_run_no_profiler(capsys):
+    """--dask-local's workers run as the --jobs pool's: without the MALLOC_TRIM_THRESHOLD_ Dask's
+    nanny sets (it makes every frame-sized array fresh memory), without the profiler's 10 ms
+    sampling; the caller's own Dask settings are left as they were."""
+    import dask
+
+    before = dask.config.get("distributed.nanny.pre-spawn-environ")
+    client, cluster = batch_dask._start(distributed, None, 1, quiet=True)
+    try:
+        seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                                   os.environ.get("OMP_NUM_THREADS"),
+                                   dask.config.get("distributed.worker.profile.enabled")))
+    finally:
+        client.close()
+        cluster.close()
+    assert list(seen.values()) == [(None, "1", False)]
+    assert dask.config.get("distributed.nanny.pre-spawn-environ") == before
+    assert "MALLOC_TRIM_THRESHOLD_" in before  # Dask's default, which the test is about

@@ -177,6 +177,25 @@ def run_dask_task(job: BatchJob, topic: str, cancel_name: str, level: int,
 
 # ---- in the caller ---------------------------------------------------------------------------------
 
+def local_worker_settings() -> dict:
+    """Dask settings for the workers of ``--dask-local``, as the ``--jobs`` pool's workers run:
+
+    - no ``MALLOC_TRIM_THRESHOLD_`` (Dask's nanny sets 65536 in each worker's environment): set
+      at all, it turns off glibc's growing mmap threshold, so every frame-sized array (16 MB at
+      2048²) is fresh memory from the kernel again instead of reused heap, and on a VM first
+      touches cost more than the arithmetic;
+    - no statistical profiler sampling the task's thread every 10 ms (the dashboard's Profile
+      tab is empty).
+
+    8 products of 2048² on 2 cores: 9.96 -> 9.04 s (median of 3, alternating)."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {"distributed.nanny.pre-spawn-environ": environ,
+            "distributed.worker.profile.enabled": False}
+
+
 def _start(distributed, address: str | None, local_workers: int | None, quiet: bool):
     """A client of the scheduler at ``address``, or of a new LocalCluster; (client, cluster)."""
     if address:
@@ -192,7 +211,9 @@ def _start(distributed, address: str | None, local_workers: int | None, quiet: b
     with_dashboard = importlib.util.find_spec("bokeh") is not None
     # the cluster's processes inherit a blocked SIGINT: a Ctrl-C reaches only this process, which
     # stops the run through the cancel event and then closes the cluster
-    with _sigint_blocked():
+    import dask
+
+    with _sigint_blocked(), dask.config.set(local_worker_settings()):
         cluster = distributed.LocalCluster(
             n_workers=local_workers, threads_per_worker=1, processes=True,
             dashboard_address=":8787" if with_dashboard else None,
