@@ -302,3 +302,33 @@ def test_local_workers_fork_from_a_server_that_imported_dask_and_the_engine(monk
     with dask.config.set(settings):
         batch_dask._preload_forkserver(distributed)
     assert fresh._preload_modules == ["something"]
+
+
+def test_the_forkserver_is_started_first_with_the_imports(monkeypatch):
+    """ClusterStart starts the forkserver before it imports Dask, so the server's imports run
+    beside this process's; a server already running is not started again."""
+    from multiprocessing import forkserver
+
+    from iris_gui.engine.product_pool import ENGINE_MODULES
+
+    fresh = forkserver.ForkServer()
+    started = []
+    monkeypatch.setattr(forkserver, "_forkserver", fresh)
+    monkeypatch.setattr(forkserver, "set_forkserver_preload", fresh.set_forkserver_preload)
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(
+        list(fresh._preload_modules)))
+    batch_dask.start_forkserver()
+    assert started == [["distributed", *ENGINE_MODULES]]
+    fresh._forkserver_pid = 12345
+    batch_dask.start_forkserver()
+    assert len(started) == 1
+
+    order = []
+    monkeypatch.setattr(batch_dask, "start_forkserver", lambda: order.append("forkserver"))
+    monkeypatch.setattr(batch_dask, "_distributed", lambda: order.append("import") or distributed)
+    monkeypatch.setattr(batch_dask, "_start", lambda *args: ("client", "cluster"))
+    assert batch_dask.ClusterStart(None, 2, True).get() == ("client", "cluster")
+    assert order == ["forkserver", "import"]
+    order.clear()
+    batch_dask.ClusterStart("tcp://h:8786", None, True).get()   # a scheduler's: no forkserver
+    assert order == ["import"]
