@@ -53,6 +53,7 @@ from .engine.errors import InputError
 from .engine.liger_layout import OUTPUT_LAYOUTS
 from .engine.output_plan import OutputPlan
 from .engine.outputs import plan_product
+from .engine.pages import small_pages
 from .engine.parameter_files import load_parameters, save_parameters
 from .engine.pipeline import Image2Pipeline, PipelineCallbacks
 from .engine.provenance import rerun_setup
@@ -244,7 +245,8 @@ def _run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     restore_logging = configure_logging(args.quiet)
     try:
-        return _run_configured(args, overrides)
+        with small_pages():  # a run from files: fresh memory without huge pages (engine.pages)
+            return _run_configured(args, overrides)
     finally:
         restore_logging()
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cancel import CancelToken
+from .pages import use_small_pages
 
 log = logging.getLogger("iris_gui.engine.batch")
 
@@ -147,6 +148,7 @@ def _init_worker(events, cancel_event, level: int, modules: tuple[str, ...],
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _events, _cancel_event = events, cancel_event
+    use_small_pages()  # products from files: fresh memory without huge pages (pages.py)
     root = logging.getLogger("iris_gui")
     root.handlers[:] = [_QueueLog()]
     root.setLevel(level)

@@ -36,6 +36,7 @@ import numpy as np
 
 from .cancel import CancelToken
 from .config import PipelineConfig
+from .pages import use_small_pages
 
 #: seconds the child gets to stop by itself
 STOP_GRACE = 10.0
@@ -120,6 +121,7 @@ def _child(connection, control, stop_event, settings, config) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the window decides, through stop_event
     _lower_priority()
+    use_small_pages()  # products from files: fresh memory without huge pages (pages.py)
     root = logging.getLogger("iris_gui")
     root.handlers[:] = [_PipeLog(connection.send)]
     root.setLevel(logging.INFO)

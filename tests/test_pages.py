@@ -1,0 +1,75 @@
+"""A run from files allocates fresh memory without numpy's huge-page advice (engine.pages)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from iris_gui.engine import pages
+
+
+def huge_page_advice() -> bool:
+    setter = pages._setter()
+    previous = setter(True)
+    setter(previous)
+    return previous
+
+
+@pytest.fixture
+def no_user_setting(monkeypatch):
+    monkeypatch.delenv(pages.ENV, raising=False)
+    setter = pages._setter()
+    previous = setter(True)  # numpy's default on Linux
+    yield
+    setter(previous)
+
+
+def test_a_run_turns_the_advice_off_and_puts_it_back(no_user_setting):
+    with pages.small_pages():
+        assert os.environ[pages.ENV] == "0"  # for the processes the run starts
+        assert huge_page_advice() is False
+    assert pages.ENV not in os.environ
+    assert huge_page_advice() is True
+
+
+def test_the_user_s_own_setting_wins(no_user_setting, monkeypatch):
+    monkeypatch.setenv(pages.ENV, "1")
+    with pages.small_pages():
+        assert huge_page_advice() is True
+    assert os.environ[pages.ENV] == "1"
+
+
+def test_the_command_line_runs_without_the_advice_and_leaves_the_caller_as_it_was(
+        no_user_setting, tmp_path, monkeypatch):
+    from iris_gui import cli
+    from iris_gui.engine.demo import write_demo_dataset
+
+    seen = []
+    real = cli._run_configured
+    monkeypatch.setattr(cli, "_run_configured", lambda *args: (
+        seen.append((os.environ.get(pages.ENV), huge_page_advice())), real(*args))[1])
+    demo = write_demo_dataset(tmp_path / "demo", size=64, seed=2)
+    assert cli.main([str(demo.asn), "--output-dir", str(tmp_path / "out"), "-q"]) == 0
+    assert seen == [("0", False)]
+    assert pages.ENV not in os.environ and huge_page_advice() is True
+
+
+def _advice_in_worker(_arg) -> tuple[str | None, bool]:
+    return os.environ.get(pages.ENV), huge_page_advice()
+
+
+def test_the_window_s_pool_workers_run_without_the_advice(no_user_setting):
+    """The workers run products from files for the window, whose own process keeps numpy's
+    default."""
+    from iris_gui.engine.product_pool import PoolTask, ProductPool
+
+    done = {}
+    pool = ProductPool(1, modules=())
+    try:
+        pool.run([PoolTask(_advice_in_worker, None, "a")],
+                 on_done=lambda index, future: done.update({index: future.result()}))
+    finally:
+        pool.shutdown()
+    assert done == {0: ("0", False)}
+    assert huge_page_advice() is True  # this process as it was
