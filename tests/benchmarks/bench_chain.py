@@ -136,8 +136,10 @@ def runner_only(folder: str, n_backgrounds: int) -> dict:
 
     from iris_gui.engine.association import Member, Product
     from iris_gui.engine.config import PipelineConfig
+    from iris_gui.engine.pages import use_small_pages
     from iris_gui.engine.pipeline import Image2Pipeline
 
+    use_small_pages()  # as iris-image2 runs (engine/pages.py)
     members = [Member(os.path.join(folder, "science_rate.fits"), "science")]
     members += [Member(os.path.join(folder, f"background{k}_rate.fits"), "background")
                 for k in range(n_backgrounds)]
