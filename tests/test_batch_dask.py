@@ -332,3 +332,13 @@ def test_the_forkserver_is_started_first_with_the_imports(monkeypatch):
     order.clear()
     batch_dask.ClusterStart("tcp://h:8786", None, True).get()   # a scheduler's: no forkserver
     assert order == ["import"]
+
+
+def test_a_frozen_bundle_spawns_its_workers(monkeypatch):
+    """A PyInstaller program does not take Python's -c, which is how a forkserver starts."""
+    from multiprocessing import forkserver
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: pytest.fail("started"))
+    assert "distributed.worker.multiprocessing-method" not in batch_dask.local_worker_settings()
+    batch_dask.start_forkserver()

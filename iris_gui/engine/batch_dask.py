@@ -193,16 +193,23 @@ def local_worker_settings() -> dict:
       while this process plans the run on the same cores.
 
     8 products of 2048² on 2 cores, median of 3-4 alternating: 9.96 -> 9.04 s for the first two,
-    8.99 -> 8.71 s for the forkserver."""
+    8.99 -> 8.71 s for the forkserver (not in a frozen bundle: its workers are spawned)."""
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     settings = {"distributed.nanny.pre-spawn-environ": environ,
                 "distributed.worker.profile.enabled": False}
-    if FORKSERVER in multiprocessing.get_all_start_methods():
+    if _forkserver_usable():
         settings["distributed.worker.multiprocessing-method"] = FORKSERVER
     return settings
+
+
+def _forkserver_usable() -> bool:
+    """POSIX, and not a frozen bundle (its program does not take Python's ``-c``, which is how
+    multiprocessing starts a forkserver)."""
+    return (FORKSERVER in multiprocessing.get_all_start_methods()
+            and not getattr(sys, "frozen", False))
 
 
 def start_forkserver() -> None:
@@ -210,8 +217,8 @@ def start_forkserver() -> None:
     it imports Dask and the engine (~0.8 s, in a process of its own) while this process imports
     Dask and plans the run; a server already running is left as it is. It inherits a blocked
     SIGINT, as the cluster's processes do."""
-    if FORKSERVER not in multiprocessing.get_all_start_methods():
-        return
+    if not _forkserver_usable() or importlib.util.find_spec("distributed") is None:
+        return  # without Dask the run stops with what to install; no server for nothing
     from multiprocessing import forkserver
 
     if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:

@@ -4,11 +4,11 @@ numpy advises the kernel to back every large array with 2 MB huge pages (``madvi
 kernel's THP defrag setting ``madvise`` (Debian's default), the first touch of such memory may
 wait while the kernel compacts memory to find a free huge page, and just after a run has read its
 inputs, the page cache fills most of memory. A cold 4096² product then spent most of its time in
-the kernel. Measured on a 2-core VM, 4 runs alternating:
+the kernel. Measured on a 2-core VM, with and without the advice, alternating:
 
-- the whole ``iris-image2`` process, 4096², all seven steps: wall median 7.02 → 6.26 s, every
-  pair faster;
-- the cold chain from files: compute median 1.07 → 0.69 s, wall 2.23 → 1.48 s.
+- the whole ``iris-image2`` process, 4096², all seven steps, 4 runs each: wall median
+  7.02 → 6.26 s, every pair faster;
+- the cold chain from files, 5 runs each: compute median 1.07 → 0.69 s, wall 2.23 → 1.48 s.
 
 So a command-line run turns the advice off (``small_pages``), and so do the processes that run
 products from files for the window (the pool's workers, the quick-look process,
