@@ -276,32 +276,37 @@ def test_local_workers_keep_glibc_s_heap_and_run_no_profiler(capsys):
 
 
 def test_local_workers_fork_from_a_server_that_imported_dask_and_the_engine(monkeypatch):
-    """POSIX: --dask-local's workers are forked from a forkserver that imported Dask's list and
-    the engine once (not each spawned worker importing both); a server already running is
-    left as it is."""
+    """POSIX: --dask-local's workers are forked from a forkserver that imported Dask and the
+    engine once (not each spawned worker importing both), however the cluster is started."""
     from multiprocessing import forkserver
 
     import dask
 
     from iris_gui.engine.product_pool import ENGINE_MODULES
 
-    fresh = forkserver.ForkServer()
-    monkeypatch.setattr(forkserver, "_forkserver", fresh)
-    monkeypatch.setattr(forkserver, "set_forkserver_preload", fresh.set_forkserver_preload)
-    monkeypatch.setattr(distributed.utils, "_forkserver_preload_set", False)
     settings = batch_dask.local_worker_settings()
     assert settings["distributed.worker.multiprocessing-method"] == "forkserver"
-    with dask.config.set(settings):
-        batch_dask._preload_forkserver(distributed)
-    modules = fresh._preload_modules
-    assert modules[0] == "distributed" and "numpy" in modules        # Dask's own list
-    assert modules[-len(ENGINE_MODULES):] == list(ENGINE_MODULES)     # then the engine
+    fresh = forkserver.ForkServer()
+    started = []
+    monkeypatch.setattr(forkserver, "_forkserver", fresh)
+    monkeypatch.setattr(forkserver, "set_forkserver_preload", fresh.set_forkserver_preload)
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(
+        list(fresh._preload_modules)))
 
-    fresh._forkserver_pid = 12345                                    # running: left alone
-    fresh.set_forkserver_preload(["something"])
-    with dask.config.set(settings):
-        batch_dask._preload_forkserver(distributed)
-    assert fresh._preload_modules == ["something"]
+    class Cluster:
+        def __init__(self, **kwargs):
+            self.environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+
+    class Distributed:
+        LocalCluster = Cluster
+
+        @staticmethod
+        def Client(cluster):  # noqa: N802 - distributed's name
+            return "client"
+
+    client, cluster = batch_dask._start(Distributed, None, 2, quiet=True)
+    assert started == [["distributed", *ENGINE_MODULES]]
+    assert "MALLOC_TRIM_THRESHOLD_" not in cluster.environ
 
 
 def test_the_forkserver_is_started_first_with_the_imports(monkeypatch):

@@ -189,7 +189,7 @@ def local_worker_settings() -> dict:
     - no statistical profiler sampling the task's thread every 10 ms (the dashboard's Profile
       tab is empty);
     - where there is one (POSIX), workers forked from a forkserver that has imported Dask and
-      the engine once (``_preload_forkserver``), instead of each spawned worker importing both
+      the engine once (``start_forkserver``), instead of each spawned worker importing both
       while this process plans the run on the same cores.
 
     8 products of 2048² on 2 cores, median of 3-4 alternating: 9.96 -> 9.04 s for the first two,
@@ -229,28 +229,6 @@ def start_forkserver() -> None:
         forkserver.ensure_running()
 
 
-def _preload_forkserver(distributed) -> None:
-    """The forkserver's imports: Dask's own list (``distributed.utils.get_mp_context`` sets it
-    once) and the engine's, so a forked worker has nothing left to import. Only before the
-    forkserver runs; a forkserver already running (an earlier run in this process) is used as
-    it is."""
-    import dask
-
-    if dask.config.get("distributed.worker.multiprocessing-method") != FORKSERVER:
-        return
-    try:
-        distributed.utils.get_mp_context()  # Dask sets its preload list first, once
-    except AttributeError:  # a Dask without it: its workers import what they need
-        return
-    from multiprocessing import forkserver
-
-    server = forkserver._forkserver
-    if getattr(server, "_forkserver_pid", None) is None:
-        modules = list(getattr(server, "_preload_modules", None) or ["distributed"])
-        modules += [name for name in ENGINE_MODULES if name not in modules]
-        multiprocessing.get_context(FORKSERVER).set_forkserver_preload(modules)
-
-
 def _start(distributed, address: str | None, local_workers: int | None, quiet: bool):
     """A client of the scheduler at ``address``, or of a new LocalCluster; (client, cluster)."""
     if address:
@@ -269,7 +247,7 @@ def _start(distributed, address: str | None, local_workers: int | None, quiet: b
     import dask
 
     with _sigint_blocked(), dask.config.set(local_worker_settings()):
-        _preload_forkserver(distributed)
+        start_forkserver()  # already running when ClusterStart made this
         cluster = distributed.LocalCluster(
             n_workers=local_workers, threads_per_worker=1, processes=True,
             dashboard_address=":8787" if with_dashboard else None,
