@@ -56,6 +56,7 @@ from .engine.outputs import plan_product
 from .engine.pages import small_pages
 from .engine.parameter_files import load_parameters, save_parameters
 from .engine.pipeline import Image2Pipeline, PipelineCallbacks
+from .engine.product_pool import start_forkserver
 from .engine.provenance import rerun_setup
 from .engine.steps import STEPS
 
@@ -297,6 +298,9 @@ def _run_products(args: argparse.Namespace, overrides: list[tuple[str, str]],
     if (args.reviewer is not None or args.checks) and not args.report:
         raise UsageError("--reviewer and --checks go with --report DIR")
     thresholds = report_options(args) if args.report else None
+    if not (args.dask_local or args.scheduler) and parallel_workers(
+            args, [p for association in associations for p in association.products]) > 1:
+        start_forkserver()  # the workers' imports run while the plan is checked
     plan = _plan_run(args, config, associations, output_dir, ref_dir)
     stale = plan.remove_stale_temporaries()
     if stale:

@@ -252,10 +252,20 @@ def test_progress_on_a_terminal_is_one_status_line():
     assert "[1/2] b: failed in 1.0 s" in text
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def _workers_of(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children
-            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    """The run's worker processes: spawned by it, or forked by its forkserver."""
+    workers = []
+    for child in _children(pid):
+        command = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in command:
+            workers.append(child)
+        elif b"forkserver" in command:
+            workers.extend(_children(child))
+    return workers
 
 
 def test_a_killed_worker_fails_nothing_its_products_run_again_alone(tmp_path):
@@ -274,3 +284,46 @@ def test_a_killed_worker_fails_nothing_its_products_run_again_alone(tmp_path):
     assert "its worker process died; running it again, alone" in rest
     assert "4/4 product(s) done" in rest
     assert len(list(out.glob("*.fits"))) == 8 and not list(out.glob(".iris-*"))
+
+
+def test_workers_fork_from_a_server_started_before_the_plan_is_checked(demo, tmp_path,
+                                                                        monkeypatch):
+    """--jobs N: the workers' imports are made once, by a forkserver started before the run's
+    output plan is checked (they run beside it); --jobs 1 and a single product start none."""
+    import iris_gui.cli as cli
+    from iris_gui.engine import product_pool
+
+    order, methods = [], []
+    monkeypatch.setattr(cli, "start_forkserver", lambda: order.append("forkserver"))
+    plan_run = cli._plan_run
+    monkeypatch.setattr(cli, "_plan_run", lambda *a: order.append("plan") or plan_run(*a))
+
+    class Pool(product_pool.ProductPool):
+        def __init__(self, workers, **options):
+            methods.append(options.get("start_method"))
+            super().__init__(workers, **options)
+
+    monkeypatch.setattr(batch, "ProductPool", Pool)
+    assert run_cli(demo.asn, "--output-dir", tmp_path / "a", "-q", "--jobs", 2) == 0
+    assert order == ["forkserver", "plan"] and methods == ["forkserver"]
+    order.clear()
+    assert run_cli(demo.asn, "--output-dir", tmp_path / "b", "-q", "--jobs", 1) == 0
+    assert order == ["plan"]
+    order.clear()
+    assert run_cli(demo.science, "--output-dir", tmp_path / "c", "-q", "--jobs", 2) == 0
+    assert order == ["plan"] and methods == ["forkserver"]
+
+
+def test_a_frozen_bundle_spawns_the_workers(monkeypatch):
+    """A PyInstaller program does not take Python's -c, which is how a forkserver starts: the
+    --jobs pool and the window's pool spawn their workers there."""
+    from multiprocessing import forkserver
+
+    from iris_gui.engine import inspection_pool, product_pool
+
+    assert product_pool.pool_start_method() == "forkserver"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: pytest.fail("started"))
+    assert product_pool.pool_start_method() == "spawn"
+    assert inspection_pool.default_start_method() == "spawn"
+    product_pool.start_forkserver()

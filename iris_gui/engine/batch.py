@@ -1,8 +1,9 @@
 """Many products at once: each one in a worker process, as many at a time as memory allows.
 
 ``run_batch`` runs ``BatchJob``s (a product, its parameters, reference and output folders, and the
-run's output plan, checked beforehand over the whole run) in a ``product_pool.ProductPool`` with
-the "spawn" context (never fork: the caller may have threads). Each worker runs the same
+run's output plan, checked beforehand over the whole run) in a ``product_pool.ProductPool`` whose
+workers are forked from a forkserver that imported the engine once (spawned where there is none;
+never forked from the caller, which may have threads). Each worker runs the same
 ``Image2Pipeline.run_product`` and ``write_outputs`` as a one-process run, so the files are the
 same bytes; each product's files are written whole or not at all by its worker.
 
@@ -40,6 +41,7 @@ from .product_pool import (  # noqa: F401 (available_memory, fitting_at_once: ba
     ProductPool,
     available_memory,
     fitting_at_once,
+    pool_start_method,
     set_worker_product,
     worker_cancel_token,
     worker_post,
@@ -214,7 +216,8 @@ def run_batch(jobs: list[BatchJob], workers: int, *, level: int = logging.INFO,
         on_event(("done", records[index]))
 
     # N products at once share the cores: each worker's row blocks run on its share of them
-    pool = ProductPool(workers, level=level, stop_grace=STOP_GRACE,
+    pool = ProductPool(workers, start_method=pool_start_method(), level=level,
+                       stop_grace=STOP_GRACE,
                        worker_cores=max(1, usable_cores() // workers))
     tasks = [PoolTask(run_job, job, job.product.name, job.peak_bytes) for job in jobs]
     try:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-import multiprocessing
 import queue
 import sys
 import threading
@@ -52,7 +51,8 @@ from .batch import (
 from .cancel import CancelToken
 from .cores import budget, usable_cores
 from .errors import InputError
-from .product_pool import ENGINE_MODULES
+from .product_pool import ENGINE_MODULES, FORKSERVER, forkserver_usable
+from .product_pool import start_forkserver as start_pool_forkserver
 
 log = logging.getLogger("iris_gui.engine.batch")
 
@@ -128,7 +128,6 @@ def task_cores(address: str | None, local_workers: int | None) -> int:
     return max(1, usable_cores() // local_workers)
 
 
-FORKSERVER = "forkserver"
 _logging_lock = threading.Lock()
 _logging_tasks: list = [0, None]  # tasks running in this process, the logger's state before them
 
@@ -200,33 +199,18 @@ def local_worker_settings() -> dict:
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     settings = {"distributed.nanny.pre-spawn-environ": environ,
                 "distributed.worker.profile.enabled": False}
-    if _forkserver_usable():
+    if forkserver_usable():
         settings["distributed.worker.multiprocessing-method"] = FORKSERVER
     return settings
-
-
-def _forkserver_usable() -> bool:
-    """POSIX, and not a frozen bundle (its program does not take Python's ``-c``, which is how
-    multiprocessing starts a forkserver)."""
-    return (FORKSERVER in multiprocessing.get_all_start_methods()
-            and not getattr(sys, "frozen", False))
 
 
 def start_forkserver() -> None:
     """POSIX: the forkserver ``--dask-local``'s workers are forked from, started first, so that
     it imports Dask and the engine (~0.8 s, in a process of its own) while this process imports
-    Dask and plans the run; a server already running is left as it is. It inherits a blocked
-    SIGINT, as the cluster's processes do."""
-    if not _forkserver_usable() or importlib.util.find_spec("distributed") is None:
+    Dask and plans the run (``product_pool.start_forkserver``)."""
+    if importlib.util.find_spec("distributed") is None:
         return  # without Dask the run stops with what to install; no server for nothing
-    from multiprocessing import forkserver
-
-    if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
-        return
-    multiprocessing.get_context(FORKSERVER).set_forkserver_preload(
-        ["distributed", *ENGINE_MODULES])
-    with _sigint_blocked():
-        forkserver.ensure_running()
+    start_pool_forkserver(["distributed", *ENGINE_MODULES])
 
 
 def _start(distributed, address: str | None, local_workers: int | None, quiet: bool):

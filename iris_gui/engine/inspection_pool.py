@@ -27,7 +27,6 @@ can use it as it is.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from concurrent.futures.process import BrokenProcessPool
 
@@ -44,7 +43,7 @@ from .pool_results import (
     run_spilled,
     window_resample_workers,
 )
-from .product_pool import PoolTask, ProductPool
+from .product_pool import PoolTask, ProductPool, pool_start_method
 from .step_plan import CACHED, CANNOT_RUN, FAILED_STATE
 from .steps import STEP_BY_NAME, StepResult
 
@@ -59,9 +58,8 @@ AUTO_POOL_PIXELS = 4 * 1024 * 1024
 
 
 def default_start_method() -> str:
-    """forkserver where there is one (a worker ready in milliseconds, also after a cancel),
-    else spawn."""
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    """forkserver where it can start, else spawn (``product_pool.pool_start_method``)."""
+    return pool_start_method()
 
 
 def auto_workers() -> int:

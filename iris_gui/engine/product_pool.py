@@ -36,6 +36,7 @@ import multiprocessing.connection
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -174,6 +175,40 @@ def sigint_blocked():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
+# ---- the forkserver ---------------------------------------------------------------------------------
+
+FORKSERVER = "forkserver"
+
+
+def forkserver_usable() -> bool:
+    """POSIX, and not a frozen bundle (its program does not take Python's ``-c``, which is how
+    multiprocessing starts a forkserver)."""
+    return (FORKSERVER in multiprocessing.get_all_start_methods()
+            and not getattr(sys, "frozen", False))
+
+
+def pool_start_method() -> str:
+    """"forkserver" where it can start (a worker is ready in milliseconds, also after a cancel
+    ended the workers), else "spawn"."""
+    return FORKSERVER if forkserver_usable() else "spawn"
+
+
+def start_forkserver(modules: Sequence[str] = ENGINE_MODULES) -> None:
+    """Start the forkserver that workers are forked from, importing ``modules`` once in a
+    process of its own, so it does so while the caller still plans its run; a server already
+    running is left as it is (the preload list is taken when the server starts). It inherits a
+    blocked SIGINT, as workers do. Nothing where there is no forkserver (``forkserver_usable``)."""
+    if not forkserver_usable():
+        return
+    from multiprocessing import forkserver
+
+    if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
+        return
+    multiprocessing.get_context(FORKSERVER).set_forkserver_preload(list(modules))
+    with sigint_blocked():
+        forkserver.ensure_running()
 
 
 # ---- memory ------------------------------------------------------------------------------------------
