@@ -422,6 +422,38 @@ def test_levels_shared_by_default_for_before_after(qtbot, view):
                                   im.quantize(result.input_model.data, low, high, "asinh"))
 
 
+def test_the_levels_histogram_is_counted_off_the_gui_thread_for_the_levels_shown(
+        qtbot, view, monkeypatch):
+    """The Levels panel's counts are made on the view's pool (not in a paint of the GUI
+    thread) and shown for the limits in force, also after a drag of the limits."""
+    import threading
+
+    from iris_gui.display.stretch import FrameInfo
+
+    on_gui_thread = []
+    count = FrameInfo.histogram
+
+    def counting(self, low, high, bins=200):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return count(self, low, high, bins)
+
+    monkeypatch.setattr(FrameInfo, "histogram", counting)
+    result = shown(qtbot, view, hand_result())
+    info = im.frame_info(result.input_model.data)
+
+    def assert_curve_counts(low, high):
+        counts, edges = count(info, low, high)
+        x, y = view.histogram.curve.getData()
+        np.testing.assert_array_equal(x, edges)
+        np.testing.assert_allclose(y, np.log10(counts + 1.0))
+
+    assert_curve_counts(*view.resolved["A"])
+    view.histogram.levelsDragged.emit("A", 150.0, 900.0)
+    settle(qtbot, view)
+    assert_curve_counts(150.0, 900.0)
+    assert on_gui_thread and not any(on_gui_thread)
+
+
 def test_levels_not_shared_by_default_where_the_step_moves_the_level(qtbot, view):
     """bkg_subtract removes the sky and photom changes the units: one set of levels would leave
     a pane blank, so Before/After start with their own; switching to flat_field shares again."""

@@ -23,6 +23,9 @@ log = logging.getLogger("iris_gui.gui")
 #: the pool's threads' niceness above the GUI thread's: a new frame's quantizing must not take
 #: the core a paint or a key press needs
 POOL_NICENESS = 3
+#: milliseconds an idle pool thread is kept: frames that come every few seconds (a watched
+#: folder's exposures) reuse the threads instead of starting new ones on the GUI thread's submit
+IDLE_THREAD_MS = 60_000
 
 
 class _Relay(QObject):
@@ -66,7 +69,7 @@ class TaskRunner(QObject):
         self.threads = max(1, threads)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(self.threads)
-        self.pool.setExpiryTimeout(5000)
+        self.pool.setExpiryTimeout(IDLE_THREAD_MS)
         self._relay = _Relay(self)
         self._relay.done.connect(self._done)
         self._running: dict[Hashable, _Task] = {}

@@ -403,8 +403,9 @@ class StepImageView(ViewEdits, QWidget):
             if not renders:
                 self.histogram.clear()
             return
-        counts, edges = self.renderer.histogram(render)
-        self.histogram.show_histogram(render.key, counts, edges, render.levels, st.stretch, lut)
+        counted = self.renderer.histogram(render)  # None: on its way (the last one stays)
+        if counted is not None:
+            self.histogram.show_histogram(render.key, *counted, render.levels, st.stretch, lut)
 
     def _refresh_stats(self, rp: RenderPass, plane: int) -> None:
         specs = self.state.regions

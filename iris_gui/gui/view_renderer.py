@@ -53,6 +53,10 @@ def _compute_mask(shape: tuple[int, int], pixels: dict[str, np.ndarray],
     return im.mask_pyramid(mask)
 
 
+def _compute_histogram(info, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    return info.histogram(low, high)
+
+
 def _compute_stats(frame: np.ndarray, region: im.Region, dq: np.ndarray | None,
                    ignore_flagged: bool) -> im.RegionStats:
     return im.region_statistics(frame, region, dq, ignore_flagged=ignore_flagged)
@@ -113,7 +117,8 @@ class Renderer(QObject):
     failed = Signal(str)
 
     #: what the eye needs first: pixels, then the overlay, then the numbers
-    PRIORITY = {"frame": 3, "info": 3, "index": 3, "flags": 2, "nan": 2, "mask": 2, "stats": 1}
+    PRIORITY = {"frame": 3, "info": 3, "index": 3, "flags": 2, "nan": 2, "mask": 2,
+                "histogram": 2, "stats": 1}
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -123,9 +128,9 @@ class Renderer(QObject):
         self._caches = {
             "frame": LRUCache(4), "info": LRUCache(32), "index": LRUCache(12),
             "flags": LRUCache(16), "nan": LRUCache(16), "mask": LRUCache(8), "stats": LRUCache(32),
+            "histogram": LRUCache(16),
         }
         self._levels = LRUCache(64)
-        self._histograms = LRUCache(16)
         self._luts: dict[tuple, np.ndarray] = {}
         self._pending_refs: dict[tuple, object] = {}
         self._failed: dict[tuple, str] = {}
@@ -155,7 +160,7 @@ class Renderer(QObject):
 
     def release(self) -> None:
         """Forget every cached frame, index image, mask and statistic (frees their memory)."""
-        for cache in (*self._caches.values(), self._levels, self._histograms):
+        for cache in (*self._caches.values(), self._levels):
             cache.clear()
         self._failed.clear()
 
@@ -278,12 +283,16 @@ class Renderer(QObject):
                 self._submit(("mask",) + render.mask_key, refs + source.keep_alive(),
                              _compute_mask, source.shape, pixels, selected)
 
-    def histogram(self, render: Render) -> tuple[np.ndarray, np.ndarray]:
+    def histogram(self, render: Render) -> tuple[np.ndarray, np.ndarray] | None:
+        """(counts, edges) of the Levels panel for ``render``'s frame and levels, or None while
+        they are counted on the pool (one task per frame at a time: a drag of the limits does
+        not pile up work; ``updated`` says when they land)."""
         key = (render.key, render.levels)
-        hist = self._histograms.get(key)
-        if hist is None:
-            hist = render.info.histogram(*render.levels)
-            self._histograms.put(key, hist, render.source.keep_alive())
+        hist = self._caches["histogram"].get(key)
+        if hist is None and not self.runner.matching(
+                lambda k, fk=render.key: k[0] == "histogram" and k[1] == fk):
+            self._submit(("histogram",) + key, render.source.keep_alive(), _compute_histogram,
+                         render.info, *render.levels)
         return hist
 
     def region_stats(self, out: RenderPass, regions: list[im.Region], ignore: bool,
