@@ -306,3 +306,23 @@ def test_every_event_of_a_task_is_read_before_its_result_is_handled():
             assert order.index(f"event {i}") < order.index(f"done {i}")
     finally:
         pool.shutdown()
+
+
+def test_the_windows_workers_run_below_the_window_and_the_jobs_workers_as_the_caller():
+    """With two products calibrating on two cores, the window's GUI thread must get a core
+    first when it wakes: its pool's workers are niced; --jobs workers (no window) are not."""
+    from iris_gui.engine.inspection_pool import WORKER_NICENESS, InspectionPool
+
+    here = os.nice(0)
+    window = InspectionPool(1)
+    jobs = ProductPool(1, start_method="forkserver", stop_grace=0.6)
+    try:
+        seen = {}
+        for name, pool in (("window", window.pool), ("jobs", jobs)):
+            assert pool.run([PoolTask(os.nice, 0, "niceness")],
+                            on_done=lambda i, f, name=name: seen.setdefault(name, f.result()))
+        assert WORKER_NICENESS == 10
+        assert seen == {"window": min(19, here + WORKER_NICENESS), "jobs": here}
+    finally:
+        window.shutdown()
+        jobs.shutdown()

@@ -137,9 +137,12 @@ def _exit_with_parent() -> None:
 
 
 def _init_worker(events, cancel_event, level: int, modules: tuple[str, ...],
-                 cores: int | None = None) -> None:
+                 cores: int | None = None, niceness: int = 0) -> None:
     global _events, _cancel_event
     _exit_with_parent()
+    if niceness:  # the window's workers: its GUI thread gets a core first when it wakes
+        with contextlib.suppress(AttributeError, OSError):  # not POSIX, or not allowed
+            os.nice(niceness)
     if cores is not None:  # products side by side: each worker's row blocks on its share
         from .cores import set_core_budget
 
@@ -251,8 +254,10 @@ class ProductPool:
 
     def __init__(self, workers: int, *, start_method: str = "spawn", level: int = logging.INFO,
                  stop_grace: float = 10.0, modules: Sequence[str] = ENGINE_MODULES,
-                 worker_cores: int | None = None) -> None:
+                 worker_cores: int | None = None, niceness: int = 0) -> None:
         self.workers = max(1, int(workers))
+        #: the workers' scheduling niceness above the caller's (0: as the caller)
+        self.niceness = niceness
         #: each worker's core budget (``cores``; None: every core, as any process)
         self.worker_cores = worker_cores
         self.level = level
@@ -283,7 +288,7 @@ class ProductPool:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=self.context, initializer=_init_worker,
                     initargs=(self._events, self._cancel_event, self.level, self.modules,
-                              self.worker_cores))
+                              self.worker_cores, self.niceness))
             return self._executor
 
     def _discard_executor(self) -> None:
