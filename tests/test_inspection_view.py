@@ -454,6 +454,24 @@ def test_the_levels_histogram_is_counted_off_the_gui_thread_for_the_levels_shown
     assert on_gui_thread and not any(on_gui_thread)
 
 
+def test_the_y_axis_keeps_its_width_whatever_its_labels(qtbot, view):
+    """The first image and a zoom that changes the labels' digits do not lay the pane out
+    again: the y axis is as wide as its widest label from the start, and that label fits."""
+    from PySide6.QtGui import QFontMetrics
+
+    from iris_gui.gui.view_panes import WIDEST_Y_LABEL
+
+    axis = view.left.plot.getAxis("left")
+    empty = axis.width()
+    shown(qtbot, view, hand_result())
+    for y_range in ((0, 40), (-9000, 9000), (100, 5000)):
+        view.left.view_box.setYRange(*y_range, padding=0)
+        qtbot.wait(30)
+        assert axis.width() == empty
+    text = QFontMetrics(axis.style["tickFont"]).horizontalAdvance(WIDEST_Y_LABEL)
+    assert empty >= text + axis.style["tickTextOffset"][0]
+
+
 def test_levels_not_shared_by_default_where_the_step_moves_the_level(qtbot, view):
     """bkg_subtract removes the sky and photom changes the units: one set of levels would leave
     a pane blank, so Before/After start with their own; switching to flat_field shares again."""

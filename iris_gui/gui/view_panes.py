@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..display import maths as im
@@ -20,6 +20,10 @@ from .view_readout import CursorReadout
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 CROSSHAIR_PEN = pg.mkPen((255, 255, 0, 170), width=1, style=Qt.PenStyle.DashLine)
+
+
+#: the widest y-axis label a pane shows (pixel rows of a 4096² frame, zoomed out)
+WIDEST_Y_LABEL = "-10000"
 
 
 class ImagePane(QWidget):
@@ -39,14 +43,20 @@ class ImagePane(QWidget):
         self.plot.setBackground((40, 40, 40))
         self.plot.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.plot.setMinimumSize(200, 200)
+        tick_font = QFont(self.font().family(), 8)
         for axis in ("left", "bottom"):
             # two levels of ticks, numbers on the major ones only (a small pane shows fewer):
             # every pan step lays the axes out again, their text measured tick by tick
-            self.plot.getAxis(axis).setStyle(tickFont=QFont(self.font().family(), 8),
-                                             maxTickLevel=1, maxTextLevel=0)
+            self.plot.getAxis(axis).setStyle(tickFont=tick_font, maxTickLevel=1, maxTextLevel=0)
             # no unit label to prefix: without this, every range change re-set the hidden
             # label's HTML (~1 ms an axis when the machine is busy)
             self.plot.getAxis(axis).enableAutoSIPrefix(False)
+        # the y axis as wide as its widest label ever is: otherwise its width follows the labels,
+        # and each change (the first image, a zoom from 500 to 1000) lays the plot out again
+        # (~5-20 ms of the GUI thread at a new product)
+        left = self.plot.getAxis("left")
+        left.setWidth(QFontMetrics(tick_font).horizontalAdvance(WIDEST_Y_LABEL)
+                      + left.style["tickTextOffset"][0] + max(0, left.style["tickLength"]))
         self.view_box = self.plot.getViewBox()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.overlay = pg.ImageItem(axisOrder="row-major")
