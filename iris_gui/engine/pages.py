@@ -35,12 +35,17 @@ def _setter():
     return getattr(multiarray, "_set_madvise_hugepage", None)
 
 
-def use_small_pages() -> None:
-    """This process (and those it starts): no huge-page advice, unless the user set it."""
+def _advise_as_set():
+    """Set ``NUMPY_MADVISE_HUGEPAGE=0`` unless the user set it, and numpy's flag to match;
+    returns numpy's flag as it was (None where numpy has no such flag)."""
     os.environ.setdefault(ENV, "0")
     setter = _setter()
-    if setter is not None:
-        setter(os.environ[ENV] != "0")
+    return setter(os.environ[ENV] != "0") if setter is not None else None
+
+
+def use_small_pages() -> None:
+    """This process (and those it starts): no huge-page advice, unless the user set it."""
+    _advise_as_set()
 
 
 @contextlib.contextmanager
@@ -48,13 +53,12 @@ def small_pages():
     """``use_small_pages`` for a block, then as before (``main`` is also called in-process, by
     tests and the window's smoke test)."""
     saved_env = os.environ.get(ENV)
-    os.environ.setdefault(ENV, "0")
-    setter = _setter()
-    previous = setter(os.environ[ENV] != "0") if setter is not None else None
+    previous = _advise_as_set()
     try:
         yield
     finally:
-        if setter is not None:
+        setter = _setter()
+        if setter is not None and previous is not None:
             setter(previous)
         if saved_env is None:
             os.environ.pop(ENV, None)
