@@ -275,23 +275,32 @@ def test_local_workers_keep_glibc_s_heap_and_run_no_profiler(capsys):
     assert "MALLOC_TRIM_THRESHOLD_" in before  # Dask's default, which the test is about
 
 
-def test_local_workers_fork_from_a_server_that_imported_dask_and_the_engine(monkeypatch):
-    """POSIX: --dask-local's workers are forked from a forkserver that imported Dask and the
-    engine once (not each spawned worker importing both), however the cluster is started."""
+@pytest.fixture()
+def stand_in_forkserver(monkeypatch):
+    """multiprocessing's forkserver replaced by a fresh one whose start only records the
+    preload list it would import: (server, [preload list of each start])."""
     from multiprocessing import forkserver
 
-    import dask
-
-    from iris_gui.engine.product_pool import ENGINE_MODULES
-
-    settings = batch_dask.local_worker_settings()
-    assert settings["distributed.worker.multiprocessing-method"] == "forkserver"
     fresh = forkserver.ForkServer()
     started = []
     monkeypatch.setattr(forkserver, "_forkserver", fresh)
     monkeypatch.setattr(forkserver, "set_forkserver_preload", fresh.set_forkserver_preload)
     monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(
         list(fresh._preload_modules)))
+    return fresh, started
+
+
+def test_local_workers_fork_from_a_server_that_imported_dask_and_the_engine(
+        stand_in_forkserver):
+    """POSIX: --dask-local's workers are forked from a forkserver that imported Dask and the
+    engine once (not each spawned worker importing both), however the cluster is started."""
+    import dask
+
+    from iris_gui.engine.product_pool import ENGINE_MODULES
+
+    settings = batch_dask.local_worker_settings()
+    assert settings["distributed.worker.multiprocessing-method"] == "forkserver"
+    fresh, started = stand_in_forkserver
 
     class Cluster:
         def __init__(self, **kwargs):
@@ -309,19 +318,12 @@ def test_local_workers_fork_from_a_server_that_imported_dask_and_the_engine(monk
     assert "MALLOC_TRIM_THRESHOLD_" not in cluster.environ
 
 
-def test_the_forkserver_is_started_first_with_the_imports(monkeypatch):
+def test_the_forkserver_is_started_first_with_the_imports(monkeypatch, stand_in_forkserver):
     """ClusterStart starts the forkserver before it imports Dask, so the server's imports run
     beside this process's; a server already running is not started again."""
-    from multiprocessing import forkserver
-
     from iris_gui.engine.product_pool import ENGINE_MODULES
 
-    fresh = forkserver.ForkServer()
-    started = []
-    monkeypatch.setattr(forkserver, "_forkserver", fresh)
-    monkeypatch.setattr(forkserver, "set_forkserver_preload", fresh.set_forkserver_preload)
-    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(
-        list(fresh._preload_modules)))
+    fresh, started = stand_in_forkserver
     batch_dask.start_forkserver()
     assert started == [["distributed", *ENGINE_MODULES]]
     fresh._forkserver_pid = 12345
