@@ -15,8 +15,19 @@ import os
 
 #: more threads or drizzle processes than this gain nothing on these memory-bound loops
 MAX_CORES = 8
+#: the scheduling niceness, above the window's, of the processes that calibrate for it (the
+#: quick-look process, Run all's workers): on a busy machine the window's GUI thread gets a
+#: core first when it wakes (a calibration is seconds long, a frame of the window milliseconds)
+WINDOW_HELPER_NICENESS = 10
 
 _budget: int | None = None
+
+
+def lower_process_priority(niceness: int) -> None:
+    """This process's niceness (and its children's) raised by ``niceness``; as it is where that
+    is not possible (not POSIX, not allowed)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(niceness)
 
 
 def usable_cores() -> int:

@@ -35,6 +35,7 @@ from .association import Product
 from .batch import estimate_peak_bytes
 from .cancel import CancelToken
 from .config import PipelineConfig
+from .cores import WINDOW_HELPER_NICENESS
 from .pipeline import Image2Pipeline, PipelineCallbacks, ProductResult
 from .pool_results import (
     SpilledResult,
@@ -59,8 +60,8 @@ AUTO_POOL_PIXELS = 4 * 1024 * 1024
 
 
 #: the workers' scheduling niceness above the window's, as the quick-look process's: with two
-#: products calibrating on two cores, the GUI thread waited up to 0.1-0.4 s for a core to paint
-WORKER_NICENESS = 10
+#: products calibrating on two cores, the GUI thread waited up to 0.3-0.8 s for a core to paint
+WORKER_NICENESS = WINDOW_HELPER_NICENESS
 
 
 def default_start_method() -> str:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cancel import CancelToken
+from .cores import lower_process_priority, set_core_budget
 from .pages import use_small_pages
 
 log = logging.getLogger("iris_gui.engine.batch")
@@ -141,11 +142,8 @@ def _init_worker(events, cancel_event, level: int, modules: tuple[str, ...],
     global _events, _cancel_event
     _exit_with_parent()
     if niceness:  # the window's workers: its GUI thread gets a core first when it wakes
-        with contextlib.suppress(AttributeError, OSError):  # not POSIX, or not allowed
-            os.nice(niceness)
+        lower_process_priority(niceness)
     if cores is not None:  # products side by side: each worker's row blocks on its share
-        from .cores import set_core_budget
-
         set_core_budget(cores)
     # Ctrl-C reaches the whole process group: the main process decides, through cancel_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
-import os
 import pickle
 import queue
 import struct
@@ -36,6 +35,7 @@ import numpy as np
 
 from .cancel import CancelToken
 from .config import PipelineConfig
+from .cores import WINDOW_HELPER_NICENESS, lower_process_priority
 from .pages import use_small_pages
 
 #: seconds the child gets to stop by itself
@@ -100,17 +100,8 @@ def _send_result(connection, result) -> None:
         connection.send_bytes(buffer.raw())
 
 
-#: the child's (and its drizzle workers') scheduling niceness above the window's: on a busy
-#: machine the window's GUI thread gets a core first when it wakes (a calibration is seconds
-#: long; a frame of the window is milliseconds)
-NICENESS = 10
-
-
-def _lower_priority() -> None:
-    try:
-        os.nice(NICENESS)
-    except (AttributeError, OSError):  # not POSIX, or not allowed: run as is
-        pass
+#: the child's (and its drizzle workers') scheduling niceness above the window's
+NICENESS = WINDOW_HELPER_NICENESS
 
 
 def _child(connection, control, stop_event, settings, config) -> None:
@@ -120,7 +111,7 @@ def _child(connection, control, stop_event, settings, config) -> None:
     from .quicklook import QuickLook
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the window decides, through stop_event
-    _lower_priority()
+    lower_process_priority(NICENESS)
     use_small_pages()  # products from files: fresh memory without huge pages (pages.py)
     root = logging.getLogger("iris_gui")
     root.handlers[:] = [_PipeLog(connection.send)]
