@@ -73,3 +73,19 @@ def default_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def mapping_flags(array) -> set[str]:
+    """The kernel's VmFlags of the mapping that holds ``array``'s first byte (Linux's smaps):
+    e.g. ``"nh"`` where the mapping is advised never to get huge pages, ``"hg"`` always to."""
+    address = array.ctypes.data
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split(maxsplit=1)[0]
+            if "-" in head and ":" not in head:  # a mapping's first line: start-end ...
+                start, end = (int(x, 16) for x in head.split("-"))
+                inside = start <= address < end
+            elif inside and head == "VmFlags:":
+                return set(line.split()[1:])
+    raise LookupError(f"no mapping holds address {address:#x}")

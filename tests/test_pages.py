@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
+from factories import mapping_flags
 
 from iris_gui.engine import pages
 
@@ -73,3 +75,27 @@ def test_the_window_s_pool_workers_run_without_the_advice(no_user_setting):
         pool.shutdown()
     assert done == {0: ("0", False)}
     assert huge_page_advice() is True  # this process as it was
+
+
+def resident_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_small_page_bytes_are_never_advised_huge_pages_and_go_when_the_last_view_goes(
+        no_user_setting):
+    assert huge_page_advice()  # numpy advises huge pages for its own arrays here
+    assert "nh" not in mapping_flags(np.ones(1 << 23, np.uint8))
+    block = pages.small_page_bytes(64 << 20)
+    assert block.dtype == np.uint8 and block.shape == (64 << 20,) and block.flags.writeable
+    assert "nh" in mapping_flags(block)
+    assert not block.any()  # untouched memory reads as zero
+    before = resident_mb()
+    block[:] = 7
+    frame = block[16:].view(np.float32)[: 1 << 20]  # a view, as pickle.loads makes them
+    del block
+    assert resident_mb() - before > 60 and frame.base is not None
+    del frame
+    assert resident_mb() - before < 4  # unmapped with the last view
+    assert pages.small_page_bytes(0).shape == (0,)

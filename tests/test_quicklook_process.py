@@ -8,7 +8,9 @@ import pickle
 import threading
 
 import numpy as np
+from factories import mapping_flags
 
+from iris_gui.engine import pages
 from iris_gui.engine.quicklook_process import _receive_buffer
 
 
@@ -39,6 +41,23 @@ def test_buffers_sent_with_send_bytes_are_read_whole_into_writable_arrays():
     assert got["name"] == "e1" and got["frame"].flags.writeable
     got["frame"][0, 0] = -1.0  # writable, as the window's edits need
     assert got["frame"][0, 0] == -1.0
+
+
+def test_a_result_is_received_into_memory_advised_never_to_get_huge_pages():
+    # fresh huge pages took seconds per product on a VM; the window keeps numpy's advice on
+    setter = pages._setter()
+    previous = setter(True)
+    try:
+        receiver, sender = multiprocessing.Pipe(duplex=False)
+        frame = np.ones((300, 1000), np.float32)
+        writer = threading.Thread(target=sender.send_bytes, args=(memoryview(frame).cast("B"),))
+        writer.start()
+        got = _receive_buffer(io.FileIO(receiver.fileno(), "rb", closefd=False))
+        writer.join()
+    finally:
+        setter(previous)
+    np.testing.assert_array_equal(got.view(np.float32).reshape(frame.shape), frame)
+    assert "nh" in mapping_flags(got)
 
 
 def test_the_watch_process_runs_below_the_window_in_priority(tmp_path):

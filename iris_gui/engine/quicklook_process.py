@@ -36,7 +36,7 @@ import numpy as np
 from .cancel import CancelToken
 from .config import PipelineConfig
 from .cores import WINDOW_HELPER_NICENESS, lower_process_priority
-from .pages import use_small_pages
+from .pages import small_page_bytes, use_small_pages
 
 #: seconds the child gets to stop by itself
 STOP_GRACE = 10.0
@@ -84,9 +84,10 @@ def _receive_buffer(stream: io.FileIO) -> np.ndarray:
         header = bytearray(8)
         _read_exactly(stream, memoryview(header))
         (size,) = struct.unpack("!Q", header)
-    # np.empty, not bytearray(size): bytearray zero-fills every page with the GIL held (tens of
-    # ms for 16 MB); untouched pages are first written by the kernel in read(), GIL released
-    buffer = np.empty(size, dtype=np.uint8)
+    # not bytearray(size): bytearray zero-fills every page with the GIL held (tens of ms for
+    # 16 MB); untouched pages are first written by the kernel in read(), GIL released. Small
+    # pages, never huge ones: fresh huge pages may cost seconds per product (pages.py)
+    buffer = small_page_bytes(size)
     _read_exactly(stream, memoryview(buffer))
     return buffer
 
