@@ -104,15 +104,21 @@ def test_console_completion_is_immediate_and_without_jedi(qtbot, window):
     assert time.perf_counter() - started < 2
 
 
-def test_prepare_event_loop_hands_the_lock_over_often_and_freezes_startup_objects():
+def test_prepare_event_loop_hands_the_lock_over_often_freezes_startup_objects_and_turns_off_huge_pages(
+        monkeypatch):
     import gc
 
+    from iris_gui.engine import pages
     from iris_gui.gui.app import SWITCH_INTERVAL_S, prepare_event_loop
 
     before = sys.getswitchinterval()
+    monkeypatch.delenv(pages.ENV, raising=False)
+    setter = pages._setter()
+    advice = setter(True)  # numpy's default on Linux
     try:
         prepare_event_loop()
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S) == 0.001
+        assert os.environ[pages.ENV] == "0" and setter(False) is False
         frozen = gc.get_freeze_count()
         assert frozen > 1000                        # the modules and objects made so far
         made = [[k] for k in range(100)]            # garbage made later is still collected
@@ -121,6 +127,7 @@ def test_prepare_event_loop_hands_the_lock_over_often_and_freezes_startup_object
     finally:
         gc.unfreeze()
         sys.setswitchinterval(before)
+        setter(advice)
 
 
 def test_iris_gui_prepares_its_event_loop(monkeypatch):

@@ -62,8 +62,8 @@ def _advice_in_worker(_arg) -> tuple[str | None, bool]:
 
 
 def test_the_window_s_pool_workers_run_without_the_advice(no_user_setting):
-    """The workers run products from files for the window, whose own process keeps numpy's
-    default."""
+    """The workers turn the advice off themselves, whatever the process that starts them
+    does."""
     from iris_gui.engine.product_pool import PoolTask, ProductPool
 
     done = {}

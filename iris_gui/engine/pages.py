@@ -12,18 +12,19 @@ the kernel. Measured on a 2-core VM, with and without the advice, alternating:
 
 So a command-line run turns the advice off (``small_pages``), and so do the processes that run
 products from files for the window (the pool's workers, the quick-look process,
-``use_small_pages``). Child processes inherit ``NUMPY_MADVISE_HUGEPAGE=0``.
+``use_small_pages``) and the window itself (``gui.app.prepare_event_loop``). Child processes
+inherit ``NUMPY_MADVISE_HUGEPAGE=0``; a ``NUMPY_MADVISE_HUGEPAGE`` the user set is left as it is.
 
-The window's own process keeps numpy's default. Its re-runs work in memory it has already
-touched, where huge pages save ~10 % (in-memory chain 0.46 against 0.51 s). A
-``NUMPY_MADVISE_HUGEPAGE`` the user set is left as it is.
+The window once kept the advice, for the ~10 % huge pages saved its re-runs in memory it had
+already touched (in-memory chain 0.46 against 0.51 s). On a VM whose host takes back the
+guest's free 2 MB blocks — exactly where huge pages come from — fresh huge pages cost ~10 s per
+GB against 0.4 s for small ones, and Run in the window (2048², 3 runs in each of 2 fresh
+windows, alternating) took 1.25–3.49 s with the advice and 1.23–1.29 s without.
 
-What the window receives from the quick-look process (~370 MB per 2048² product) is fresh memory
-every time, so its buffers are mappings of their own on 4 KB pages (``small_page_bytes``), never
-numpy's huge-page advice. On this VM (the host takes back the guest's free 2 MB blocks, which is
-where huge pages come from) the first touch of 1 GB took 10 s with the advice against 0.4 s
-without; receiving into such memory made each arrival ~2.5 s later and stalled the window's GUI
-thread by up to 45 ms.
+What the window receives from the quick-look process (~370 MB per 2048² product, fresh memory
+every time) goes into mappings of its own on 4 KB pages (``small_page_bytes``) whatever the
+setting. Received into huge pages, each arrival came ~2.5 s later (median 6.4–6.7 s against
+3.6–3.9 s from complete to shown, 5 exposures, alternating).
 """
 
 from __future__ import annotations

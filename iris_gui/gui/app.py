@@ -181,8 +181,12 @@ def prepare_event_loop() -> None:
     - what starting made — modules, Qt wrappers, astropy's and pyqtgraph's tables, ~76 000
       objects that live as long as the window — is taken out of the garbage collector's sight
       (``gc.freeze``): a full collection walked them all, ~40 ms with every thread stopped.
-      Garbage made from now on is collected as before.
+      Garbage made from now on is collected as before;
+    - fresh memory without numpy's huge-page advice (``engine.pages``), unless the user set it.
     """
+    from ..engine.pages import use_small_pages
+
+    use_small_pages()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.collect()
     gc.freeze()
