@@ -81,3 +81,24 @@ def test_the_watch_process_runs_below_the_window_in_priority(tmp_path):
     finally:
         process.stop(wait=True)
     assert not process.alive
+
+
+def test_the_next_arrival_is_received_into_the_blocks_of_a_let_go_one():
+    from iris_gui.engine.receive_pool import RECEIVE_POOL
+
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    stream = io.FileIO(receiver.fileno(), "rb", closefd=False)
+    frames = [np.full((1024, 1024), value, np.float32) for value in (1.0, 2.0)]
+    writer = threading.Thread(target=lambda: [sender.send_bytes(memoryview(f).cast("B"))
+                                              for f in frames])
+    writer.start()
+    RECEIVE_POOL.clear()
+    first = _receive_buffer(stream)
+    address = first.ctypes.data
+    del first  # the window let the product go
+    second = _receive_buffer(stream)
+    writer.join()
+    assert second.ctypes.data == address
+    np.testing.assert_array_equal(second.view(np.float32), frames[1].ravel())
+    del second
+    RECEIVE_POOL.clear()

@@ -9,7 +9,8 @@ second at a time on a 2048² frame, which would freeze the window. The child run
 - ``("result", n)`` for a calibrated product, followed by its pickle (protocol 5) and the ``n``
   array buffers of it, each as its own message: the receiver reads each straight into a
   buffer of its size (``_receive_buffer``: ``readinto`` from the pipe, the GIL released
-  while the kernel copies) and unpickles without copying (``pickle.loads(..., buffers=...)``).
+  while the kernel copies; the buffer is a block of a product the window let go, when there is
+  one: ``receive_pool``) and unpickles without copying (``pickle.loads(..., buffers=...)``).
   ``Connection.recv_bytes`` would not do: it gathers the message in a BytesIO and copies it
   into a bytes object, then into a bytearray — tens of milliseconds per 2048² array with the
   GIL held, which the window's GUI thread waits for (a 2048² product is ~370 MB).
@@ -36,7 +37,8 @@ import numpy as np
 from .cancel import CancelToken
 from .config import PipelineConfig
 from .cores import WINDOW_HELPER_NICENESS, lower_process_priority
-from .pages import small_page_bytes, use_small_pages
+from .pages import use_small_pages
+from .receive_pool import RECEIVE_POOL
 
 #: seconds the child gets to stop by itself
 STOP_GRACE = 10.0
@@ -85,9 +87,9 @@ def _receive_buffer(stream: io.FileIO) -> np.ndarray:
         _read_exactly(stream, memoryview(header))
         (size,) = struct.unpack("!Q", header)
     # not bytearray(size): bytearray zero-fills every page with the GIL held (tens of ms for
-    # 16 MB); untouched pages are first written by the kernel in read(), GIL released. Small
-    # pages, never huge ones: fresh huge pages may cost seconds per product (pages.py)
-    buffer = small_page_bytes(size)
+    # 16 MB); untouched pages are first written by the kernel in read(), GIL released. Blocks
+    # of let-go products again (receive_pool), or small pages, never huge ones (pages.py)
+    buffer = RECEIVE_POOL.take(size)
     _read_exactly(stream, memoryview(buffer))
     return buffer
 

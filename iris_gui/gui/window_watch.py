@@ -157,6 +157,10 @@ class WatchCommands(QObject):
             process.stop(wait=True)
         if thread is not None:
             thread.wait(15000)
+        if process is not None:
+            from ..engine.receive_pool import RECEIVE_POOL
+
+            RECEIVE_POOL.clear()  # the blocks kept for arrivals (the products shown keep theirs)
         self.panel.stop.setEnabled(False)
         self.stop_action.setEnabled(False)
         if process is not None:

@@ -1,0 +1,120 @@
+"""Memory for what the window receives from the quick-look process, kept for the next arrival.
+
+Each 2048² quick-look product is ~370 MB of arrays that arrive through a pipe (``quicklook_process``)
+and stay in the window until it lets the product go (``window_watch.KEEP``). Freed, that memory
+goes back to the kernel and, on a VM whose host takes back the guest's free memory, the next
+arrival's first touch of the same amount costs up to ~40 µs per 4 KB page (4–12 s per GB measured
+here, against 0.4 s for memory still backed) — seconds per product, every product.
+
+``ReceivePool.take(size)`` gives ``size`` writable bytes (a uint8 array, contents undefined) from a
+block this pool mapped (``pages.small_page_bytes``'s mapping: 4 KB pages, never huge ones). The
+block is leased: the lease is the buffer every array made from the bytes refers to (numpy keeps it
+as their ``base``), so the block comes back to the pool only when the last of them has gone — a
+product still shown, blinked or cached is never written into. Blocks come back whole and are
+handed out again for a request of exactly their size (a night's exposures are all one shape). The
+pool keeps at most ``budget`` bytes of free blocks (``IRIS_RECEIVE_POOL_MB``, default 1024: two
+2048² products; 0 turns it off); beyond that, a block coming back is unmapped as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import threading
+from collections import deque
+
+import numpy as np
+
+from .pages import small_page_bytes
+
+BUDGET_ENV = "IRIS_RECEIVE_POOL_MB"
+DEFAULT_BUDGET_MB = 1024
+#: smaller messages (the pickled product itself, small arrays) are not worth keeping
+MIN_BYTES = 1 << 20
+
+
+def _budget_from_env() -> int:
+    try:
+        megabytes = float(os.environ.get(BUDGET_ENV, "").strip() or DEFAULT_BUDGET_MB)
+    except ValueError:
+        megabytes = DEFAULT_BUDGET_MB
+    return max(0, int(megabytes * 2**20))
+
+
+def _mapped_block(size: int) -> mmap.mmap:
+    block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        block.madvise(mmap.MADV_NOHUGEPAGE)
+    except (AttributeError, OSError):  # not Linux: the system's default
+        pass
+    return block
+
+
+class ReceivePool:
+    """Leased blocks for received buffers (see the module docstring)."""
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = _budget_from_env() if budget is None else int(budget)
+        self._free: dict[int, deque[mmap.mmap]] = {}
+        self._held = 0
+        # re-entrant: a lease may end (and give its block back) while this thread holds it
+        self._lock = threading.RLock()
+        self._lease_types: dict[int, type] = {}
+        #: how many takes were served from kept blocks, and how many mapped new memory
+        self.reused = 0
+        self.fresh = 0
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of free blocks kept for the next takes."""
+        return self._held
+
+    def take(self, size: int) -> np.ndarray:
+        size = int(size)
+        if size < MIN_BYTES or self.budget <= 0:
+            return small_page_bytes(size)
+        with self._lock:
+            blocks = self._free.get(size)
+            block = blocks.popleft() if blocks else None
+            if block is not None:
+                self._held -= size
+                self.reused += 1
+            else:
+                self.fresh += 1
+        if block is None:
+            block = _mapped_block(size)
+        lease = self._lease_type(size).from_buffer(block)
+        lease.block = block
+        return np.frombuffer(lease, dtype=np.uint8)
+
+    def _lease_type(self, size: int) -> type:
+        with self._lock:
+            kind = self._lease_types.get(size)
+            if kind is None:
+                pool = self
+
+                def give_back(lease) -> None:  # the last array made from the block has gone
+                    block = lease.block
+                    del lease.block
+                    pool._give_back(block)
+
+                kind = type("Lease", (ctypes.c_ubyte * size,), {"__del__": give_back})
+                self._lease_types[size] = kind
+            return kind
+
+    def _give_back(self, block: mmap.mmap) -> None:
+        with self._lock:
+            if self._held + len(block) > self.budget:
+                return  # unmapped when ``block`` goes, after this
+            self._free.setdefault(len(block), deque()).append(block)
+            self._held += len(block)
+
+    def clear(self) -> None:
+        with self._lock:
+            free, self._free, self._held = self._free, {}, 0
+        free.clear()  # unmapped here, outside the lock
+
+
+#: the window's pool for what the quick-look process sends
+RECEIVE_POOL = ReceivePool()
