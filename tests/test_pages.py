@@ -99,3 +99,38 @@ def test_small_page_bytes_are_never_advised_huge_pages_and_go_when_the_last_view
     del frame
     assert resident_mb() - before < 4  # unmapped with the last view
     assert pages.small_page_bytes(0).shape == (0,)
+
+
+def _resident_after_a_freed_array(keep: bool) -> float:
+    if keep:
+        assert pages.keep_freed_memory()
+    frame = np.ones(64 << 20, np.uint8)
+    before = resident_mb()
+    del frame
+    return before - resident_mb()  # MB given back to the kernel by the free
+
+
+def test_a_process_that_keeps_freed_memory_gives_nothing_back_and_one_that_does_not_does():
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # glibc's settings are per process
+    with context.Pool(1) as pool:
+        given_back = pool.apply(_resident_after_a_freed_array, (False,))
+    with context.Pool(1) as pool:
+        kept = pool.apply(_resident_after_a_freed_array, (True,))
+    assert given_back > 60 and kept < 4
+
+
+def test_keeping_freed_memory_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv(pages.KEEP_ENV, "0")
+    assert pages.keep_freed_memory() is False
+
+
+def test_the_quick_look_process_keeps_its_freed_memory_for_the_next_exposure():
+    import inspect
+
+    from iris_gui.engine import quicklook_process
+
+    source = inspect.getsource(quicklook_process._child)
+    assert "keep_freed_memory()" in source and source.index("keep_freed_memory()") < \
+        source.index("QuickLook(")

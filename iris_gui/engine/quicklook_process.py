@@ -37,7 +37,7 @@ import numpy as np
 from .cancel import CancelToken
 from .config import PipelineConfig
 from .cores import WINDOW_HELPER_NICENESS, lower_process_priority
-from .pages import use_small_pages
+from .pages import keep_freed_memory, use_small_pages
 from .receive_pool import RECEIVE_POOL
 
 #: seconds the child gets to stop by itself
@@ -116,6 +116,7 @@ def _child(connection, control, stop_event, settings, config) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the window decides, through stop_event
     lower_process_priority(NICENESS)
     use_small_pages()  # products from files: fresh memory without huge pages (pages.py)
+    keep_freed_memory()  # the next exposure works in this one's pages (pages.py)
     root = logging.getLogger("iris_gui")
     root.handlers[:] = [_PipeLog(connection.send)]
     root.setLevel(logging.INFO)
