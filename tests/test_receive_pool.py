@@ -105,3 +105,49 @@ def test_blocks_may_come_back_from_any_thread():
     taken = [pool.take(2 * MB) for _ in range(8)]
     assert pool.reused == 8 and pool.held_bytes == 0
     assert len({block.ctypes.data for block in taken}) == 8
+
+
+def resident_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_prepare_touches_blocks_for_one_more_product_that_the_next_takes_use():
+    pool = ReceivePool(budget=64 * MB)
+    before = resident_mb()
+    pool.prepare([4 * MB, 4 * MB, 2 * MB, 100])  # the small message is not kept
+    pool.wait_prepared(30)
+    assert pool.held_bytes == 10 * MB
+    assert resident_mb() - before > 9  # touched: resident before any arrival writes them
+    taken = [pool.take(4 * MB), pool.take(4 * MB), pool.take(2 * MB)]
+    assert (pool.reused, pool.fresh, pool.held_bytes) == (3, 0, 0)
+    assert all("nh" in mapping_flags(block) for block in taken)
+    del taken
+    pool.prepare([4 * MB, 4 * MB, 2 * MB])  # already kept: nothing more is made
+    pool.wait_prepared(30)
+    assert pool.held_bytes == 10 * MB
+
+
+def test_prepare_stays_within_the_budget_and_clear_drops_what_it_still_makes(monkeypatch):
+    pool = ReceivePool(budget=10 * MB)
+    pool.prepare([4 * MB] * 4)
+    pool.wait_prepared(30)
+    assert pool.held_bytes == 8 * MB
+    pool.clear()
+    touching, cleared = threading.Event(), threading.Event()
+    real_touch = receive_pool._touch
+
+    def slow_touch(block) -> None:
+        touching.set()
+        cleared.wait(30)
+        real_touch(block)
+
+    monkeypatch.setattr(receive_pool, "_touch", slow_touch)
+    pool.prepare([4 * MB] * 2)
+    assert touching.wait(30)
+    pool.prepare([2 * MB])  # one preparation at a time: ignored
+    pool.clear()  # the watch stopped while a block was being made
+    cleared.set()
+    pool.wait_prepared(30)
+    assert pool.held_bytes == 0 and not pool._free

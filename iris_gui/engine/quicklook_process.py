@@ -180,6 +180,8 @@ class QuickLookProcess:
                     # writable buffers: the arrays made from them are too
                     buffers = [_receive_buffer(stream) for _ in range(message[1])]
                     message = ("result", pickle.loads(data, buffers=buffers))
+                    # the next exposure's memory, touched before it is complete
+                    RECEIVE_POOL.prepare([buffer.nbytes for buffer in buffers])
             except (EOFError, OSError):
                 return
             yield message

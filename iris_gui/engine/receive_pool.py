@@ -14,6 +14,12 @@ product still shown, blinked or cached is never written into. Blocks come back w
 handed out again for a request of exactly their size (a night's exposures are all one shape). The
 pool keeps at most ``budget`` bytes of free blocks (``IRIS_RECEIVE_POOL_MB``, default 1024: two
 2048² products; 0 turns it off); beyond that, a block coming back is unmapped as before.
+
+Until the window lets products go (it keeps the newest few), every arrival would still need fresh
+memory. So once a product has been received, ``prepare(sizes)`` maps and touches blocks for one
+more product of the same sizes on a thread of its own (the C library's ``memset``, the GIL
+released), in the seconds before the next exposure is complete: that first touch is no longer
+on the way from "complete" to "shown".
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import ctypes
 import mmap
 import os
 import threading
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
@@ -51,6 +57,14 @@ def _mapped_block(size: int) -> mmap.mmap:
     return block
 
 
+def _touch(block: mmap.mmap) -> None:
+    """Write every page of ``block`` once, without the GIL (ctypes releases it)."""
+    view = ctypes.c_char.from_buffer(block)
+    address = ctypes.addressof(view)
+    del view  # the export ends here; the mapping is ``block``'s
+    ctypes.memset(address, 0, len(block))
+
+
 class ReceivePool:
     """Leased blocks for received buffers (see the module docstring)."""
 
@@ -64,6 +78,8 @@ class ReceivePool:
         #: how many takes were served from kept blocks, and how many mapped new memory
         self.reused = 0
         self.fresh = 0
+        self._preparer: threading.Thread | None = None
+        self._generation = 0  # clear() makes what a preparation still makes unwanted
 
     @property
     def held_bytes(self) -> int:
@@ -103,6 +119,40 @@ class ReceivePool:
                 self._lease_types[size] = kind
             return kind
 
+    def prepare(self, sizes) -> None:
+        """Blocks for one more message of each of ``sizes`` (those not already kept), mapped and
+        touched on a thread of its own; a call while a preparation runs does nothing."""
+        wanted = Counter(int(size) for size in sizes if int(size) >= MIN_BYTES)
+        if not wanted or self.budget <= 0:
+            return
+        with self._lock:
+            if self._preparer is not None and self._preparer.is_alive():
+                return
+            self._preparer = threading.Thread(target=self._prepare,
+                                              args=(wanted, self._generation),
+                                              name="iris-receive-prepare", daemon=True)
+            self._preparer.start()
+
+    def wait_prepared(self, timeout: float | None = None) -> None:
+        preparer = self._preparer
+        if preparer is not None:
+            preparer.join(timeout)
+
+    def _prepare(self, wanted: Counter, generation: int) -> None:  # its own thread
+        for size, count in wanted.items():
+            with self._lock:
+                missing = count - len(self._free.get(size, ()))
+            for _ in range(missing):
+                with self._lock:
+                    if generation != self._generation or self._held + size > self.budget:
+                        return
+                block = _mapped_block(size)
+                _touch(block)
+                with self._lock:
+                    if generation != self._generation:
+                        return
+                    self._give_back(block)
+
     def _give_back(self, block: mmap.mmap) -> None:
         with self._lock:
             if self._held + len(block) > self.budget:
@@ -113,6 +163,7 @@ class ReceivePool:
     def clear(self) -> None:
         with self._lock:
             free, self._free, self._held = self._free, {}, 0
+            self._generation += 1
         free.clear()  # unmapped here, outside the lock
 
 
