@@ -151,3 +151,11 @@ def test_prepare_stays_within_the_budget_and_clear_drops_what_it_still_makes(mon
     cleared.set()
     pool.wait_prepared(30)
     assert pool.held_bytes == 0 and not pool._free
+
+
+def test_a_block_still_in_use_when_the_pool_is_cleared_is_not_kept_when_it_goes():
+    pool = ReceivePool(budget=64 * MB)
+    shown = pool.take(4 * MB)  # a product still on screen when the watch stops
+    pool.clear()
+    del shown
+    assert pool.held_bytes == 0 and not pool._free

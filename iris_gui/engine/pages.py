@@ -84,16 +84,21 @@ def small_pages():
             os.environ.pop(ENV, None)
 
 
-def small_page_bytes(size: int) -> np.ndarray:
-    """``size`` writable bytes (a uint8 array; they read as zero until written) in an anonymous
-    private mapping of their own, advised never to get huge pages (also where the system gives
-    them to every mapping); unmapped when the last array made from them has gone."""
-    if size <= 0:
-        return np.empty(0, np.uint8)
+def small_page_block(size: int) -> mmap.mmap:
+    """An anonymous private mapping of ``size`` bytes (zero until written) advised never to get
+    huge pages (also where the system gives them to every mapping)."""
     block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     with contextlib.suppress(AttributeError, OSError):  # not Linux: the system's default
         block.madvise(mmap.MADV_NOHUGEPAGE)
-    return np.frombuffer(block, dtype=np.uint8)
+    return block
+
+
+def small_page_bytes(size: int) -> np.ndarray:
+    """``size`` writable bytes (a uint8 array) in a ``small_page_block`` of their own, unmapped
+    when the last array made from them has gone."""
+    if size <= 0:
+        return np.empty(0, np.uint8)
+    return np.frombuffer(small_page_block(size), dtype=np.uint8)
 
 
 KEEP_ENV = "IRIS_KEEP_FREED_MEMORY"

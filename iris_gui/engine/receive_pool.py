@@ -32,7 +32,7 @@ from collections import Counter, deque
 
 import numpy as np
 
-from .pages import small_page_bytes
+from .pages import small_page_block, small_page_bytes
 
 BUDGET_ENV = "IRIS_RECEIVE_POOL_MB"
 DEFAULT_BUDGET_MB = 1024
@@ -46,15 +46,6 @@ def _budget_from_env() -> int:
     except ValueError:
         megabytes = DEFAULT_BUDGET_MB
     return max(0, int(megabytes * 2**20))
-
-
-def _mapped_block(size: int) -> mmap.mmap:
-    block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    try:
-        block.madvise(mmap.MADV_NOHUGEPAGE)
-    except (AttributeError, OSError):  # not Linux: the system's default
-        pass
-    return block
 
 
 def _touch(block: mmap.mmap) -> None:
@@ -99,9 +90,9 @@ class ReceivePool:
             else:
                 self.fresh += 1
         if block is None:
-            block = _mapped_block(size)
+            block = small_page_block(size)
         lease = self._lease_type(size).from_buffer(block)
-        lease.block = block
+        lease.block, lease.generation = block, self._generation
         return np.frombuffer(lease, dtype=np.uint8)
 
     def _lease_type(self, size: int) -> type:
@@ -113,7 +104,8 @@ class ReceivePool:
                 def give_back(lease) -> None:  # the last array made from the block has gone
                     block = lease.block
                     del lease.block
-                    pool._give_back(block)
+                    if lease.generation == pool._generation:  # not taken before a clear()
+                        pool._give_back(block)
 
                 kind = type("Lease", (ctypes.c_ubyte * size,), {"__del__": give_back})
                 self._lease_types[size] = kind
@@ -146,7 +138,7 @@ class ReceivePool:
                 with self._lock:
                     if generation != self._generation or self._held + size > self.budget:
                         return
-                block = _mapped_block(size)
+                block = small_page_block(size)
                 _touch(block)
                 with self._lock:
                     if generation != self._generation:
