@@ -250,15 +250,27 @@ def test_the_window_opens_an_image_sent_to_it(qtbot, window, hub, tmp_path):
         iris = next(cid for cid in sender.get_registered_clients()
                     if sender.get_metadata(cid).get("samp.name") == "iris_gui")
         assert "image.load.fits" in sender.get_subscriptions(iris)
-        # 30 s: the reply comes through the hub's and both clients' threads, which on a loaded
-        # 2-core machine (the suite's other worker) took more than 10 s once
-        reply = sender.call_and_wait(iris, sm.image_message(rate, "sent"), "30")
+        replies: dict[str, dict] = {}
+
+        def replied(_key, _responder, tag, response) -> None:  # the sender's server thread
+            replies[tag] = response
+
+        def call(path, tag: str) -> dict:
+            # asynchronous, as Aladin in its own process: the window's event loop keeps running
+            # while the reply comes through the hub's and both clients' threads (a synchronous
+            # call_and_wait here blocked the GUI thread and timed out on a loaded machine)
+            sender.bind_receive_response(tag, replied)
+            sender.call(iris, tag, sm.image_message(path, tag))
+            qtbot.waitUntil(lambda: tag in replies, timeout=30_000)
+            return replies[tag]
+
+        reply = call(rate, "sent")
         assert reply["samp.status"] == "samp.ok"
         qtbot.waitUntil(lambda: any(p.input_paths == [str(rate)]
                                     for p in window.workbench.all_products), timeout=10_000)
         assert window.samp.received == [str(rate)]
         # a file that is not there: an error reply, a status line, nothing opened
-        reply = sender.call_and_wait(iris, sm.image_message(tmp_path / "gone.fits", "x"), "30")
+        reply = call(tmp_path / "gone.fits", "gone")
         assert reply["samp.status"] == "samp.error"
         assert "no such file" in reply["samp.error"]["samp.errortxt"]
         qtbot.waitUntil(lambda: "not opened" in window.statusBar().currentMessage(),
