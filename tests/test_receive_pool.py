@@ -7,12 +7,18 @@ import pickle
 import threading
 
 import numpy as np
+import pytest
 from factories import mapping_flags
 
 from iris_gui.engine import receive_pool
 from iris_gui.engine.receive_pool import MIN_BYTES, ReceivePool
 
 MB = 1 << 20
+
+
+@pytest.fixture(autouse=True)
+def prepare_at_once(monkeypatch):
+    monkeypatch.setattr(receive_pool, "PREPARE_DELAY", 0.0)
 
 
 def received(pool: ReceivePool, array: np.ndarray) -> np.ndarray:
@@ -159,3 +165,23 @@ def test_a_block_still_in_use_when_the_pool_is_cleared_is_not_kept_when_it_goes(
     pool.clear()
     del shown
     assert pool.held_bytes == 0 and not pool._free
+
+
+def test_a_preparation_waits_its_delay_and_runs_at_the_idle_scheduling_class(monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setattr(receive_pool, "PREPARE_DELAY", 0.3)
+    seen = {}
+
+    def touch(block) -> None:
+        seen["after"] = time.monotonic() - started
+        seen["policy"] = os.sched_getscheduler(0)
+
+    monkeypatch.setattr(receive_pool, "_touch", touch)
+    pool = ReceivePool(budget=64 * MB)
+    started = time.monotonic()
+    pool.prepare([2 * MB])
+    pool.wait_prepared(30)
+    assert seen["after"] >= 0.3 and seen["policy"] == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller's thread as it was

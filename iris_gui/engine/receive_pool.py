@@ -19,7 +19,10 @@ Until the window lets products go (it keeps the newest few), every arrival would
 memory. So once a product has been received, ``prepare(sizes)`` maps and touches blocks for one
 more product of the same sizes on a thread of its own (the C library's ``memset``, the GIL
 released), in the seconds before the next exposure is complete: that first touch is no longer
-on the way from "complete" to "shown".
+on the way from "complete" to "shown". The thread waits ``PREPARE_DELAY`` seconds first (the
+product just received is being shown) and runs at the idle scheduling class where there is one
+(Linux's ``SCHED_IDLE``): a probe of the window's thread found it waiting 24–28 ms for a core
+while the receiving and the touching ran beside it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ BUDGET_ENV = "IRIS_RECEIVE_POOL_MB"
 DEFAULT_BUDGET_MB = 1024
 #: smaller messages (the pickled product itself, small arrays) are not worth keeping
 MIN_BYTES = 1 << 20
+#: seconds a preparation waits before it touches memory (the arrival is shown meanwhile)
+PREPARE_DELAY = 1.0
 
 
 def _budget_from_env() -> int:
@@ -56,6 +61,14 @@ def _touch(block: mmap.mmap) -> None:
     ctypes.memset(address, 0, len(block))
 
 
+def _idle_priority() -> None:
+    """The calling thread runs only when a core has nothing else to do (Linux), or as it was."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread, on Linux
+    except (AttributeError, OSError):
+        pass
+
+
 class ReceivePool:
     """Leased blocks for received buffers (see the module docstring)."""
 
@@ -71,6 +84,7 @@ class ReceivePool:
         self.fresh = 0
         self._preparer: threading.Thread | None = None
         self._generation = 0  # clear() makes what a preparation still makes unwanted
+        self._cleared = threading.Event()  # wakes a preparation still waiting to start
 
     @property
     def held_bytes(self) -> int:
@@ -121,7 +135,7 @@ class ReceivePool:
             if self._preparer is not None and self._preparer.is_alive():
                 return
             self._preparer = threading.Thread(target=self._prepare,
-                                              args=(wanted, self._generation),
+                                              args=(wanted, self._generation, self._cleared),
                                               name="iris-receive-prepare", daemon=True)
             self._preparer.start()
 
@@ -130,7 +144,10 @@ class ReceivePool:
         if preparer is not None:
             preparer.join(timeout)
 
-    def _prepare(self, wanted: Counter, generation: int) -> None:  # its own thread
+    def _prepare(self, wanted: Counter, generation: int,
+                 cleared: threading.Event) -> None:  # its own thread
+        _idle_priority()
+        cleared.wait(PREPARE_DELAY)
         for size, count in wanted.items():
             with self._lock:
                 missing = count - len(self._free.get(size, ()))
@@ -156,6 +173,8 @@ class ReceivePool:
         with self._lock:
             free, self._free, self._held = self._free, {}, 0
             self._generation += 1
+            self._cleared.set()
+            self._cleared = threading.Event()
         free.clear()  # unmapped here, outside the lock
 
 
