@@ -36,12 +36,14 @@ DEFAULT_BUDGET_MB = 1024
 MODEL_ARRAYS = ("data", "err", "dq", "subarr_map", "area")
 
 
-def _budget_from_env() -> int:
-    text = os.environ.get(BUDGET_ENV, "").strip()
+def budget_from_env(name: str = BUDGET_ENV, default_mb: float = DEFAULT_BUDGET_MB) -> int:
+    """Bytes of a pool's budget given in megabytes by environment variable ``name`` (not set, or
+    not a number: ``default_mb``; never below 0)."""
+    text = os.environ.get(name, "").strip()
     try:
-        megabytes = float(text) if text else DEFAULT_BUDGET_MB
+        megabytes = float(text) if text else default_mb
     except ValueError:
-        megabytes = DEFAULT_BUDGET_MB
+        megabytes = default_mb
     return max(0, int(megabytes * 2**20))
 
 
@@ -49,7 +51,7 @@ class BufferPool:
     """Frame-sized buffers kept for reuse (see the module docstring)."""
 
     def __init__(self, budget: int | None = None) -> None:
-        self.budget = _budget_from_env() if budget is None else int(budget)
+        self.budget = budget_from_env() if budget is None else int(budget)
         self._free: dict[int, list[np.ndarray]] = {}
         self._held = 0
         #: id -> weak reference of every buffer the pool made (ndarrays are not hashable)

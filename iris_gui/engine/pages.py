@@ -29,8 +29,8 @@ setting. Received into huge pages, each arrival came ~2.5 s later (median 6.4–
 A process that runs product after product for the window, the quick-look process, keeps the memory
 it frees for its next allocations (``keep_freed_memory``: glibc's ``mallopt``, no ``mmap`` of its
 own for large blocks, no trimming of the heap), so each exposure of the night works in pages the
-host has already backed instead of fresh ones. Its resident size stays at its peak (~1.3 GB at
-2048²) while it runs. ``IRIS_KEEP_FREED_MEMORY=0`` turns it off. The pool's workers do not: set
+host has already backed instead of fresh ones. Its resident size stays at its peak while it
+runs. ``IRIS_KEEP_FREED_MEMORY=0`` turns it off. The pool's workers do not: set
 there, it made ``--jobs 2`` on 8 products of 2048² no faster (median of 3: 9.26 s against 8.68 s
 without), although the same glibc setting given to the whole run from its start
 (``GLIBC_TUNABLES``) took it to 7.75 s.

@@ -7,7 +7,7 @@ arrival's first touch of the same amount costs up to ~40 µs per 4 KB page (4–
 here, against 0.4 s for memory still backed) — seconds per product, every product.
 
 ``ReceivePool.take(size)`` gives ``size`` writable bytes (a uint8 array, contents undefined) from a
-block this pool mapped (``pages.small_page_bytes``'s mapping: 4 KB pages, never huge ones). The
+block this pool mapped (``pages.small_page_block``: 4 KB pages, never huge ones). The
 block is leased: the lease is the buffer every array made from the bytes refers to (numpy keeps it
 as their ``base``), so the block comes back to the pool only when the last of them has gone — a
 product still shown, blinked or cached is never written into. Blocks come back whole and are
@@ -35,6 +35,7 @@ from collections import Counter, deque
 
 import numpy as np
 
+from .buffer_pool import budget_from_env
 from .pages import small_page_block, small_page_bytes
 
 BUDGET_ENV = "IRIS_RECEIVE_POOL_MB"
@@ -43,14 +44,6 @@ DEFAULT_BUDGET_MB = 1024
 MIN_BYTES = 1 << 20
 #: seconds a preparation waits before it touches memory (the arrival is shown meanwhile)
 PREPARE_DELAY = 1.0
-
-
-def _budget_from_env() -> int:
-    try:
-        megabytes = float(os.environ.get(BUDGET_ENV, "").strip() or DEFAULT_BUDGET_MB)
-    except ValueError:
-        megabytes = DEFAULT_BUDGET_MB
-    return max(0, int(megabytes * 2**20))
 
 
 def _touch(block: mmap.mmap) -> None:
@@ -73,7 +66,7 @@ class ReceivePool:
     """Leased blocks for received buffers (see the module docstring)."""
 
     def __init__(self, budget: int | None = None) -> None:
-        self.budget = _budget_from_env() if budget is None else int(budget)
+        self.budget = budget_from_env(BUDGET_ENV, DEFAULT_BUDGET_MB) if budget is None else int(budget)
         self._free: dict[int, deque[mmap.mmap]] = {}
         self._held = 0
         # re-entrant: a lease may end (and give its block back) while this thread holds it
