@@ -121,6 +121,23 @@ def test_a_process_that_keeps_freed_memory_gives_nothing_back_and_one_that_does_
     assert given_back > 60 and kept < 4
 
 
+def _given_back_in_worker(_arg) -> float:
+    return _resident_after_a_freed_array(False)
+
+
+def test_the_pool_s_workers_keep_their_freed_memory_for_the_next_product():
+    from iris_gui.engine.product_pool import PoolTask, ProductPool
+
+    done = {}
+    pool = ProductPool(1, modules=())
+    try:
+        pool.run([PoolTask(_given_back_in_worker, None, "a")],
+                 on_done=lambda index, future: done.update({index: future.result()}))
+    finally:
+        pool.shutdown()
+    assert done[0] < 4
+
+
 def test_keeping_freed_memory_can_be_turned_off(monkeypatch):
     monkeypatch.setenv(pages.KEEP_ENV, "0")
     assert pages.keep_freed_memory() is False

@@ -26,14 +26,14 @@ every time) goes into mappings of its own on 4 KB pages (``small_page_bytes``) w
 setting. Received into huge pages, each arrival came ~2.5 s later (median 6.4–6.7 s against
 3.6–3.9 s from complete to shown, 5 exposures, alternating).
 
-A process that runs product after product for the window, the quick-look process, keeps the memory
-it frees for its next allocations (``keep_freed_memory``: glibc's ``mallopt``, no ``mmap`` of its
-own for large blocks, no trimming of the heap), so each exposure of the night works in pages the
-host has already backed instead of fresh ones. Its resident size stays at its peak while it
-runs. ``IRIS_KEEP_FREED_MEMORY=0`` turns it off. The pool's workers do not: set
-there, it made ``--jobs 2`` on 8 products of 2048² no faster (median of 3: 9.26 s against 8.68 s
-without), although the same glibc setting given to the whole run from its start
-(``GLIBC_TUNABLES``) took it to 7.75 s.
+The processes that run product after product — the quick-look process, the pool's workers
+(``--jobs``, the window's Run all) — keep the memory they free for their next allocations
+(``keep_freed_memory``: glibc's ``mallopt``, no ``mmap`` of their own for large blocks, no
+trimming of the heap), so each product works in pages the host has already backed instead of
+fresh ones; their resident size stays at its peak while they run. ``IRIS_KEEP_FREED_MEMORY=0``
+turns it off. 8 products of 2048², 3 backgrounds, ``--jobs 2``, 4 runs each alternating on that
+VM: median 8.65 s without, 7.61 s with (best 8.00 and 6.96 s; faster in each of the 4 pairs). A
+single pair once gave 9.26 s with against 8.68 s without: one run each is not enough here.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ from typing import Any
 
 from .cancel import CancelToken
 from .cores import lower_process_priority, set_core_budget
-from .pages import use_small_pages
+from .pages import keep_freed_memory, use_small_pages
 
 log = logging.getLogger("iris_gui.engine.batch")
 
@@ -151,6 +151,7 @@ def _init_worker(events, cancel_event, level: int, modules: tuple[str, ...],
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _events, _cancel_event = events, cancel_event
     use_small_pages()  # products from files: fresh memory without huge pages (pages.py)
+    keep_freed_memory()  # the next product works in this one's pages (pages.py)
     root = logging.getLogger("iris_gui")
     root.handlers[:] = [_QueueLog()]
     root.setLevel(level)
