@@ -257,20 +257,36 @@ def test_tasks_side_by_side_put_the_log_back_when_the_last_ends(monkeypatch):
 
 def test_local_workers_keep_glibc_s_heap_and_run_no_profiler(capsys):
     """--dask-local's workers run as the --jobs pool's: without the MALLOC_TRIM_THRESHOLD_ Dask's
-    nanny sets (it makes every frame-sized array fresh memory), without the profiler's 10 ms
-    sampling; the caller's own Dask settings are left as they were."""
+    nanny sets (it makes every frame-sized array fresh memory), keeping what they free for the
+    next product (engine.dask_local_worker), without huge-page advice and without the profiler's
+    10 ms sampling; the caller's own Dask settings are left as they were."""
     import dask
+
+    def freed_array_given_back_mb() -> float:  # nested: Dask sends it by value
+        import numpy as np
+
+        def resident_mb() -> float:
+            with open("/proc/self/status") as status:
+                return int(next(x for x in status if x.startswith("VmRSS:")).split()[1]) / 1024
+
+        frame = np.ones(64 << 20, np.uint8)
+        before = resident_mb()
+        del frame
+        return before - resident_mb()
 
     before = dask.config.get("distributed.nanny.pre-spawn-environ")
     client, cluster = batch_dask._start(distributed, None, 1, quiet=True)
     try:
         seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
                                    os.environ.get("OMP_NUM_THREADS"),
+                                   os.environ.get("NUMPY_MADVISE_HUGEPAGE"),
                                    dask.config.get("distributed.worker.profile.enabled")))
+        given_back = client.submit(freed_array_given_back_mb, pure=False).result()
     finally:
         client.close()
         cluster.close()
-    assert list(seen.values()) == [(None, "1", False)]
+    assert list(seen.values()) == [(None, "1", "0", False)]
+    assert given_back < 4  # a worker without the setting gives back the whole 64 MB
     assert dask.config.get("distributed.nanny.pre-spawn-environ") == before
     assert "MALLOC_TRIM_THRESHOLD_" in before  # Dask's default, which the test is about
 
@@ -296,7 +312,7 @@ def test_local_workers_fork_from_a_server_that_imported_dask_and_the_engine(
     engine once (not each spawned worker importing both), however the cluster is started."""
     import dask
 
-    from iris_gui.engine.product_pool import ENGINE_MODULES
+    from iris_gui.engine.product_pool import ENGINE_MODULES, FORKSERVER_SETUP
 
     settings = batch_dask.local_worker_settings()
     assert settings["distributed.worker.multiprocessing-method"] == "forkserver"
@@ -314,18 +330,18 @@ def test_local_workers_fork_from_a_server_that_imported_dask_and_the_engine(
             return "client"
 
     client, cluster = batch_dask._start(Distributed, None, 2, quiet=True)
-    assert started == [["distributed", *ENGINE_MODULES]]
+    assert started == [[FORKSERVER_SETUP, "distributed", *ENGINE_MODULES]]
     assert "MALLOC_TRIM_THRESHOLD_" not in cluster.environ
 
 
 def test_the_forkserver_is_started_first_with_the_imports(monkeypatch, stand_in_forkserver):
     """ClusterStart starts the forkserver before it imports Dask, so the server's imports run
     beside this process's; a server already running is not started again."""
-    from iris_gui.engine.product_pool import ENGINE_MODULES
+    from iris_gui.engine.product_pool import ENGINE_MODULES, FORKSERVER_SETUP
 
     fresh, started = stand_in_forkserver
     batch_dask.start_forkserver()
-    assert started == [["distributed", *ENGINE_MODULES]]
+    assert started == [[FORKSERVER_SETUP, "distributed", *ENGINE_MODULES]]
     fresh._forkserver_pid = 12345
     batch_dask.start_forkserver()
     assert len(started) == 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from factories import mapping_flags
 
-from iris_gui.engine import pages
+from iris_gui.engine import pages, product_pool
 
 
 def huge_page_advice() -> bool:
@@ -138,9 +138,56 @@ def test_the_pool_s_workers_keep_their_freed_memory_for_the_next_product():
     assert done[0] < 4
 
 
+def _given_back_in_a_thread(_arg) -> float:
+    import threading
+
+    given_back = []
+    thread = threading.Thread(target=lambda: given_back.append(_resident_after_a_freed_array(False)))
+    thread.start()
+    thread.join()
+    return given_back[0]
+
+
+@pytest.mark.skipif(not product_pool.forkserver_usable(), reason="POSIX: workers from a forkserver")
+def test_workers_from_the_forkserver_keep_what_any_of_their_threads_frees():
+    """A thread has a heap of its own that gives back a wholly free 64 MB block whatever
+    keep_freed_memory says (a Dask worker runs its products in such a thread); the forkserver
+    sets every worker's threads to the main heap before it forks them."""
+    done = {}
+    pool = product_pool.ProductPool(1, start_method="forkserver", modules=())
+    try:
+        pool.run([product_pool.PoolTask(_given_back_in_a_thread, None, "a")],
+                 on_done=lambda index, future: done.update({index: future.result()}))
+    finally:
+        pool.shutdown()
+    assert done[0] < 4
+
+
+def test_the_forkserver_imports_its_memory_setup_first_and_once():
+    setup = product_pool.FORKSERVER_SETUP
+    assert product_pool.forkserver_preload(["a", setup, "b"]) == [setup, "a", "b"]
+    assert product_pool.forkserver_preload(()) == [setup]
+
+
+def test_a_thread_in_a_spawned_process_with_the_setting_keeps_what_it_frees():
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, initializer=_one_heap) as pool:
+        kept = pool.apply(_given_back_in_a_thread, (None,))
+    with context.Pool(1) as pool:
+        given_back = pool.apply(_given_back_in_a_thread, (None,))
+    assert given_back > 60 and kept < 4
+
+
+def _one_heap() -> None:
+    assert pages.keep_freed_memory() and pages.one_heap_for_every_thread()
+
+
 def test_keeping_freed_memory_can_be_turned_off(monkeypatch):
     monkeypatch.setenv(pages.KEEP_ENV, "0")
     assert pages.keep_freed_memory() is False
+    assert pages.one_heap_for_every_thread() is False
 
 
 def test_the_quick_look_process_keeps_its_freed_memory_for_the_next_exposure():

@@ -56,6 +56,8 @@ from .product_pool import start_forkserver as start_pool_forkserver
 
 log = logging.getLogger("iris_gui.engine.batch")
 
+#: the preload module of ``--dask-local``'s workers (memory as the ``--jobs`` pool's workers)
+LOCAL_WORKER_SETUP = "iris_gui.engine.dask_local_worker"
 #: seconds between two looks at the run's cancel event from a task (each is a round trip)
 CANCEL_POLL = 0.25
 #: seconds to wait for a scheduler given with --scheduler
@@ -237,8 +239,8 @@ def _start(distributed, address: str | None, local_workers: int | None, quiet: b
             dashboard_address=":8787" if with_dashboard else None,
             silence_logs=logging.ERROR,
             # each worker imports the engine as it starts, as the --jobs pool's workers do,
-            # instead of during its first product
-            preload=list(ENGINE_MODULES))
+            # instead of during its first product, and keeps the memory it frees for the next
+            preload=[*ENGINE_MODULES, LOCAL_WORKER_SETUP])
         client = distributed.Client(cluster)
     if not quiet:
         where = (f"dashboard {client.dashboard_link}" if with_dashboard

@@ -104,18 +104,36 @@ def small_page_bytes(size: int) -> np.ndarray:
 
 KEEP_ENV = "IRIS_KEEP_FREED_MEMORY"
 #: glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
 
 
 def keep_freed_memory() -> bool:
     """From now on, memory this process frees stays its own for its next allocations (glibc:
     large blocks from the heap, never a mapping of their own, and the heap never trimmed).
     False where the C library has no such setting or ``IRIS_KEEP_FREED_MEMORY`` is 0."""
-    if os.environ.get(KEEP_ENV, "").strip() == "0":
+    mallopt = _mallopt()
+    if mallopt is None or os.environ.get(KEEP_ENV, "").strip() == "0":
         return False
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def _mallopt():
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc
-        return False
+        return None
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return mallopt
+
+
+def one_heap_for_every_thread() -> bool:
+    """glibc: the threads this process starts from now on allocate from its main heap, as its
+    main thread does, instead of from heaps of their own. Those give a block back to the system
+    whenever one of their 64 MB heaps is wholly free, whatever ``keep_freed_memory`` says, and a
+    Dask worker runs its tasks in such a thread. Only takes effect in a process that has not yet
+    started a thread (e.g. a forkserver, whose workers inherit it). False where there is no such
+    setting or ``IRIS_KEEP_FREED_MEMORY`` is 0."""
+    mallopt = _mallopt()
+    if mallopt is None or os.environ.get(KEEP_ENV, "").strip() == "0":
+        return False
+    return bool(mallopt(_M_ARENA_MAX, 1))

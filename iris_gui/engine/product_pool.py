@@ -56,6 +56,8 @@ POLL_SECONDS = 0.05
 #: what a worker imports when it starts (a forkserver imports them once, for every worker)
 ENGINE_MODULES = ("iris_gui.engine.pipeline", "iris_gui.engine.steps", "astropy.io.fits",
                   "astropy.wcs", "drizzle.resample")
+#: what the forkserver imports first, before any thread or worker: the workers' memory
+FORKSERVER_SETUP = "iris_gui.engine.forkserver_memory"
 
 
 @dataclass
@@ -197,6 +199,12 @@ def pool_start_method() -> str:
     return FORKSERVER if forkserver_usable() else "spawn"
 
 
+def forkserver_preload(modules: Sequence[str]) -> list[str]:
+    """The forkserver's preload list: its memory setup first (``FORKSERVER_SETUP``), then
+    ``modules``."""
+    return [FORKSERVER_SETUP, *(name for name in modules if name != FORKSERVER_SETUP)]
+
+
 def start_forkserver(modules: Sequence[str] = ENGINE_MODULES) -> None:
     """Start the forkserver that workers are forked from, importing ``modules`` once in a
     process of its own, so it does so while the caller still plans its run; a server already
@@ -208,7 +216,7 @@ def start_forkserver(modules: Sequence[str] = ENGINE_MODULES) -> None:
 
     if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
         return
-    multiprocessing.get_context(FORKSERVER).set_forkserver_preload(list(modules))
+    multiprocessing.get_context(FORKSERVER).set_forkserver_preload(forkserver_preload(modules))
     with sigint_blocked():
         forkserver.ensure_running()
 
@@ -264,7 +272,7 @@ class ProductPool:
         self.modules = tuple(modules)
         self.context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
-            self.context.set_forkserver_preload(list(self.modules))
+            self.context.set_forkserver_preload(forkserver_preload(self.modules))
         self._lock = threading.RLock()
         self._executor: ProcessPoolExecutor | None = None
         self._events = None
