@@ -37,6 +37,7 @@ from .cli_common import (
     Parser,
     UsageError,
     configure_logging,
+    exit_without_teardown,
 )
 from .cli_parallel import (
     add_parallel_arguments,
@@ -417,5 +418,11 @@ def _plan_run(args: argparse.Namespace, config: PipelineConfig, associations: li
     return plan
 
 
+def console_main() -> None:
+    """The ``iris-image2`` command: ``main`` and the process's end, without the interpreter's
+    teardown (``cli_common.exit_without_teardown``); ``main`` itself returns, for in-process use."""
+    exit_without_teardown(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -1,10 +1,9 @@
 """PyInstaller entry script of the bundled ``iris-image2`` (same as the ``iris-image2`` console script)."""
 
 import multiprocessing
-import sys
 
-from iris_gui.cli import main
+from iris_gui.cli import console_main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    sys.exit(main())
+    console_main()
