@@ -259,7 +259,8 @@ def test_local_workers_keep_glibc_s_heap_and_run_no_profiler(capsys):
     """--dask-local's workers run as the --jobs pool's: without the MALLOC_TRIM_THRESHOLD_ Dask's
     nanny sets (it makes every frame-sized array fresh memory), keeping what they free for the
     next product (engine.dask_local_worker), without huge-page advice and without the profiler's
-    10 ms sampling; the caller's own Dask settings are left as they were."""
+    10 ms sampling, and are sent one product at a time; the caller's own Dask settings are left
+    as they were."""
     import dask
 
     def freed_array_given_back_mb() -> float:  # nested: Dask sends it by value
@@ -282,12 +283,16 @@ def test_local_workers_keep_glibc_s_heap_and_run_no_profiler(capsys):
                                    os.environ.get("NUMPY_MADVISE_HUGEPAGE"),
                                    dask.config.get("distributed.worker.profile.enabled")))
         given_back = client.submit(freed_array_given_back_mb, pure=False).result()
+        saturation = client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
     finally:
         client.close()
         cluster.close()
     assert list(seen.values()) == [(None, "1", "0", False)]
     assert given_back < 4  # a worker without the setting gives back the whole 64 MB
+    assert saturation == 1.0
     assert dask.config.get("distributed.nanny.pre-spawn-environ") == before
+    assert dask.config.get("distributed.scheduler.worker-saturation") == 1.1  # Dask's own
     assert "MALLOC_TRIM_THRESHOLD_" in before  # Dask's default, which the test is about
 
 

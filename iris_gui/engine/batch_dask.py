@@ -189,6 +189,9 @@ def local_worker_settings() -> dict:
       touches cost more than the arithmetic;
     - no statistical profiler sampling the task's thread every 10 ms (the dashboard's Profile
       tab is empty);
+    - one product sent to a worker at a time (``worker-saturation`` 1.0; Dask's 1.1 sends a
+      worker of one thread two, and a run's last product may wait behind another on a busy
+      worker while the other worker has nothing left);
     - where there is one (POSIX), workers forked from a forkserver that has imported Dask and
       the engine once (``start_forkserver``), instead of each spawned worker importing both
       while this process plans the run on the same cores.
@@ -200,7 +203,8 @@ def local_worker_settings() -> dict:
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     settings = {"distributed.nanny.pre-spawn-environ": environ,
-                "distributed.worker.profile.enabled": False}
+                "distributed.worker.profile.enabled": False,
+                "distributed.scheduler.worker-saturation": 1.0}
     if forkserver_usable():
         settings["distributed.worker.multiprocessing-method"] = FORKSERVER
     return settings
